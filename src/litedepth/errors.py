@@ -1,0 +1,34 @@
+"""User-facing error types.
+
+Every error a user can cause (bad files, wrong shapes, missing weights, a checkpoint
+from another model) is raised as a subclass of :class:`LitedepthError` with a message
+that names the file and the problem. The command-line entry point prints such errors as
+one line and exits with status 2, without a traceback; programming errors keep their
+traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class LitedepthError(Exception):
+    """Base class of all errors caused by user input or configuration."""
+
+
+class DataError(LitedepthError):
+    """A data file or folder is missing, unreadable, or has the wrong content."""
+
+    def __init__(self, path: str | Path | None, problem: str) -> None:
+        self.path = None if path is None else Path(path)
+        self.problem = problem
+        msg = problem if path is None else f"{path}: {problem}"
+        super().__init__(msg)
+
+
+class ConfigError(LitedepthError):
+    """An option or configuration value is invalid."""
+
+
+class CheckpointError(LitedepthError):
+    """A checkpoint or weights file cannot be loaded into the requested model."""

@@ -1,0 +1,13 @@
+"""Networks and their registry. Importing this package registers every family."""
+
+from litedepth.models.outputs import DepthOutput
+from litedepth.models.registry import ModelInfo, create_model, list_models, model_info, register_model
+
+# Families: one import line each.
+from litedepth.models import deeplabv3  # noqa: F401,E402
+from litedepth.models import monodepth2  # noqa: F401,E402
+from litedepth.models import pose  # noqa: F401,E402
+from litedepth.models import lite_mono  # noqa: F401,E402
+from litedepth.models import hybrid  # noqa: F401,E402
+
+__all__ = ["DepthOutput", "ModelInfo", "create_model", "list_models", "model_info", "register_model"]

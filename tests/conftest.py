@@ -1,0 +1,39 @@
+"""Shared fixtures. Hub access is disabled for every test."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _real_data_root() -> Path:
+    env = os.environ.get("LITEDEPTH_REAL_DATA")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data" / "real"
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """Root of the real sample data (``../shared/data/real`` or ``$LITEDEPTH_REAL_DATA``).
+
+    Skips the test with a reason when the folder is absent (as on a user's machine).
+    """
+    root = _real_data_root()
+    if not root.is_dir():
+        pytest.skip(f"real sample data not found at {root} (set LITEDEPTH_REAL_DATA)")
+    return root
+
+
+def real_subdir(root: Path, name: str) -> Path:
+    """``root / name``, skipping the test when that sample folder is absent."""
+    path = root / name
+    if not path.is_dir():
+        pytest.skip(f"real sample folder {path} is absent")
+    return path
