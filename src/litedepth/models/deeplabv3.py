@@ -1,0 +1,150 @@
+"""DeepLabV3 depth regressors (seed 000) built on torchvision's segmentation models.
+
+The classifier's last convolution (256 -> num_classes) is replaced by ``Conv2d(256, 1, 1)``
+followed by ``Softplus`` so the output is a strictly positive depth in metres; the map is
+bilinearly resized to the input resolution. Inputs are RGB in ``[0, 1]``; ImageNet
+normalisation happens inside ``forward``.
+
+Weights are never downloaded. ``weights`` may name a local file holding either
+
+* a full torchvision DeepLabV3 checkpoint (keys ``backbone.*``, ``classifier.*``, e.g.
+  ``deeplabv3_resnet50_coco-cd0a2569.pth``): everything but the final class convolution and
+  the auxiliary classifier is loaded;
+* an ImageNet backbone checkpoint (torchvision ``resnet50-0676ba61.pth`` style keys
+  ``conv1.weight``, ``layer1.*`` or MobileNetV3 ``features.*``): loaded into the backbone;
+* a litedepth checkpoint of this very network (keys as in ``state_dict()``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchvision.models import segmentation as tvseg
+
+from litedepth.errors import CheckpointError
+from litedepth.models.outputs import DepthOutput
+from litedepth.models.registry import register_model
+
+log = logging.getLogger(__name__)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class DeepLabV3Depth(nn.Module):
+    """DeepLabV3 with a one-channel Softplus depth head.
+
+    Args:
+        builder: torchvision constructor, e.g. ``torchvision.models.segmentation.deeplabv3_resnet50``.
+        weights: optional local weights file (see module docstring).
+        init_depth: if given, the head's bias starts so that the initial output is about
+            this depth in metres (e.g. the dataset's median depth); default: torchvision init.
+
+    Shapes:
+        input ``(B, 3, H, W)`` RGB in ``[0, 1]`` -> :class:`DepthOutput` with
+        ``pred`` ``(B, 1, H, W)`` depth in metres (``kind="depth"``), strictly positive.
+
+    Example:
+        >>> net = DeepLabV3Depth(tvseg.deeplabv3_mobilenet_v3_large)  # doctest: +SKIP
+        >>> net(torch.rand(1, 3, 64, 128)).pred.shape  # doctest: +SKIP
+        torch.Size([1, 1, 64, 128])
+    """
+
+    output_kind = "depth"
+    input_mean = IMAGENET_MEAN
+    input_std = IMAGENET_STD
+
+    def __init__(
+        self,
+        builder: Callable[..., nn.Module],
+        weights: str | Path | None = None,
+        init_depth: float | None = None,
+    ) -> None:
+        super().__init__()
+        net = builder(weights=None, weights_backbone=None, aux_loss=False)
+        net.classifier[-1] = nn.Conv2d(256, 1, kernel_size=1)
+        if init_depth is not None:
+            if init_depth <= 0:
+                raise ValueError(f"init_depth must be > 0 metres, got {init_depth}")
+            # Softplus(b) = init_depth at initialisation: starts training near the data's scale.
+            with torch.no_grad():
+                net.classifier[-1].bias.fill_(math.log(math.expm1(init_depth)))
+        self.backbone = net.backbone
+        self.classifier = net.classifier
+        self.activation = nn.Softplus()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        if weights is not None:
+            self.load_weights_file(weights)
+
+    def forward(self, image: Tensor) -> DepthOutput:
+        """Predict depth in metres for an RGB batch ``(B, 3, H, W)`` in ``[0, 1]``."""
+        h, w = image.shape[-2:]
+        x = (image - self.mean) / self.std
+        feats = self.backbone(x)["out"]
+        logits = self.classifier(feats)
+        logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
+        return DepthOutput(pred=self.activation(logits), kind="depth")
+
+    def load_weights_file(self, path: str | Path) -> None:
+        """Load a local weights file into this network (see the module docstring)."""
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: weights file not found")
+        try:
+            sd = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unpickling problem is a user error here
+            raise CheckpointError(f"{path}: cannot read weights ({exc})") from exc
+        if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
+            sd = sd["state_dict"]
+        if not isinstance(sd, dict) or not sd:
+            raise CheckpointError(f"{path}: not a state dict")
+        own = self.state_dict()
+        if len(sd) == len(own) and all(k in own and own[k].shape == v.shape for k, v in sd.items()):
+            target = sd
+        elif any(k.startswith("backbone.") for k in sd):
+            target = {
+                k: v
+                for k, v in sd.items()
+                if k.startswith(("backbone.", "classifier."))
+                and not k.startswith("classifier.4.")
+            }
+        else:
+            prefix_stripped = {(k[len("features."):] if k.startswith("features.") else k): v for k, v in sd.items()}
+            target = {f"backbone.{k}": v for k, v in prefix_stripped.items() if f"backbone.{k}" in own}
+        if not target:
+            raise CheckpointError(
+                f"{path}: no key matches this network (first keys in file: {list(sd)[:3]})"
+            )
+        bad = [k for k, v in target.items() if k not in own or own[k].shape != v.shape]
+        if bad:
+            raise CheckpointError(f"{path}: keys missing or of another shape in this network: {bad[:5]}")
+        missing = self.load_state_dict(target, strict=False).missing_keys
+        log.info("loaded %d tensors from %s (%d left at initialisation)", len(target), path, len(missing))
+
+
+def _factory(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    def make(weights: str | None = None, init_depth: float | None = None) -> nn.Module:
+        return DeepLabV3Depth(builder, weights=weights, init_depth=init_depth)
+
+    make.__doc__ = f"DeepLabV3 depth regressor on ``{builder.__name__}`` (weights: optional local file)."
+    return make
+
+
+_SIZE = (256, 512)  # seed 000 trains at 512x256 (w x h)
+_TAGS = ("supervised",)
+register_model("deeplabv3-resnet50", family="deeplabv3", default_size=_SIZE, tags=_TAGS)(
+    _factory(tvseg.deeplabv3_resnet50)
+)
+register_model("deeplabv3-resnet101", family="deeplabv3", default_size=_SIZE, tags=_TAGS)(
+    _factory(tvseg.deeplabv3_resnet101)
+)
+register_model("deeplabv3-mobilenet-v3-large", family="deeplabv3", default_size=_SIZE, tags=_TAGS)(
+    _factory(tvseg.deeplabv3_mobilenet_v3_large)
+)

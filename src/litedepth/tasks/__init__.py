@@ -1,0 +1,5 @@
+"""Training regimes: one thin LightningModule per regime, plus the shared trainer assembly."""
+
+from litedepth.tasks.supervised import SupervisedDepthTask
+
+__all__ = ["SupervisedDepthTask"]

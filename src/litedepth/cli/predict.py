@@ -1,0 +1,125 @@
+"""``litedepth predict``: depth for an image, a folder or a glob.
+
+For each input ``<stem>`` it writes into ``--output``:
+
+* ``<stem>.npy`` — float32 ``(H, W)`` at the input's resolution, in the model's units
+  (metres for depth models, disparity for disparity models; stated in ``predictions.json``);
+* ``<stem>_depth.png`` — 16-bit PNG: depth in millimetres (value / 1000 = metres, 0 = none)
+  for depth models; for disparity models disparity x 65535 / max (relative);
+* ``<stem>_color.png`` — colourised map (plasma; near = bright).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from litedepth.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff")
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("predict", help="predict depth for images", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="checkpoint written by `litedepth train`")
+    src.add_argument("--model", help="registered model name (with --weights)")
+    p.add_argument("--weights", help="weights file for --model")
+    p.add_argument("--output", required=True, help="output folder")
+    p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="network input size")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--formats", default="npy,png16,color", help="comma list of npy, png16, color")
+    p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
+    return p
+
+
+def collect_images(inputs: list[str]) -> list[Path]:
+    """Expand files, folders (non-recursive) and glob patterns into a sorted unique list."""
+    found: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found.extend(p for p in sorted(path.iterdir()) if p.suffix.lower() in IMAGE_EXTS)
+        elif path.is_file():
+            found.append(path)
+        else:
+            matches = [Path(m) for m in sorted(glob.glob(item)) if Path(m).suffix.lower() in IMAGE_EXTS]
+            if not matches:
+                raise DataError(item, "no such image file, folder or matching glob")
+            found.extend(matches)
+    unique = list(dict.fromkeys(found))
+    if not unique:
+        raise DataError(inputs[0], "no images found")
+    return unique
+
+
+def write_outputs(out_dir: Path, stem: str, pred: np.ndarray, kind: str, formats: set[str]) -> None:
+    """Write one prediction ``(H, W)`` float32 in the requested formats (atomic writes)."""
+    from PIL import Image
+
+    from litedepth.inference.visualize import colorize, save_png
+    from litedepth.utils.atomic import atomic_open
+
+    if "npy" in formats:
+        with atomic_open(out_dir / f"{stem}.npy", "wb") as f:
+            np.save(f, pred.astype(np.float32))
+    if "png16" in formats:
+        if kind == "depth":
+            enc = np.clip(np.round(pred * 1000.0), 0, 65535).astype(np.uint16)
+        else:
+            enc = np.clip(np.round(pred / max(float(pred.max()), 1e-12) * 65535.0), 0, 65535).astype(np.uint16)
+        with atomic_open(out_dir / f"{stem}_depth.png", "wb") as f:
+            Image.fromarray(enc).save(f, format="PNG")
+    if "color" in formats:
+        save_png(out_dir / f"{stem}_color.png", colorize(pred, invert=(kind == "depth")))
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from litedepth.data.io import read_rgb
+    from litedepth.inference import Predictor
+    from litedepth.utils.atomic import atomic_write_bytes
+
+    formats = {f.strip() for f in args.formats.split(",") if f.strip()}
+    unknown = formats - {"npy", "png16", "color"}
+    if unknown:
+        raise ConfigError(f"unknown output format(s) {sorted(unknown)}; choose from npy, png16, color")
+    if args.batch_size < 1:
+        raise ConfigError("--batch-size must be >= 1")
+    size = tuple(args.size) if args.size else None
+    if args.checkpoint:
+        predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, **({"input_size": size} if size else {}))
+    else:
+        opts = {"weights": args.weights} if args.weights else {}
+        predictor = Predictor.from_name(args.model, input_size=size, device=args.device, **opts)
+    images = collect_images(args.inputs)
+    out_dir = Path(args.output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stems = [p.stem for p in images]
+    if len(set(stems)) != len(stems):
+        raise DataError(None, "several inputs share a file stem; outputs would overwrite each other")
+    with Progress(TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as bar:
+        task = bar.add_task("predict", total=len(images))
+        for i in range(0, len(images), args.batch_size):
+            chunk = images[i : i + args.batch_size]
+            preds = predictor.infer_batch([read_rgb(p) for p in chunk])
+            for path, pred in zip(chunk, preds):
+                write_outputs(out_dir, path.stem, pred, predictor.kind, formats)
+            bar.advance(task, len(chunk))
+    meta = {"kind": predictor.kind, "units": "metres" if predictor.kind == "depth" else "disparity",
+            "png16": "millimetres" if predictor.kind == "depth" else "disparity * 65535 / max",
+            "input_size": list(predictor.input_size), "count": len(images), "formats": sorted(formats)}
+    atomic_write_bytes(out_dir / "predictions.json", json.dumps(meta, indent=2).encode())
+    log.info("wrote %d predictions to %s", len(images), out_dir)
+    return 0

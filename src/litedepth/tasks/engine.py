@@ -1,0 +1,177 @@
+"""Trainer assembly shared by every regime: run folder, checkpoints, logs, resume.
+
+A run folder holds::
+
+    run_dir/config.yaml            resolved configuration of the run
+    run_dir/checkpoints/last.ckpt  written at the end of every epoch (atomic)
+    run_dir/checkpoints/best.ckpt  best value of the monitored validation metric (atomic)
+    run_dir/metrics.csv            epoch, train_loss, val_loss, lr
+    run_dir/tensorboard/           TensorBoard event files
+    run_dir/panels/                visual panels per validation epoch
+
+Checkpoints are written to a temporary file and renamed into place, so a run killed at
+any moment (SIGKILL included) leaves the previous complete checkpoint and resumes from it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from litedepth.errors import CheckpointError
+from litedepth.utils.atomic import atomic_torch_save, atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """``TorchCheckpointIO`` whose writes are atomic (temporary file + ``os.replace``)."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        if storage_options is not None:
+            raise TypeError("AtomicCheckpointIO does not take storage_options")
+        atomic_torch_save(checkpoint, path)
+
+
+class EpochCSVLogger(Callback):
+    """Write ``metrics.csv`` with one row per epoch: epoch, train_loss, val_loss, lr.
+
+    The file is rewritten atomically each epoch; on resume, rows of epochs at or after the
+    resumed epoch are replaced.
+    """
+
+    FIELDS = ("epoch", "train_loss", "val_loss", "lr")
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._sum = 0.0
+        self._count = 0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._sum, self._count = 0.0, 0
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor):
+            self._sum += float(loss.detach())
+            self._count += 1
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero or trainer.sanity_checking:
+            return
+        rows = []
+        if self.path.exists():
+            with open(self.path, newline="") as f:
+                rows = [r for r in csv.DictReader(f) if int(r["epoch"]) < trainer.current_epoch]
+        val = trainer.callback_metrics.get("val/loss")
+        lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
+        rows.append(
+            {
+                "epoch": trainer.current_epoch,
+                "train_loss": self._sum / max(self._count, 1),
+                "val_loss": float(val) if val is not None else "",
+                "lr": lr,
+            }
+        )
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=self.FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_bytes(self.path, buf.getvalue().encode())
+
+
+def checkpoint_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def find_resume_checkpoint(run_dir: str | Path) -> Path | None:
+    """``run_dir/checkpoints/last.ckpt`` if present (leftover temporary files are removed)."""
+    folder = checkpoint_dir(run_dir)
+    for tmp in folder.glob(".*.tmp"):
+        log.info("removing an unfinished checkpoint write %s", tmp)
+        tmp.unlink(missing_ok=True)
+    last = folder / "last.ckpt"
+    return last if last.is_file() else None
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a Lightning checkpoint on CPU, with a clear error for unreadable files."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+
+
+def check_checkpoint_matches(path: str | Path, network: str, task_class: str | None = None) -> None:
+    """Raise :class:`CheckpointError` if the checkpoint at ``path`` was made for another network."""
+    ckpt = read_checkpoint(path)
+    hp = ckpt.get("hyper_parameters", {})
+    other = hp.get("network")
+    if other is not None and other != network:
+        raise CheckpointError(f"{path}: checkpoint is of network {other!r}, but this run builds {network!r}")
+    if "state_dict" not in ckpt:
+        raise CheckpointError(f"{path}: no state_dict in checkpoint")
+
+
+def build_trainer(
+    run_dir: str | Path,
+    trainer_options: dict[str, Any] | None = None,
+    monitor: str = "val/loss",
+    mode: str = "min",
+    early_stop_patience: int | None = 5,
+    extra_callbacks: list[Callback] | None = None,
+) -> L.Trainer:
+    """A ``lightning.Trainer`` writing into ``run_dir`` with the project's callbacks.
+
+    Args:
+        run_dir: the run folder (see module docstring).
+        trainer_options: any ``lightning.Trainer`` keyword (``max_epochs``, ``accelerator``,
+            ``devices``, ``strategy``, ``num_nodes``, ``precision`` ...); DDP on several GPUs
+            or nodes needs no code change.
+        monitor, mode: validation metric selecting ``best.ckpt`` and driving early stopping.
+        early_stop_patience: epochs without improvement before stopping (``None`` = off).
+    """
+    run_dir = Path(run_dir)
+    opts = dict(trainer_options or {})
+    ckpt_dir = checkpoint_dir(run_dir)
+    callbacks: list[Callback] = [
+        # `save_last` with a monitor does not write every epoch: a second, unmonitored
+        # checkpoint callback writes last.ckpt at the end of every epoch.
+        ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
+                        every_n_epochs=1, enable_version_counter=False, save_on_train_epoch_end=True),
+        ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode, save_top_k=1,
+                        enable_version_counter=False, auto_insert_metric_name=False),
+        EpochCSVLogger(run_dir / "metrics.csv"),
+    ]
+    if early_stop_patience is not None:
+        callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=early_stop_patience))
+    if opts.pop("enable_progress_bar", True):
+        from lightning.pytorch.callbacks import RichProgressBar
+
+        callbacks.append(RichProgressBar(leave=True))
+    else:
+        opts["enable_progress_bar"] = False
+    callbacks.extend(extra_callbacks or [])
+    callbacks.extend(opts.pop("callbacks", None) or [])
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    logger = TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version="")
+    opts.setdefault("log_every_n_steps", 10)
+    return L.Trainer(
+        default_root_dir=str(run_dir),
+        callbacks=callbacks,
+        logger=logger,
+        plugins=[AtomicCheckpointIO()],
+        **opts,
+    )

@@ -1,0 +1,30 @@
+"""Helpers shared by CLI and training tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def write_config(path: Path, data_root: Path, network: str = "deeplabv3-mobilenet-v3-large", **trainer) -> Path:
+    cfg = {
+        "model": {"class_path": "litedepth.tasks.SupervisedDepthTask",
+                  "init_args": {"network": network, "lr": 1e-3}},
+        "data": {"class_path": "litedepth.data.DepthDataModule",
+                 "init_args": {"root": str(data_root), "size": [32, 48], "batch_size": 4,
+                               "num_workers": 0, "depth_scale": "nyu"}},
+        "trainer": {"max_epochs": 2, "accelerator": "cpu", "devices": 1,
+                    "enable_progress_bar": False, "enable_model_summary": False, **trainer},
+    }
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def run_cli(*args: str, env_extra: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "litedepth", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout)
