@@ -1,5 +1,28 @@
-"""Datasets, readers and data modules."""
+"""Datasets, readers and data modules.
 
-from litedepth.data.folder import DepthDataModule, FolderDepthDataset, match_pairs, split_indices
+Names are imported lazily so that ``import litedepth.data.io`` does not pull in Lightning.
+"""
 
-__all__ = ["DepthDataModule", "FolderDepthDataset", "match_pairs", "split_indices"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "DepthDataModule": "litedepth.data.folder",
+    "FolderDepthDataset": "litedepth.data.folder",
+    "match_pairs": "litedepth.data.folder",
+    "split_indices": "litedepth.data.folder",
+    "read_rgb": "litedepth.data.io",
+    "read_depth": "litedepth.data.io",
+    "write_depth_png": "litedepth.data.io",
+    "DEPTH_ENCODINGS": "litedepth.data.io",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'litedepth.data' has no attribute {name!r}")

@@ -1,0 +1,44 @@
+"""Training losses.
+
+Self-supervised (Monodepth2 / Lite-Mono): :func:`ssim`, :func:`photometric_error`,
+:func:`min_reprojection_loss`, :func:`edge_aware_smoothness`. Supervised / distillation:
+:func:`scale_invariant_log_loss`, :func:`masked_mse`, :func:`masked_l1`. Every function has an
+``nn.Module`` twin of the same name in CamelCase.
+"""
+
+from litedepth.losses.photometric import (
+    SSIM,
+    MinReprojectionLoss,
+    MinReprojectionResult,
+    PhotometricError,
+    min_reprojection_loss,
+    photometric_error,
+    ssim,
+)
+from litedepth.losses.smoothness import EdgeAwareSmoothness, edge_aware_smoothness
+from litedepth.losses.supervised import (
+    MaskedL1,
+    MaskedMSE,
+    ScaleInvariantLogLoss,
+    masked_l1,
+    masked_mse,
+    scale_invariant_log_loss,
+)
+
+__all__ = [
+    "SSIM",
+    "EdgeAwareSmoothness",
+    "MaskedL1",
+    "MaskedMSE",
+    "MinReprojectionLoss",
+    "MinReprojectionResult",
+    "PhotometricError",
+    "ScaleInvariantLogLoss",
+    "edge_aware_smoothness",
+    "masked_l1",
+    "masked_mse",
+    "min_reprojection_loss",
+    "photometric_error",
+    "scale_invariant_log_loss",
+    "ssim",
+]
