@@ -1,0 +1,558 @@
+"""Export KITTI sparse ground-truth depth from Velodyne scans (Eigen protocol).
+
+Two input layouts:
+
+* **object** (object/tracking benchmark style): ``root/image_2/``, ``root/velodyne/`` and
+  ``root/calib/`` with one file per frame. Stems are matched exactly, falling back to the
+  integer value of numeric stems (``0000000001.png`` <-> ``000001.txt``). The image size is read
+  from the image header. Output: ``out/<image stem>.png``.
+* **raw** (KITTI raw dataset): ``root/<date>/calib_cam_to_cam.txt``,
+  ``root/<date>/calib_velo_to_cam.txt`` and ``root/<date>/<drive>/velodyne_points/data/*.bin``.
+  The image size is ``S_rect_0X`` of the calibration (as Monodepth2 uses). Output:
+  ``out/<date>/<drive>/image_0X/<frame:010d>.png``.
+
+Every map is written as a uint16 PNG, value = ``round(metres * 256)``, 0 = no point (the KITTI
+depth encoding). With a split file (raw: Monodepth2 format ``<date>/<drive> <frame> l|r``;
+object: one stem per line) only the listed frames are exported, in order, and
+``out/gt_depths.npz`` holds key ``data``: an object array of the float32 maps in split order,
+as Monodepth2's ``export_gt_depth.py`` stores it (load with ``allow_pickle=True``).
+
+Writes are atomic; existing PNGs are kept unless ``overwrite`` so that a killed run resumes.
+Because the PNG quantises depth to 1/256 m, the maps for ``gt_depths.npz`` are always computed
+from the scans, so the archive is identical whether or not a run was resumed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from litedepth.data.io import read_image_size, write_depth_png
+from litedepth.errors import ConfigError, DataError
+from litedepth.geometry.calibration import VeloToImage, load_object_calib, load_raw_calib_dir
+from litedepth.geometry.velodyne import read_velodyne, velodyne_to_depth
+from litedepth.utils.atomic import atomic_save_npz
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ExportSummary",
+    "ObjectFrame",
+    "RawFrame",
+    "SplitEntry",
+    "export_object_gt",
+    "export_raw_gt",
+    "find_object_frames",
+    "find_raw_frames",
+    "object_frame_depth",
+    "raw_frame_depth",
+    "read_split_file",
+    "read_stem_list",
+]
+
+GT_NPZ_NAME = "gt_depths.npz"
+_SIDE_TO_CAMERA = {"l": 2, "r": 3}
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+_MAX_LISTED = 10
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class ObjectFrame:
+    """One object-format frame: its image stem and the three matched files."""
+
+    stem: str
+    image: Path
+    velodyne: Path
+    calib: Path
+
+
+@dataclass(frozen=True)
+class SplitEntry:
+    """One line of a Monodepth2 split file: ``<date>/<drive> <frame index> <l|r>``."""
+
+    folder: str
+    frame: int
+    side: str
+
+    @property
+    def camera(self) -> int:
+        """KITTI camera index: 2 for ``l``, 3 for ``r``."""
+        return _SIDE_TO_CAMERA[self.side]
+
+
+@dataclass(frozen=True)
+class RawFrame:
+    """One raw-dataset frame to export."""
+
+    folder: str  # "<date>/<drive>"
+    frame: int
+    camera: int
+    velodyne: Path
+    calib_dir: Path
+    image: Path  # may not exist; only used to cross-check the image size
+
+    def output_path(self, out: Path) -> Path:
+        """``out/<date>/<drive>/image_0X/<frame:010d>.png``."""
+        return Path(out) / self.folder / f"image_0{self.camera}" / f"{self.frame:010d}.png"
+
+
+@dataclass
+class ExportSummary:
+    """What an export did. ``outputs`` lists every frame's PNG in export order."""
+
+    written: int = 0
+    skipped: int = 0
+    valid_pixels: int = 0
+    outputs: list[Path] = field(default_factory=list)
+    npz: Path | None = None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _listing(stems: Iterable[str]) -> str:
+    stems = sorted(stems)
+    shown = ", ".join(stems[:_MAX_LISTED])
+    more = f" (+{len(stems) - _MAX_LISTED} more)" if len(stems) > _MAX_LISTED else ""
+    return f"[{shown}{more}]" if stems else "[none]"
+
+
+def _files_by_stem(folder: Path, suffixes: Sequence[str]) -> dict[str, Path]:
+    if not folder.is_dir():
+        raise DataError(folder, "folder not found (object format needs image_2/, velodyne/, calib/)")
+    files = [
+        p for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith(".")
+    ]
+    return {p.stem: p for p in sorted(files, key=lambda p: _stem_order(p.stem))}
+
+
+def _stem_order(stem: str) -> tuple[int, int, str]:
+    """Numeric stems in numeric order (``7`` before ``000010``), then the others."""
+    return (0, int(stem), stem) if stem.isdigit() else (1, 0, stem)
+
+
+def _numeric_index(files: dict[str, Path], folder: Path) -> dict[int, Path]:
+    index: dict[int, Path] = {}
+    for stem, path in files.items():
+        if stem.isdigit():
+            value = int(stem)
+            if value in index:
+                raise DataError(
+                    folder, f"stems {index[value].stem!r} and {stem!r} have the same number; "
+                    "cannot match files by number"
+                )
+            index[value] = path
+    return index
+
+
+class _StemMatcher:
+    """Looks a stem up exactly, then by the integer value of numeric stems."""
+
+    def __init__(self, files: dict[str, Path], folder: Path) -> None:
+        self.files = files
+        self.folder = folder
+        self._numeric: dict[int, Path] | None = None
+
+    def get(self, stem: str) -> Path | None:
+        if stem in self.files:
+            return self.files[stem]
+        if not stem.isdigit():
+            return None
+        if self._numeric is None:
+            self._numeric = _numeric_index(self.files, self.folder)
+        return self._numeric.get(int(stem))
+
+
+# --------------------------------------------------------------------------- object format
+
+
+def find_object_frames(
+    root: str | Path, camera: int = 2, stems: Sequence[str] | None = None
+) -> list[ObjectFrame]:
+    """Match ``image_{camera}/``, ``velodyne/`` and ``calib/`` files of an object-format folder.
+
+    Args:
+        root: folder holding ``image_2/`` (or ``image_3/``), ``velodyne/`` and ``calib/``.
+        camera: 2 (left colour) or 3 (right colour).
+        stems: only these frames, in this order (each must match); default all image stems
+            with both a scan and a calibration, sorted.
+
+    Raises:
+        DataError: a folder is missing, a requested stem has no files, or no frame matches
+            (the message lists the stems found in each folder).
+    """
+    root = Path(root)
+    if camera not in _SIDE_TO_CAMERA.values():
+        raise ConfigError(f"camera must be 2 or 3, not {camera!r}")
+    image_dir, velo_dir, calib_dir = root / f"image_{camera}", root / "velodyne", root / "calib"
+    images = _files_by_stem(image_dir, _IMAGE_SUFFIXES)
+    velos = _files_by_stem(velo_dir, (".bin",))
+    calibs = _files_by_stem(calib_dir, (".txt",))
+    image_m = _StemMatcher(images, image_dir)
+    velo_m = _StemMatcher(velos, velo_dir)
+    calib_m = _StemMatcher(calibs, calib_dir)
+
+    def describe() -> str:
+        return (
+            f"{image_dir.name}/ stems {_listing(images)}, velodyne/ stems {_listing(velos)}, "
+            f"calib/ stems {_listing(calibs)}"
+        )
+
+    frames: list[ObjectFrame] = []
+    if stems is not None:
+        for stem in stems:
+            image = image_m.get(stem)
+            velo = velo_m.get(image.stem if image else stem) or velo_m.get(stem)
+            calib = calib_m.get(image.stem if image else stem) or calib_m.get(stem)
+            missing = [n for n, p in ((image_dir.name, image), ("velodyne", velo),
+                                      ("calib", calib)) if p is None]
+            if missing:
+                raise DataError(
+                    root, f"split frame {stem!r} has no file in {', '.join(missing)}; {describe()}"
+                )
+            assert image is not None and velo is not None and calib is not None
+            frames.append(ObjectFrame(image.stem, image, velo, calib))
+        return frames
+
+    unmatched: list[str] = []
+    for stem, image in images.items():
+        velo, calib = velo_m.get(stem), calib_m.get(stem)
+        if velo is None or calib is None:
+            unmatched.append(stem)
+            continue
+        frames.append(ObjectFrame(stem, image, velo, calib))
+    if not frames:
+        raise DataError(
+            root, "no frame has an image, a Velodyne scan and a calibration with matching "
+            f"stems (exact, or equal as numbers): {describe()}"
+        )
+    if unmatched:
+        logger.warning(
+            "%s: %d image(s) without a matching scan or calibration skipped: %s",
+            root, len(unmatched), _listing(unmatched),
+        )
+    return frames
+
+
+def object_frame_depth(
+    frame: ObjectFrame,
+    camera: int = 2,
+    camz: bool = False,
+    monodepth2_index_quirk: bool = False,
+) -> np.ndarray:
+    """Sparse GT depth of one object-format frame: ``float32 (H, W)`` metres, 0 = no point.
+
+    ``H, W`` come from the image header; depth is the Velodyne forward ``x`` (Eigen protocol),
+    or the camera ``z`` when ``camz``.
+    """
+    size = read_image_size(frame.image)
+    calib = load_object_calib(frame.calib, camera=camera, image_size=size)
+    points = read_velodyne(frame.velodyne)
+    return velodyne_to_depth(
+        points, calib, size, vel_depth=not camz, monodepth2_index_quirk=monodepth2_index_quirk
+    )
+
+
+def read_stem_list(path: str | Path) -> list[str]:
+    """Frame stems of an object-format split file: the first token of each non-blank line."""
+    path = Path(path)
+    lines = _read_lines(path)
+    stems = [line.split()[0] for line in lines if line.strip()]
+    if not stems:
+        raise DataError(path, "split file lists no frames")
+    return stems
+
+
+# --------------------------------------------------------------------------- raw format
+
+
+def _read_lines(path: Path) -> list[str]:
+    if not path.is_file():
+        raise DataError(path, "split file not found" if not path.exists() else "not a file")
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(path, f"cannot read split file ({exc})") from None
+
+
+def read_split_file(path: str | Path) -> list[SplitEntry]:
+    """Parse a Monodepth2 split file (``2011_09_26/2011_09_26_drive_0002_sync 0000000069 l``).
+
+    Returns the entries in file order; blank lines are skipped.
+
+    Raises:
+        DataError: unreadable file, or a line that is not ``folder frame side`` with an integer
+            frame and side ``l``/``r`` (the message gives the line number).
+    """
+    path = Path(path)
+    entries: list[SplitEntry] = []
+    for number, line in enumerate(_read_lines(path), start=1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        if len(tokens) != 3:
+            raise DataError(
+                path, f"line {number}: expected '<date>/<drive> <frame> <l|r>', got {line.strip()!r}"
+            )
+        folder, frame, side = tokens
+        if not re.fullmatch(r"\d+", frame):
+            raise DataError(path, f"line {number}: frame index {frame!r} is not an integer")
+        if side not in _SIDE_TO_CAMERA:
+            raise DataError(path, f"line {number}: side {side!r} must be 'l' or 'r'")
+        folder = folder.strip("/")
+        if len(Path(folder).parts) != 2 or ".." in Path(folder).parts:
+            raise DataError(path, f"line {number}: folder {folder!r} is not '<date>/<drive>'")
+        entries.append(SplitEntry(folder, int(frame), side))
+    if not entries:
+        raise DataError(path, "split file lists no frames")
+    return entries
+
+
+def _raw_frame(root: Path, folder: str, frame: int, camera: int) -> RawFrame:
+    date = folder.split("/")[0]
+    drive_dir = root / folder
+    return RawFrame(
+        folder=folder,
+        frame=frame,
+        camera=camera,
+        velodyne=drive_dir / "velodyne_points" / "data" / f"{frame:010d}.bin",
+        calib_dir=root / date,
+        image=drive_dir / f"image_0{camera}" / "data" / f"{frame:010d}.png",
+    )
+
+
+def find_raw_frames(
+    root: str | Path, split: Sequence[SplitEntry] | None = None, camera: int = 2
+) -> list[RawFrame]:
+    """Frames of a KITTI raw root to export.
+
+    Args:
+        root: folder holding ``<date>/calib_*.txt`` and ``<date>/<drive>/velodyne_points/``.
+        split: entries of :func:`read_split_file` (their side picks the camera); default every
+            Velodyne scan under ``root`` for ``camera``, sorted by drive and frame.
+        camera: camera for the default (2 = left ``image_02``, 3 = right ``image_03``).
+
+    Raises:
+        DataError: ``root`` missing, a split frame without its scan, or no scans at all.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(root, "KITTI raw root folder not found")
+    if split is not None:
+        frames = [_raw_frame(root, e.folder, e.frame, e.camera) for e in split]
+        missing = [f for f in frames if not f.velodyne.is_file()]
+        if missing:
+            listed = ", ".join(str(f.velodyne) for f in missing[:3])
+            raise DataError(
+                root, f"{len(missing)} of {len(frames)} split frames have no Velodyne scan, "
+                f"e.g. {listed}"
+            )
+        return frames
+    frames = []
+    for date_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for scan in sorted(date_dir.glob("*/velodyne_points/data/*.bin")):
+            if not scan.stem.isdigit():
+                continue
+            folder = f"{date_dir.name}/{scan.parents[2].name}"
+            frames.append(_raw_frame(root, folder, int(scan.stem), camera))
+    if not frames:
+        raise DataError(
+            root, "no Velodyne scans found at <date>/<drive>/velodyne_points/data/*.bin"
+        )
+    return frames
+
+
+def raw_frame_depth(
+    frame: RawFrame,
+    calib: VeloToImage | None = None,
+    camz: bool = False,
+    monodepth2_index_quirk: bool = False,
+) -> np.ndarray:
+    """Sparse GT depth of one raw frame: ``float32 (H, W)`` metres, 0 = no point.
+
+    ``(H, W)`` is ``S_rect_0X`` of the calibration (as Monodepth2), else the image header.
+    ``calib`` may be passed to avoid re-reading the date's calibration for every frame.
+    """
+    if calib is None:
+        calib = load_raw_calib_dir(frame.calib_dir, frame.camera)
+    size = calib.image_size
+    if size is None:
+        if not frame.image.is_file():
+            raise DataError(
+                frame.calib_dir / "calib_cam_to_cam.txt",
+                f"no S_rect_0{frame.camera} and no image {frame.image} to read the size from",
+            )
+        size = read_image_size(frame.image)
+    points = read_velodyne(frame.velodyne)
+    return velodyne_to_depth(
+        points, calib, size, vel_depth=not camz, monodepth2_index_quirk=monodepth2_index_quirk
+    )
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _object_array(maps: list[np.ndarray]) -> np.ndarray:
+    arr = np.empty(len(maps), dtype=object)
+    for i, depth in enumerate(maps):
+        arr[i] = depth
+    return arr
+
+
+def _export(
+    items: Sequence[tuple[str, Path, Callable[[], np.ndarray]]],
+    out: Path,
+    with_npz: bool,
+    overwrite: bool,
+    progress: bool,
+) -> ExportSummary:
+    summary = ExportSummary(outputs=[p for _, p, _ in items])
+    npz_path = out / GT_NPZ_NAME
+    need_npz = with_npz and (overwrite or not npz_path.exists())
+    if with_npz and not need_npz:
+        logger.info("%s exists; not rewritten (use overwrite to redo it)", npz_path)
+    maps: list[np.ndarray] = []
+
+    def work(advance: Callable[[], None]) -> None:
+        for name, png, compute in items:
+            png_needed = overwrite or not png.exists()
+            if png_needed or need_npz:
+                depth = compute()
+                summary.valid_pixels += int(np.count_nonzero(depth))
+                if png_needed:
+                    write_depth_png(png, depth, "kitti")
+                    summary.written += 1
+                    logger.debug("%s -> %s (%d points)", name, png, np.count_nonzero(depth))
+                if need_npz:
+                    maps.append(depth)
+            if not png_needed:
+                summary.skipped += 1
+            advance()
+
+    if progress and items:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn,
+        )
+
+        columns = (
+            TextColumn("[progress.description]{task.description}"), BarColumn(),
+            MofNCompleteColumn(), TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+            task = bar.add_task("KITTI GT depth", total=len(items))
+            work(lambda: bar.advance(task))
+    else:
+        work(lambda: None)
+
+    if need_npz:
+        atomic_save_npz(npz_path, compressed=True, data=_object_array(maps))
+        summary.npz = npz_path
+    elif with_npz:
+        summary.npz = npz_path
+    logger.info(
+        "KITTI GT: %d maps written, %d existing kept, to %s%s",
+        summary.written, summary.skipped, out,
+        f"; {GT_NPZ_NAME} with {len(maps)} maps" if need_npz else "",
+    )
+    return summary
+
+
+def export_object_gt(
+    root: str | Path,
+    out: str | Path,
+    *,
+    split: str | Path | None = None,
+    camera: int = 2,
+    camz: bool = False,
+    overwrite: bool = False,
+    monodepth2_index_quirk: bool = False,
+    progress: bool = False,
+) -> ExportSummary:
+    """Export GT depth PNGs (and ``gt_depths.npz`` with a split) for an object-format folder.
+
+    Args:
+        root: folder with ``image_{camera}/``, ``velodyne/``, ``calib/``.
+        out: output folder; ``out/<image stem>.png`` (uint16, metres * 256, 0 = none).
+        split: optional text file, one frame stem per line (first token); with it only those
+            frames are exported, in order, and ``out/gt_depths.npz`` is written.
+        camera: 2 (left) or 3 (right).
+        camz: depth = camera z instead of Velodyne x.
+        overwrite: rewrite existing outputs (default: keep them, so a killed run resumes).
+        monodepth2_index_quirk: see :func:`litedepth.geometry.velodyne.velodyne_to_depth`.
+        progress: show a rich progress bar on stderr.
+    """
+    out = Path(out)
+    stems = read_stem_list(split) if split is not None else None
+    frames = find_object_frames(root, camera=camera, stems=stems)
+
+    def compute(frame: ObjectFrame) -> Callable[[], np.ndarray]:
+        return lambda: object_frame_depth(frame, camera, camz, monodepth2_index_quirk)
+
+    items = [(f.stem, out / f"{f.stem}.png", compute(f)) for f in frames]
+    return _export(items, out, split is not None, overwrite, progress)
+
+
+def export_raw_gt(
+    root: str | Path,
+    out: str | Path,
+    *,
+    split: str | Path | None = None,
+    camera: int = 2,
+    camz: bool = False,
+    overwrite: bool = False,
+    monodepth2_index_quirk: bool = False,
+    progress: bool = False,
+) -> ExportSummary:
+    """Export GT depth PNGs (and ``gt_depths.npz`` with a split) for a KITTI raw root.
+
+    Args:
+        root: KITTI raw root (``<date>/calib_*.txt``, ``<date>/<drive>/velodyne_points/data``).
+        out: output folder; ``out/<date>/<drive>/image_0X/<frame:010d>.png`` (uint16,
+            metres * 256, 0 = none).
+        split: optional Monodepth2 split file; only its frames are exported, in order, with
+            the camera of each line's side, and ``out/gt_depths.npz`` is written. (Monodepth2's
+            own export always projects into camera 2; the Eigen test files are all ``l``.)
+        camera: camera when there is no split (2 = left, 3 = right).
+        camz, overwrite, monodepth2_index_quirk, progress: as :func:`export_object_gt`.
+    """
+    root, out = Path(root), Path(out)
+    entries = read_split_file(split) if split is not None else None
+    frames = find_raw_frames(root, entries, camera=camera)
+    calibs: dict[tuple[Path, int], VeloToImage] = {}
+    checked: set[tuple[str, int]] = set()
+
+    def calib_for(frame: RawFrame) -> VeloToImage:
+        key = (frame.calib_dir, frame.camera)
+        if key not in calibs:
+            calibs[key] = load_raw_calib_dir(frame.calib_dir, frame.camera)
+        calib = calibs[key]
+        drive_key = (frame.folder, frame.camera)
+        if calib.image_size is not None and drive_key not in checked and frame.image.is_file():
+            checked.add(drive_key)
+            actual = read_image_size(frame.image)
+            if actual != calib.image_size:
+                logger.warning(
+                    "%s: image is %dx%d (HxW) but S_rect_0%d says %dx%d; using the calibration "
+                    "size as Monodepth2 does", frame.image, *actual, frame.camera,
+                    *calib.image_size,
+                )
+        return calib
+
+    def compute(frame: RawFrame) -> Callable[[], np.ndarray]:
+        return lambda: raw_frame_depth(frame, calib_for(frame), camz, monodepth2_index_quirk)
+
+    items = [
+        (f"{f.folder} {f.frame:010d} cam{f.camera}", f.output_path(out), compute(f))
+        for f in frames
+    ]
+    return _export(items, out, split is not None, overwrite, progress)
