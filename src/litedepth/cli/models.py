@@ -25,5 +25,8 @@ def run(args: argparse.Namespace) -> int:
     for name in list_models(args.pattern, args.task):
         info = model_info(name)
         table.add_row(name, info.task, info.family, f"{info.default_size[0]}x{info.default_size[1]}", ", ".join(info.tags))
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # piped output: do not truncate names
+    console.print(table)
     return 0

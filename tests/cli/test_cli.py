@@ -1,0 +1,85 @@
+"""Smoke tests of every CLI subcommand (the heavier ones have their own test files)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from litedepth.cli.main import main
+
+
+def test_help_and_models(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for cmd in ("train", "evaluate", "predict", "kitti-gt", "demo", "models"):
+        assert cmd in out
+    assert main(["models"]) == 0
+    assert "deeplabv3-resnet50" in capsys.readouterr().out
+
+
+def _images(folder, sizes):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate(sizes):
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(folder / f"im{i}.png")
+
+
+def test_predict_folder_restores_resolution_and_writes_formats(tmp_path):
+    _images(tmp_path / "in", [(30, 40), (50, 70), (31, 41)])
+    rc = main(["predict", str(tmp_path / "in"), "--model", "deeplabv3-mobilenet-v3-large",
+               "--size", "32", "48", "--output", str(tmp_path / "out"), "--batch-size", "2"])
+    assert rc == 0
+    for i, (h, w) in enumerate([(30, 40), (50, 70), (31, 41)]):
+        arr = np.load(tmp_path / "out" / f"im{i}.npy")
+        assert arr.shape == (h, w) and arr.dtype == np.float32 and (arr > 0).all()
+        png = np.asarray(Image.open(tmp_path / "out" / f"im{i}_depth.png"))
+        assert png.dtype == np.uint16 and png.shape == (h, w)
+        # 16-bit PNG holds millimetres of the same prediction
+        np.testing.assert_allclose(png / 1000.0, arr, atol=6e-4)
+        assert np.asarray(Image.open(tmp_path / "out" / f"im{i}_color.png")).shape == (h, w, 3)
+    meta = json.loads((tmp_path / "out" / "predictions.json").read_text())
+    assert meta["kind"] == "depth" and meta["count"] == 3
+
+
+def test_predict_glob_and_missing_input(tmp_path, capsys):
+    _images(tmp_path / "in", [(20, 20)])
+    assert main(["predict", str(tmp_path / "in" / "*.png"), "--model", "deeplabv3-mobilenet-v3-large",
+                 "--size", "32", "32", "--output", str(tmp_path / "o"), "--formats", "npy"]) == 0
+    assert (tmp_path / "o" / "im0.npy").exists() and not (tmp_path / "o" / "im0_color.png").exists()
+    assert main(["predict", str(tmp_path / "nope.png"), "--model", "deeplabv3-mobilenet-v3-large",
+                 "--output", str(tmp_path / "o")]) == 2
+    assert "nope.png" in capsys.readouterr().err
+
+
+def test_predict_from_checkpoint_matches_python_api(tmp_path):
+    import lightning as L
+
+    from litedepth.inference import Predictor
+    from litedepth.tasks import SupervisedDepthTask
+
+    task = SupervisedDepthTask("deeplabv3-mobilenet-v3-large")
+    trainer = L.Trainer(max_epochs=0, logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    trainer.strategy.connect(task)
+    ckpt = tmp_path / "m.ckpt"
+    trainer.save_checkpoint(ckpt)
+    _images(tmp_path / "in", [(40, 60)])
+    assert main(["predict", str(tmp_path / "in" / "im0.png"), "--checkpoint", str(ckpt), "--size", "32", "48",
+                 "--output", str(tmp_path / "out")]) == 0
+    rgb = np.asarray(Image.open(tmp_path / "in" / "im0.png"))
+    ref = Predictor(task.net, (32, 48), device="cpu").infer_image(rgb)
+    np.testing.assert_allclose(np.load(tmp_path / "out" / "im0.npy"), ref, rtol=1e-5, atol=1e-6)
+    # a checkpoint for another network is refused with a clear message
+    from litedepth.errors import CheckpointError
+    from litedepth.inference import load_checkpoint_model
+
+    with pytest.raises(CheckpointError, match="m.ckpt"):
+        load_checkpoint_model(ckpt, network="deeplabv3-resnet50")
+    torch.save({"hello": 1}, tmp_path / "junk.ckpt")
+    with pytest.raises(CheckpointError, match="junk.ckpt"):
+        load_checkpoint_model(tmp_path / "junk.ckpt")
