@@ -1,0 +1,61 @@
+"""Depth metrics and evaluation protocols.
+
+* :mod:`litedepth.metrics.depth` — the one implementation of abs_rel, sq_rel, rmse,
+  rmse_log, log10, silog, a1-a3 on valid-pixel vectors, and the per-image accumulator.
+* :mod:`litedepth.metrics.protocols` — KITTI Eigen (Garg crop), KITTI Eigen crop, NYU and
+  ``none`` as data.
+* :mod:`litedepth.metrics.evaluate` — resize, mask, scale, clamp and score one image, an
+  iterable of images, or files on disk.
+"""
+
+from litedepth.metrics.depth import (
+    HIGHER_IS_BETTER,
+    METRIC_NAMES,
+    DepthMetricAccumulator,
+    compute_depth_metrics,
+)
+from litedepth.metrics.evaluate import (
+    EvalResult,
+    ImageResult,
+    PairSource,
+    evaluate_arrays,
+    evaluate_folders,
+    evaluate_pair,
+    load_pairs,
+    read_depth_png,
+    read_split,
+    resolve_options,
+    split_key,
+)
+from litedepth.metrics.protocols import (
+    PROTOCOLS,
+    EvalProtocol,
+    FractionalCrop,
+    PixelCrop,
+    get_protocol,
+    list_protocols,
+)
+
+__all__ = [
+    "HIGHER_IS_BETTER",
+    "METRIC_NAMES",
+    "PROTOCOLS",
+    "DepthMetricAccumulator",
+    "EvalProtocol",
+    "EvalResult",
+    "FractionalCrop",
+    "ImageResult",
+    "PairSource",
+    "PixelCrop",
+    "compute_depth_metrics",
+    "evaluate_arrays",
+    "evaluate_folders",
+    "evaluate_pair",
+    "get_protocol",
+    "list_protocols",
+    "load_pairs",
+    "read_depth_png",
+    "read_split",
+    "resolve_options",
+    "split_key",
+]

@@ -1,0 +1,788 @@
+"""Evaluate depth predictions against ground truth under a protocol.
+
+Three levels, each built on the one before:
+
+* :func:`evaluate_pair` — one prediction map and one ground-truth map.
+* :func:`evaluate_arrays` — any iterable of ``(name, pred, gt)``; per-image metrics
+  averaged over images, median-scaling ratio statistics, per-image rows.
+* :func:`evaluate_folders` — files on disk (folders of ``.npy``/``.png``, a Monodepth2-style
+  ``(N, H, W)`` prediction array, a KITTI ``gt_depths.npz``), paired by :func:`load_pairs`.
+
+Per image, in this order (the Monodepth2 order):
+
+1. the prediction ``(H', W')`` is resized bilinearly (``align_corners=False``) to the
+   ground-truth size ``(H, W)`` — a disparity prediction is resized *as disparity*;
+2. the protocol's valid mask (crop and ground-truth range) selects the pixels;
+3. a disparity prediction becomes depth ``1 / disparity``;
+4. exactly one scale step: median scaling (``ratio = median(gt) / median(pred)`` over
+   the valid pixels), or a fixed ``scale`` (e.g. 5.4 for stereo-trained Monodepth2), or
+   ``align="scale-shift"`` — least squares ``s, t`` with ``s * pred + t ≈ 1 / gt``
+   in disparity space (for relative models such as Depth Anything), then
+   ``depth = 1 / (s * pred + t)`` with the aligned disparity clipped to the protocol's
+   range;
+5. predictions are clamped to the protocol's range and the metrics are computed
+   (:func:`~litedepth.metrics.depth.compute_depth_metrics`).
+
+Example:
+    >>> import numpy as np
+    >>> gt = np.full((4, 4), 6.0)
+    >>> metrics, ratio = evaluate_pair(gt / 3, gt, "none")
+    >>> round(metrics["abs_rel"], 6), round(ratio, 6)
+    (0.0, 3.0)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import pickle
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from litedepth.errors import ConfigError, DataError
+from litedepth.metrics.depth import METRIC_NAMES, DepthMetricAccumulator, compute_depth_metrics
+from litedepth.metrics.protocols import EvalProtocol, get_protocol
+from litedepth.utils.atomic import atomic_open
+
+logger = logging.getLogger(__name__)
+
+PRED_KINDS = ("depth", "disparity")
+ALIGN_MODES = ("scale-shift",)
+
+Name = str | Path | None
+
+
+# --------------------------------------------------------------------------- options
+
+
+def resolve_options(
+    pred_kind: str | None = None,
+    median_scaling: bool = True,
+    scale: float | None = None,
+    align: str | None = None,
+) -> dict[str, Any]:
+    """Check and resolve the scaling options shared by every ``evaluate_*`` function.
+
+    ``scale`` and ``align`` each replace median scaling (there is exactly one scale
+    step); they cannot be combined. ``pred_kind=None`` means ``"disparity"`` when
+    aligning (the fit is in disparity space) and ``"depth"`` otherwise.
+
+    Returns:
+        ``{"pred_kind", "median_scaling", "scale", "align"}`` with the effective values.
+
+    Raises:
+        ConfigError: for an unknown kind or mode, a non-positive scale, ``scale`` together
+            with ``align``, or ``align`` with ``pred_kind="depth"``.
+    """
+    if align is not None and align not in ALIGN_MODES:
+        raise ConfigError(f"unknown align mode {align!r}; choose one of: {', '.join(ALIGN_MODES)}")
+    if pred_kind is None:
+        pred_kind = "disparity" if align else "depth"
+    if pred_kind not in PRED_KINDS:
+        raise ConfigError(f"unknown prediction kind {pred_kind!r}; choose one of: {', '.join(PRED_KINDS)}")
+    if align and pred_kind != "disparity":
+        raise ConfigError(
+            "align='scale-shift' fits s * pred + t to 1 / gt in disparity space, so the "
+            "prediction must be a disparity (relative models output disparity); "
+            "use pred_kind='disparity' (--pred-kind disparity)"
+        )
+    if scale is not None:
+        if align:
+            raise ConfigError("a fixed scale and align='scale-shift' are alternatives; give only one")
+        if not (math.isfinite(scale) and scale > 0):
+            raise ConfigError(f"scale must be a finite number > 0, got {scale}")
+        scale = float(scale)
+    return {
+        "pred_kind": pred_kind,
+        "median_scaling": bool(median_scaling) and scale is None and align is None,
+        "scale": scale,
+        "align": align,
+    }
+
+
+# --------------------------------------------------------------------------- one image
+
+
+def _as_map(x: Any, what: str, name: Name) -> np.ndarray:
+    """A finite 2-D float NumPy array from a tensor or array; leading size-1 dims dropped.
+
+    Tensors are moved to the CPU: the per-pixel steps run in NumPy, which is fast and
+    single-threaded for full-resolution masks; the metric arithmetic runs in torch.
+    """
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+        x = (x.to(torch.float32) if x.dtype in (torch.float16, torch.bfloat16) else x).numpy()
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fiub":
+        raise DataError(name, f"{what} has dtype {arr.dtype}, expected real numbers")
+    if arr.dtype.kind != "f" or arr.dtype == np.float16:
+        arr = arr.astype(np.float32)
+    while arr.ndim > 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 2:
+        raise DataError(name, f"{what} must be a 2-D (H, W) map, got shape {arr.shape}")
+    if arr.size == 0:
+        raise DataError(name, f"{what} is empty (shape {arr.shape})")
+    if not np.isfinite(arr).all():
+        n_nan = int(np.isnan(arr).sum())
+        n_inf = int(np.isinf(arr).sum())
+        raise DataError(
+            name, f"{what} contains {n_nan} NaN and {n_inf} Inf values; mark invalid pixels with 0"
+        )
+    return arr
+
+
+def _bilinear_at(
+    src: np.ndarray, rows: np.ndarray, cols: np.ndarray, out_h: int, out_w: int
+) -> np.ndarray:
+    """Values at pixels ``(rows, cols)`` of ``src`` resized bilinearly to ``(out_h, out_w)``.
+
+    Same sampling as ``F.interpolate(..., mode="bilinear", align_corners=False)``
+    (source coordinate ``(i + 0.5) * in / out - 0.5``, clamped at 0; no antialiasing),
+    evaluated only where needed instead of on the whole resized map.
+    """
+    in_h, in_w = src.shape
+
+    def axis(idx: np.ndarray, n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pos = np.maximum((idx + 0.5) * (n_in / n_out) - 0.5, 0.0)
+        i0 = pos.astype(np.int64)  # floor, pos >= 0
+        i1 = np.minimum(i0 + 1, n_in - 1)
+        return i0, i1, pos - i0
+
+    y0, y1, wy = axis(rows, in_h, out_h)
+    x0, x1, wx = axis(cols, in_w, out_w)
+    s = src.astype(np.float64, copy=False)
+    top = s[y0, x0] * (1.0 - wx) + s[y0, x1] * wx
+    bottom = s[y1, x0] * (1.0 - wx) + s[y1, x1] * wx
+    return top * (1.0 - wy) + bottom * wy
+
+
+def _fit_scale_shift(x: np.ndarray, y: np.ndarray, name: Name) -> tuple[float, float]:
+    """Least squares ``s, t`` minimising ``sum((s * x + t - y)^2)`` (float64 vectors)."""
+    xm, ym = x.mean(), y.mean()
+    xc = x - xm
+    var = float(xc @ xc)
+    if x.size < 2 or var <= 1e-12 * float(x @ x):
+        raise DataError(
+            name, "prediction is constant over the valid pixels; scale-shift alignment is undefined"
+        )
+    s = float(xc @ (y - ym)) / var
+    return s, float(ym - s * xm)
+
+
+def _score_pair(
+    pred: Any, gt: Any, protocol: EvalProtocol, opts: dict[str, Any], name: Name
+) -> tuple[dict[str, torch.Tensor], float | None]:
+    p = _as_map(pred, "prediction", name)
+    g = _as_map(gt, "ground truth", name)
+    mask = protocol.valid_mask(g, name)
+    rows, cols = np.divmod(np.flatnonzero(mask), g.shape[1])  # faster than np.nonzero
+    if rows.size == 0:
+        raise DataError(
+            name, f"no valid ground-truth pixels under protocol {protocol.name!r} ({protocol.description})"
+        )
+    gt_v = g[rows, cols].astype(np.float64)
+    if p.shape == g.shape:
+        p_v = p[rows, cols].astype(np.float64)
+    else:
+        # Resize before any conversion: a disparity is resized as disparity (Monodepth2).
+        p_v = _bilinear_at(p, rows, cols, g.shape[0], g.shape[1])
+
+    ratio: float | None = None
+    with np.errstate(divide="ignore"):  # a zero disparity is an infinite depth, clamped below
+        if opts["align"] == "scale-shift":
+            s, t = _fit_scale_shift(p_v, 1.0 / gt_v, name)
+            hi_depth = protocol.clamp_max if protocol.clamp_max is not None else np.finfo(np.float64).max
+            depth = 1.0 / np.clip(s * p_v + t, 1.0 / hi_depth, 1.0 / protocol.clamp_min)
+        else:
+            depth = 1.0 / p_v if opts["pred_kind"] == "disparity" else p_v
+            if opts["scale"] is not None:
+                depth = depth * opts["scale"]
+            elif opts["median_scaling"]:
+                pred_median = float(np.median(depth))
+                ratio = float(np.median(gt_v)) / pred_median
+                if not (math.isfinite(ratio) and ratio > 0):
+                    raise DataError(
+                        name, f"median scaling failed: the median predicted depth is {pred_median}"
+                    )
+                depth = depth * ratio
+    depth = protocol.clamp(depth)
+    return compute_depth_metrics(torch.from_numpy(depth), torch.from_numpy(gt_v)), ratio
+
+
+def evaluate_pair(
+    pred: Any,
+    gt: Any,
+    protocol: str | EvalProtocol,
+    *,
+    pred_kind: str | None = None,
+    median_scaling: bool = True,
+    scale: float | None = None,
+    align: str | None = None,
+    name: str | Path | None = None,
+) -> tuple[dict[str, float], float | None]:
+    """Metrics of one prediction against one ground-truth map.
+
+    Args:
+        pred: prediction ``(H', W')`` (tensor or array; leading size-1 dims are dropped),
+            any size; depth in metres (``pred_kind="depth"``) or disparity (any unit,
+            bigger = nearer). Resized bilinearly to ``(H, W)`` when the sizes differ.
+        gt: ground-truth depth in metres ``(H, W)``; 0 marks invalid pixels.
+        protocol: a protocol name (``"kitti-eigen"``, ``"kitti-eigen-crop"``, ``"nyu"``,
+            ``"none"``) or an :class:`~litedepth.metrics.protocols.EvalProtocol`.
+        pred_kind: ``"depth"`` or ``"disparity"``; ``None`` means disparity when aligning,
+            depth otherwise.
+        median_scaling: scale each prediction by ``median(gt) / median(pred)``; ignored
+            when ``scale`` or ``align`` is given.
+        scale: fixed factor the predicted depth is multiplied by (5.4 for stereo models).
+        align: ``"scale-shift"`` to fit ``s * pred + t ≈ 1 / gt`` in disparity space.
+        name: the file or sample name used in error messages.
+
+    Returns:
+        ``(metrics, ratio)``: ``{name: float}`` for every metric in
+        :data:`~litedepth.metrics.depth.METRIC_NAMES`, and the median-scaling ratio
+        (``None`` unless median scaling was applied).
+
+    Raises:
+        DataError: NaN/Inf in either map, a map that is not 2-D, no valid pixel.
+        ConfigError: invalid options (see :func:`resolve_options`).
+    """
+    proto = get_protocol(protocol)
+    opts = resolve_options(pred_kind, median_scaling, scale, align)
+    metrics, ratio = _score_pair(pred, gt, proto, opts, name)
+    return {k: float(v) for k, v in metrics.items()}, ratio
+
+
+# --------------------------------------------------------------------------- many images
+
+
+@dataclass
+class ImageResult:
+    """Metrics of one image (``ratio``: its median-scaling ratio, when applied)."""
+
+    name: str
+    metrics: dict[str, float]
+    ratio: float | None = None
+
+
+@dataclass
+class EvalResult:
+    """Result of evaluating a set of images.
+
+    Attributes:
+        protocol: protocol name.
+        metrics: mean over images of each per-image metric.
+        count: number of images.
+        ratio_median: median of the per-image median-scaling ratios (``None`` without
+            median scaling).
+        ratio_std: population standard deviation of ``ratios / ratio_median`` — the
+            relative spread Monodepth2 prints as "std" (``None`` without median scaling).
+        per_image: one :class:`ImageResult` per image, in evaluation order.
+        options: the effective options (kind, scaling, protocol details, inputs).
+    """
+
+    protocol: str
+    metrics: dict[str, float]
+    count: int
+    ratio_median: float | None = None
+    ratio_std: float | None = None
+    per_image: list[ImageResult] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self, per_image: bool = False) -> dict[str, Any]:
+        """JSON-ready dictionary; per-image rows only when ``per_image``."""
+        out: dict[str, Any] = {
+            "protocol": self.protocol,
+            "count": self.count,
+            "metrics": {k: self.metrics[k] for k in METRIC_NAMES},
+            "ratio_median": self.ratio_median,
+            "ratio_std": self.ratio_std,
+            "options": self.options,
+        }
+        if per_image:
+            out["per_image"] = [{"name": r.name, **r.metrics, "ratio": r.ratio} for r in self.per_image]
+        return out
+
+    def to_json(self, per_image: bool = False, indent: int = 2) -> str:
+        """:meth:`to_dict` as a JSON string."""
+        return json.dumps(self.to_dict(per_image), indent=indent)
+
+    def write_json(self, path: str | Path, per_image: bool = False) -> None:
+        """Write :meth:`to_json` to ``path`` atomically."""
+        with atomic_open(path, "w") as f:
+            f.write(self.to_json(per_image) + "\n")
+
+    def write_csv(self, path: str | Path) -> None:
+        """Write one row per image (``name``, metrics, ``ratio``) to ``path`` atomically."""
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["name", *METRIC_NAMES, "ratio"])
+        for r in self.per_image:
+            writer.writerow(
+                [
+                    r.name,
+                    *(repr(r.metrics[k]) for k in METRIC_NAMES),
+                    "" if r.ratio is None else repr(r.ratio),
+                ]
+            )
+        with atomic_open(path, "w") as f:
+            f.write(buf.getvalue())
+
+
+def _progress_iter(items: Iterable[Any], total: int | None, enabled: bool, label: str) -> Iterator[Any]:
+    if not enabled:
+        yield from items
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        for item in items:
+            yield item
+            bar.advance(task)
+
+
+def evaluate_arrays(
+    items: Iterable[tuple[str, Any, Any]],
+    protocol: str | EvalProtocol,
+    *,
+    pred_kind: str | None = None,
+    median_scaling: bool = True,
+    scale: float | None = None,
+    align: str | None = None,
+    progress: bool = False,
+    total: int | None = None,
+) -> EvalResult:
+    """Evaluate an iterable of ``(name, pred, gt)`` and average the per-image metrics.
+
+    Args:
+        items: ``(name, pred, gt)`` triples as :func:`evaluate_pair` takes them
+            (prediction ``(H', W')`` depth in metres or disparity; ground truth ``(H, W)``
+            metres, 0 = invalid). Consumed lazily, one image at a time.
+        protocol, pred_kind, median_scaling, scale, align: as in :func:`evaluate_pair`.
+        progress: show a rich progress bar.
+        total: number of items, for the progress bar (``len(items)`` when it has one).
+
+    Returns:
+        :class:`EvalResult` (metrics averaged over images, not pooled over pixels).
+
+    Raises:
+        DataError: no items, or any image error (naming that image).
+    """
+    proto = get_protocol(protocol)
+    opts = resolve_options(pred_kind, median_scaling, scale, align)
+    if total is None and hasattr(items, "__len__"):
+        total = len(items)  # type: ignore[arg-type]
+    acc = DepthMetricAccumulator()
+    per_image: list[ImageResult] = []
+    ratios: list[float] = []
+    labels = items.label if isinstance(items, PairSource) else None
+    stream = _progress_iter(items, total, progress, f"evaluating ({proto.name})")
+    for i, (name, pred, gt) in enumerate(stream):
+        metrics, ratio = _score_pair(pred, gt, proto, opts, labels(i) if labels else name)
+        acc.add(metrics)
+        per_image.append(ImageResult(str(name), {k: float(v) for k, v in metrics.items()}, ratio))
+        if ratio is not None:
+            ratios.append(ratio)
+    if acc.count == 0:
+        raise DataError(None, "no images to evaluate")
+    ratio_median = ratio_std = None
+    if ratios:
+        r = np.asarray(ratios, dtype=np.float64)
+        ratio_median = float(np.median(r))
+        ratio_std = float(np.std(r / ratio_median))
+    options = {**opts, "protocol": proto.to_dict()}
+    result = EvalResult(proto.name, acc.compute(), acc.count, ratio_median, ratio_std, per_image, options)
+    logger.info(
+        "%s: %d images, abs_rel %.4f, rmse %.3f, a1 %.4f",
+        proto.name, result.count, result.metrics["abs_rel"], result.metrics["rmse"], result.metrics["a1"],
+    )  # fmt: skip
+    return result
+
+
+# --------------------------------------------------------------------------- files
+
+_MAX_LISTED = 5
+
+
+def _listing(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:_MAX_LISTED])
+    more = len(names) - _MAX_LISTED
+    return shown + (f", ... ({more} more)" if more > 0 else "")
+
+
+def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(path, f"cannot read as a .npy array ({exc})") from None
+
+
+def _check_float_map(arr: Any, path: Path | str, what: str) -> np.ndarray:
+    """A finite floating-point ``(H, W)`` array (leading size-1 dims dropped)."""
+    arr = np.asarray(arr)
+    if arr.dtype.kind != "f":
+        raise DataError(path, f"{what} has dtype {arr.dtype}; expected floating point")
+    while arr.ndim > 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 2:
+        raise DataError(path, f"{what} must be a 2-D (H, W) map, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        n_nan = int(np.isnan(arr).sum())
+        raise DataError(
+            path, f"{what} contains {n_nan} NaN and {int((~np.isfinite(arr)).sum()) - n_nan} Inf values"
+        )
+    return arr
+
+
+def read_depth_png(path: str | Path, gt_scale: float = 256.0) -> np.ndarray:
+    """Read a 16-bit depth PNG as metres: ``value / gt_scale``, 0 stays 0 (invalid).
+
+    Returns:
+        ``(H, W)`` float32 depth in metres.
+
+    Raises:
+        DataError: unreadable file, or not a single-channel 16-bit image.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            mode = im.mode
+            arr = np.asarray(im)
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise DataError(path, f"cannot read as an image ({exc})") from None
+    if mode not in ("I;16", "I;16B", "I;16L", "I"):
+        raise DataError(
+            path,
+            f"expected a single-channel 16-bit depth PNG (uint16 = metres * {gt_scale:g}), got mode {mode}",
+        )
+    if arr.ndim != 2:
+        raise DataError(path, f"expected a single-channel depth image, got shape {arr.shape}")
+    if mode == "I" and arr.size and (arr.min() < 0 or arr.max() > 65535):
+        raise DataError(path, "depth PNG values outside the uint16 range")
+    return arr.astype(np.float32) / np.float32(gt_scale)
+
+
+def split_key(line: str) -> str:
+    """The file stem a split-file line stands for.
+
+    * ``<date>/<drive> <frame> <side>`` (KITTI, Monodepth2 split files) ->
+      ``<drive>_<frame as 10 digits>_<side>``, e.g.
+      ``2011_09_26/2011_09_26_drive_0002_sync 69 l`` -> ``2011_09_26_drive_0002_sync_0000000069_l``
+      (the Eigen and Eigen-benchmark files, which pad frames differently, give the same key);
+    * one field -> that field (a file stem);
+    * anything else -> the fields joined by ``_``, with ``/`` replaced by ``_``.
+    """
+    fields = line.split()
+    if len(fields) == 3 and fields[1].isdigit() and fields[2] in ("l", "r"):
+        drive = fields[0].replace("\\", "/").strip("/").split("/")[-1]
+        return f"{drive}_{int(fields[1]):010d}_{fields[2]}"
+    return "_".join(f.replace("/", "_").replace("\\", "_") for f in fields)
+
+
+def read_split(path: str | Path) -> list[str]:
+    """Sample keys (:func:`split_key`) of a split file, one per non-empty line, in order.
+
+    Prediction and ground-truth files are matched to these keys by stem; stacked arrays
+    are taken to be in this order.
+
+    Raises:
+        DataError: missing/unreadable file, no lines, or duplicate keys.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(path, f"cannot read split file ({exc})") from None
+    keys = [split_key(line) for line in lines if line.strip()]
+    if not keys:
+        raise DataError(path, "split file has no entries")
+    seen: set[str] = set()
+    dups: list[str] = []
+    for k in keys:
+        if k in seen:
+            dups.append(k)
+        seen.add(k)
+    if dups:
+        raise DataError(path, f"split file lists {len(dups)} entries twice: {_listing(dups)}")
+    return keys
+
+
+@dataclass
+class _Side:
+    """One side (predictions or ground truth): files keyed by stem, or a stacked array."""
+
+    path: Path
+    what: str
+    files: dict[str, Path] | None = None
+    stack: Any = None  # (N, H, W) array or object array of N maps
+    fmt: str = ""
+
+    def __len__(self) -> int:
+        return len(self.files) if self.files is not None else len(self.stack)
+
+
+def _array_from_file(path: Path, what: str, preferred_keys: Sequence[str]) -> Any:
+    """An ``(N, H, W)`` (or object ``(N,)``) array from a ``.npy`` or ``.npz`` file."""
+    if path.suffix == ".npy":
+        arr = _load_npy(path, mmap=True)  # (N, H, W) stacks can be large: read entries on demand
+    else:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                keys = list(z.keys())
+                only = keys[0] if len(keys) == 1 else None
+                key = next((k for k in preferred_keys if k in keys), only)
+                if key is None:
+                    raise DataError(
+                        path,
+                        f"cannot tell which array holds the {what}: keys {keys}; "
+                        f"expected {preferred_keys[0]!r}",
+                    )
+                try:
+                    arr = z[key]
+                except ValueError:
+                    # KITTI gt_depths.npz stores an object array of differently sized maps,
+                    # which needs unpickling: only evaluate files you trust.
+                    with np.load(path, allow_pickle=True) as z2:
+                        arr = z2[key]
+        except DataError:
+            raise
+        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
+            raise DataError(path, f"cannot read as a .npz archive ({exc})") from None
+    if arr.dtype == object:
+        if arr.ndim != 1:
+            raise DataError(
+                path, f"object array of {what} must be 1-D (one map per entry), got shape {arr.shape}"
+            )
+    elif arr.ndim == 4 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    elif arr.ndim != 3:
+        raise DataError(
+            path, f"{what} array must have shape (N, H, W) or (N, 1, H, W), got {arr.shape}"
+        )
+    if len(arr) == 0:
+        raise DataError(path, f"{what} array is empty")
+    return arr
+
+
+def _open_side(
+    path: str | Path, what: str, suffixes: tuple[str, ...], keys: Sequence[str]
+) -> _Side:
+    path = Path(path)
+    if path.is_dir():
+        files: dict[str, Path] = {}
+        for f in sorted(path.iterdir()):
+            if f.is_file() and f.suffix.lower() in suffixes:
+                if f.stem in files:
+                    raise DataError(
+                        path, f"two {what} files share the stem {f.stem!r}: {files[f.stem].name}, {f.name}"
+                    )
+                files[f.stem] = f
+        if not files:
+            raise DataError(path, f"folder has no {what} files ({' or '.join(suffixes)})")
+        kinds = {f.suffix.lower() for f in files.values()}
+        fmt = kinds.pop().lstrip(".") if len(kinds) == 1 else "mixed"
+        return _Side(path, what, files=files, fmt=fmt)
+    if not path.exists():
+        raise DataError(path, f"{what} path does not exist")
+    if path.suffix not in (".npy", ".npz"):
+        raise DataError(path, f"{what} must be a folder or a .npy/.npz array file")
+    return _Side(path, what, stack=_array_from_file(path, what, keys), fmt=path.suffix.lstrip("."))
+
+
+class PairSource:
+    """A sized iterable of ``(name, pred, gt)`` read lazily from files (see :func:`load_pairs`).
+
+    Attributes:
+        names: sample names in evaluation order.
+        gt_format: ``"png"``, ``"npy"``, ``"npz"`` or ``"mixed"``.
+    """
+
+    def __init__(
+        self,
+        names: list[str],
+        load: Callable[[int], tuple[np.ndarray, np.ndarray]],
+        gt_format: str,
+        label: Callable[[int], str] | None = None,
+    ):
+        self.names = names
+        self._load = load
+        self._label = label
+        self.gt_format = gt_format
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __iter__(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        for i, name in enumerate(self.names):
+            pred, gt = self._load(i)
+            yield name, pred, gt
+
+    def label(self, i: int) -> str:
+        """The files of sample ``i``, for error messages."""
+        return self._label(i) if self._label is not None else self.names[i]
+
+
+def load_pairs(
+    pred_path: str | Path,
+    gt_path: str | Path,
+    *,
+    gt_scale: float = 256.0,
+    split: str | Path | None = None,
+) -> PairSource:
+    """Pair prediction and ground-truth files.
+
+    Args:
+        pred_path: a folder of ``.npy`` maps ``(H', W')`` (depth or disparity), or one
+            ``.npy``/``.npz`` array ``(N, H', W')`` such as Monodepth2's ``disps`` export.
+        gt_path: a folder of ``.png`` (uint16, metres = value / ``gt_scale``, 0 = invalid)
+            and/or ``.npy`` (float metres) maps, or a ``gt_depths.npz`` (key ``data``: an
+            object array of ``(H, W)`` float maps in metres, or an ``(N, H, W)`` array).
+        gt_scale: divisor of the PNG values (256 for KITTI, 1000 for NYU, 5000 for TUM).
+        split: optional split file (:func:`read_split`) fixing which samples and their order.
+
+    Pairing: two folders are matched by file stem, and every stem must be on both sides
+    (or, with ``split``, every split key). A stacked array is positional: entry ``i``
+    belongs to the ``i``-th name, the names being the split keys, else the sorted stems of
+    the folder on the other side, else ``000000``, ``000001``, ...
+
+    Raises:
+        DataError: missing or empty inputs, unmatched stems (listed), count mismatches.
+    """
+    if not (math.isfinite(gt_scale) and gt_scale > 0):
+        raise ConfigError(f"gt_scale must be a finite number > 0, got {gt_scale}")
+    pred = _open_side(pred_path, "prediction", (".npy",), ("disps", "pred", "data"))
+    gt = _open_side(gt_path, "ground-truth", (".png", ".npy"), ("data", "gt", "depth"))
+    keys = read_split(split) if split is not None else None
+
+    if pred.files is not None and gt.files is not None:
+        if keys is None:
+            no_gt = [s for s in pred.files if s not in gt.files]
+            no_pred = [s for s in gt.files if s not in pred.files]
+            if no_gt or no_pred:
+                parts = []
+                if no_gt:
+                    parts.append(
+                        f"{len(no_gt)} predictions in {pred.path} have no ground truth: {_listing(no_gt)}"
+                    )
+                if no_pred:
+                    parts.append(
+                        f"{len(no_pred)} ground-truth files have no prediction: {_listing(no_pred)}"
+                    )
+                raise DataError(gt.path, "unmatched file stems; " + "; ".join(parts))
+            names = list(pred.files)
+        else:
+            names = keys
+    else:
+        keyed = pred if pred.files is not None else gt if gt.files is not None else None
+        if keys is not None:
+            names, source = keys, f"entries in the split {split}"
+        elif keyed is not None:
+            names, source = list(keyed.files or {}), f"{keyed.what} files in {keyed.path}"
+        else:
+            if len(pred.stack) != len(gt.stack):
+                raise DataError(
+                    gt.path,
+                    f"holds {len(gt.stack)} ground-truth maps but {pred.path} holds "
+                    f"{len(pred.stack)} predictions",
+                )
+            names, source = [f"{i:06d}" for i in range(len(pred.stack))], ""
+        for side in (pred, gt):
+            if side.stack is not None and len(side.stack) != len(names):
+                raise DataError(
+                    side.path, f"holds {len(side.stack)} {side.what} maps but there are {len(names)} {source}"
+                )
+    for side in (pred, gt):
+        if side.files is not None and keys is not None:
+            missing = [k for k in keys if k not in side.files]
+            if missing:
+                raise DataError(
+                    side.path, f"{len(missing)} split entries have no {side.what} file: {_listing(missing)}"
+                )
+            extra = len(side.files) - len(keys)
+            if extra > 0:
+                logger.warning(
+                    "%s: %d %s files are not in the split and are ignored", side.path, extra, side.what
+                )
+
+    def load(i: int) -> tuple[np.ndarray, np.ndarray]:
+        name = names[i]
+        if pred.files is not None:
+            p_path: Path | str = pred.files[name]
+            p = _load_npy(pred.files[name])
+        else:
+            p_path, p = f"{pred.path}[{i}]", np.array(pred.stack[i])
+        p = _check_float_map(p, p_path, "prediction")
+        if gt.files is not None:
+            g_path: Path | str = gt.files[name]
+            if g_path.suffix.lower() == ".png":
+                g = read_depth_png(g_path, gt_scale)
+            else:
+                g = _check_float_map(_load_npy(g_path), g_path, "ground truth")
+        else:
+            g_path, g = f"{gt.path}[{i}]", np.array(gt.stack[i])
+            g = _check_float_map(g, g_path, "ground truth")
+        return p, g
+
+    def label(i: int) -> str:
+        def where(side: _Side) -> str:
+            return str(side.files[names[i]]) if side.files is not None else f"{side.path}[{i}]"
+
+        return f"{where(gt)} (prediction {where(pred)})"
+
+    logger.debug("paired %d samples: predictions %s, ground truth %s", len(names), pred.path, gt.path)
+    return PairSource(names, load, gt.fmt, label)
+
+
+def evaluate_folders(
+    pred_dir: str | Path,
+    gt_dir: str | Path,
+    protocol: str | EvalProtocol,
+    *,
+    gt_scale: float = 256.0,
+    split: str | Path | None = None,
+    pred_kind: str | None = None,
+    median_scaling: bool = True,
+    scale: float | None = None,
+    align: str | None = None,
+    progress: bool = False,
+) -> EvalResult:
+    """Evaluate predictions stored in files against ground truth stored in files.
+
+    ``pred_dir`` and ``gt_dir`` may be folders or stacked array files; see
+    :func:`load_pairs` for the formats and the pairing rules, and :func:`evaluate_pair`
+    for the remaining options. Errors name the offending file.
+
+    Returns:
+        :class:`EvalResult`, with the input paths recorded in ``options``.
+    """
+    proto = get_protocol(protocol)
+    resolve_options(pred_kind, median_scaling, scale, align)  # fail before reading files
+    pairs = load_pairs(pred_dir, gt_dir, gt_scale=gt_scale, split=split)
+    if pairs.gt_format in ("png", "mixed") and proto.png_scale is not None and gt_scale != proto.png_scale:
+        logger.warning(
+            "reading %s depth PNGs with gt_scale %g; this dataset's PNGs are usually value / %g",
+            proto.name, gt_scale, proto.png_scale,
+        )  # fmt: skip
+    result = evaluate_arrays(
+        pairs, proto, pred_kind=pred_kind, median_scaling=median_scaling, scale=scale, align=align,
+        progress=progress, total=len(pairs),
+    )  # fmt: skip
+    result.options.update(
+        {"predictions": str(pred_dir), "ground_truth": str(gt_dir), "gt_scale": gt_scale,
+         "split": None if split is None else str(split)}  # fmt: skip
+    )
+    return result

@@ -1,0 +1,243 @@
+"""evaluate_folders / load_pairs: file formats, pairing rules and error messages."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from litedepth.errors import DataError
+from litedepth.metrics import evaluate_folders, load_pairs, read_split, split_key
+from tests.conftest import real_subdir
+
+
+def _png16(path: Path, values: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(values.astype(np.uint16)).save(path)
+
+
+def _npy(path: Path, arr: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, arr)
+
+
+def _object_array(maps: list[np.ndarray]) -> np.ndarray:
+    arr = np.empty(len(maps), dtype=object)
+    for i, m in enumerate(maps):
+        arr[i] = m
+    return arr
+
+
+@pytest.fixture()
+def png_pair(tmp_path: Path) -> tuple[Path, Path]:
+    """a: gt 512/256 = 2 m (with holes), pred 1 m; b: gt 1024/256 = 4 m, pred 4 m."""
+    gt_a = np.full((4, 5), 512)
+    gt_a[0, :] = 0  # holes
+    _png16(tmp_path / "gt" / "a.png", gt_a)
+    _png16(tmp_path / "gt" / "b.png", np.full((4, 5), 1024))
+    _npy(tmp_path / "pred" / "a.npy", np.full((4, 5), 1.0, np.float32))
+    _npy(tmp_path / "pred" / "b.npy", np.full((2, 3), 4.0, np.float32))  # smaller: resized
+    return tmp_path / "pred", tmp_path / "gt"
+
+
+def test_folder_round_trip_png_gt(png_pair: tuple[Path, Path]) -> None:
+    pred, gt = png_pair
+    result = evaluate_folders(pred, gt, "none", median_scaling=False)
+    # a: |2 - 1| / 2 = 0.5; b: 0 -> mean 0.25; rmse: a 1, b 0 -> 0.5
+    assert result.count == 2
+    assert [r.name for r in result.per_image] == ["a", "b"]
+    assert result.per_image[0].metrics["abs_rel"] == pytest.approx(0.5)
+    assert result.metrics["abs_rel"] == pytest.approx(0.25)
+    assert result.metrics["rmse"] == pytest.approx(0.5)
+    assert result.options["predictions"] == str(pred) and result.options["gt_scale"] == 256.0
+    # gt_scale 512: gt a = 1 m, b = 2 m -> a 0, b |2 - 4| / 2 = 1 -> mean 0.5
+    half = evaluate_folders(pred, gt, "none", gt_scale=512.0, median_scaling=False)
+    assert half.metrics["abs_rel"] == pytest.approx(0.5)
+
+
+def test_folder_round_trip_npy_gt(tmp_path: Path) -> None:
+    _npy(tmp_path / "gt" / "x.npy", np.array([[2.0, 0.0], [4.0, 8.0]], np.float32))
+    _npy(tmp_path / "pred" / "x.npy", np.array([[1.0, 5.0], [2.0, 4.0]], np.float32))
+    result = evaluate_folders(tmp_path / "pred", tmp_path / "gt", "none")
+    # valid gt [2, 4, 8], pred [1, 2, 4]: ratio median 4 / median 2 = 2 -> exact
+    assert result.ratio_median == pytest.approx(2.0)
+    assert result.metrics["abs_rel"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_gt_depths_npz_with_stacked_disparities(tmp_path: Path) -> None:
+    # Monodepth2 layout: gt_depths.npz (object array of differently sized maps) and an
+    # (N, H, W) disparity array in the same order
+    gt_maps = _object_array([np.full((3, 4), 2.0), np.full((5, 6), 4.0)])
+    np.savez_compressed(tmp_path / "gt_depths.npz", data=gt_maps)
+    np.save(tmp_path / "disps.npy", np.full((2, 2, 3), 0.5, np.float32))  # depth 2 m everywhere
+    pred, gt = tmp_path / "disps.npy", tmp_path / "gt_depths.npz"
+    result = evaluate_folders(pred, gt, "none", pred_kind="disparity", median_scaling=False)
+    # image 0: 0; image 1: |4 - 2| / 4 = 0.5 -> mean 0.25
+    assert [r.name for r in result.per_image] == ["000000", "000001"]
+    assert result.metrics["abs_rel"] == pytest.approx(0.25)
+    # median scaling: ratios 2 / 2 = 1 and 4 / 2 = 2
+    scaled = evaluate_folders(pred, gt, "none", pred_kind="disparity")
+    assert [r.ratio for r in scaled.per_image] == pytest.approx([1.0, 2.0])
+
+
+def test_gt_npz_with_prediction_folder_sorted_and_split_order(tmp_path: Path) -> None:
+    np.savez(tmp_path / "gt_depths.npz", data=np.stack([np.full((2, 2), 1.0), np.full((2, 2), 3.0)]))
+    _npy(tmp_path / "pred" / "b.npy", np.full((2, 2), 1.0))
+    _npy(tmp_path / "pred" / "a.npy", np.full((2, 2), 3.0))
+    # sorted stems a, b -> gt entries 0 (1 m) and 1 (3 m): a |1-3|/1 = 2, b |3-1|/3 = 2/3
+    r = evaluate_folders(tmp_path / "pred", tmp_path / "gt_depths.npz", "none", median_scaling=False)
+    assert [x.name for x in r.per_image] == ["a", "b"]
+    assert [x.metrics["abs_rel"] for x in r.per_image] == pytest.approx([2.0, 2 / 3])
+    # split order b, a -> b gets 1 m, a gets 3 m: both exact
+    (tmp_path / "split.txt").write_text("b\na\n")
+    r = evaluate_folders(tmp_path / "pred", tmp_path / "gt_depths.npz", "none", median_scaling=False,
+                         split=tmp_path / "split.txt")  # fmt: skip
+    assert [x.name for x in r.per_image] == ["b", "a"]
+    assert r.metrics["abs_rel"] == pytest.approx(0.0)
+
+
+def test_split_keys() -> None:
+    assert split_key("2011_09_26/2011_09_26_drive_0002_sync 0000000069 l") == "2011_09_26_drive_0002_sync_0000000069_l"
+    assert split_key("2011_09_26/2011_09_26_drive_0002_sync 69 l") == "2011_09_26_drive_0002_sync_0000000069_l"
+    assert split_key("000123") == "000123"
+
+
+def test_prediction_npz_and_count_mismatch(tmp_path: Path) -> None:
+    np.savez(tmp_path / "pred.npz", disps=np.ones((3, 2, 2), np.float32))
+    np.savez(tmp_path / "gt.npz", data=np.ones((2, 2, 2)))
+    with pytest.raises(DataError, match=r"gt\.npz: holds 2 ground-truth maps but .*pred\.npz holds 3 predictions"):
+        load_pairs(tmp_path / "pred.npz", tmp_path / "gt.npz")
+    # against a folder of 2 ground-truth files
+    _npy(tmp_path / "gt" / "a.npy", np.ones((2, 2)))
+    _npy(tmp_path / "gt" / "b.npy", np.ones((2, 2)))
+    with pytest.raises(DataError, match=r"pred\.npz: holds 3 prediction maps but there are 2 ground-truth files"):
+        load_pairs(tmp_path / "pred.npz", tmp_path / "gt")
+
+
+def test_unmatched_stems_are_listed(tmp_path: Path) -> None:
+    for stem in ["a", "b", "x1", "x2", "x3", "x4", "x5", "x6"]:
+        _npy(tmp_path / "pred" / f"{stem}.npy", np.ones((2, 2), np.float32))
+    for stem in ["a", "b", "only_gt"]:
+        _npy(tmp_path / "gt" / f"{stem}.npy", np.ones((2, 2), np.float32))
+    with pytest.raises(DataError) as info:
+        evaluate_folders(tmp_path / "pred", tmp_path / "gt", "none")
+    msg = str(info.value)
+    assert "6 predictions" in msg and "x1, x2, x3, x4, x5, ... (1 more)" in msg
+    assert "1 ground-truth files have no prediction: only_gt" in msg
+
+
+def test_empty_and_missing_inputs(tmp_path: Path) -> None:
+    (tmp_path / "pred").mkdir()
+    _npy(tmp_path / "gt" / "a.npy", np.ones((2, 2), np.float32))
+    with pytest.raises(DataError, match=r"pred: folder has no prediction files"):
+        evaluate_folders(tmp_path / "pred", tmp_path / "gt", "none")
+    with pytest.raises(DataError, match=r"nowhere: ground-truth path does not exist"):
+        evaluate_folders(tmp_path / "gt", tmp_path / "nowhere", "none")
+
+
+def test_bad_files_are_named(tmp_path: Path) -> None:
+    gt = tmp_path / "gt"
+    _npy(gt / "a.npy", np.ones((2, 2), np.float32))
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    (pred / "a.npy").write_bytes(b"not a numpy file")
+    with pytest.raises(DataError, match=r"pred/a\.npy: cannot read"):
+        evaluate_folders(pred, gt, "none")
+    _npy(pred / "a.npy", np.ones((2, 2), np.int32))
+    with pytest.raises(DataError, match=r"pred/a\.npy: prediction has dtype int32"):
+        evaluate_folders(pred, gt, "none")
+    _npy(pred / "a.npy", np.ones((2, 2, 2), np.float32))
+    with pytest.raises(DataError, match=r"pred/a\.npy: prediction must be a 2-D"):
+        evaluate_folders(pred, gt, "none")
+    nan = np.ones((2, 2), np.float32)
+    nan[0, 1] = np.nan
+    _npy(pred / "a.npy", nan)
+    with pytest.raises(DataError, match=r"pred/a\.npy: prediction contains 1 NaN"):
+        evaluate_folders(pred, gt, "none")
+
+
+def test_eight_bit_png_gt_is_rejected(tmp_path: Path) -> None:
+    Image.fromarray(np.full((2, 2), 7, np.uint8)).save(tmp_path / "a.png")
+    _npy(tmp_path / "pred" / "a.npy", np.ones((2, 2), np.float32))
+    gt = tmp_path / "gt"
+    gt.mkdir()
+    (tmp_path / "a.png").rename(gt / "a.png")
+    with pytest.raises(DataError, match=r"gt/a\.png: expected a single-channel 16-bit depth PNG.*mode L"):
+        evaluate_folders(tmp_path / "pred", gt, "none")
+
+
+def test_progress_bar_runs(png_pair: tuple[Path, Path]) -> None:
+    pred, gt = png_pair
+    assert evaluate_folders(pred, gt, "none", progress=True, median_scaling=False).count == 2
+
+
+@pytest.mark.real_data
+def test_real_kitti_split_files(real_data: Path) -> None:
+    splits = real_subdir(real_data, "kitti_splits")
+    eigen = read_split(splits / "eigen_test_files.txt")
+    assert len(eigen) == 697 and len(set(eigen)) == 697
+    assert eigen[0] == "2011_09_26_drive_0002_sync_0000000069_l"
+    # the benchmark file writes frames unpadded ("69") and still names the same frame
+    assert read_split(splits / "eigen_benchmark_test_files.txt")[0] == eigen[0]
+
+
+@pytest.mark.real_data
+def test_real_nyu_kinect_depth(real_data: Path, tmp_path: Path) -> None:
+    """Real 480x640 Kinect depth (uint16 mm, holes = 0) under the NYU protocol."""
+    folder = real_subdir(real_data, "nyu_kinect_seq5_slambook2")
+    depth_mm = np.asarray(Image.open(folder / "depth" / "1.pgm")).astype(np.int64)
+    assert depth_mm.shape == (480, 640)
+    _png16(tmp_path / "gt" / "1.png", depth_mm)
+    metres = depth_mm / 1000.0
+    pred = np.where(metres > 0, metres / 3.0, 1.0).astype(np.float32)  # holes: any value
+    _npy(tmp_path / "pred" / "1.npy", pred)
+    result = evaluate_folders(tmp_path / "pred", tmp_path / "gt", "nyu", gt_scale=1000.0)
+    assert result.ratio_median == pytest.approx(3.0, rel=1e-5)
+    assert result.metrics["abs_rel"] < 1e-5 and result.metrics["a1"] == 1.0
+    # without scaling, +10 % on the pixels at 4-9 m (so 1.1x stays below the 10 m clamp):
+    # abs_rel = 0.1 * (their share of the valid pixels), the valid pixels being the Eigen
+    # crop with 1 mm < gt < 10 m
+    far = (metres > 4.0) & (metres < 9.0)
+    pred = np.where(far, metres * 1.1, metres).astype(np.float32)
+    _npy(tmp_path / "pred" / "1.npy", pred)
+    valid = np.zeros_like(far)
+    valid[45:471, 41:601] = True
+    valid &= (depth_mm > 1) & (depth_mm < 10000)
+    share = (far & valid).sum() / valid.sum()
+    assert 0.05 < share < 0.95
+    result = evaluate_folders(tmp_path / "pred", tmp_path / "gt", "nyu", gt_scale=1000.0, median_scaling=False)
+    assert result.metrics["abs_rel"] == pytest.approx(0.1 * share, abs=1e-6)
+
+
+def test_per_image_errors_name_both_files(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logging.getLogger("litedepth"), "propagate", True)  # the CLI may turn it off
+    # NYU protocol on a 375x1242 map: the crop cannot be scaled to another aspect ratio
+    _png16(tmp_path / "gt" / "k.png", np.full((375, 1242), 2560))
+    _npy(tmp_path / "pred" / "k.npy", np.ones((375, 1242), np.float32))
+    with pytest.raises(DataError, match=r"gt/k\.png \(prediction .*pred/k\.npy\): ground truth is 375x1242"):
+        evaluate_folders(tmp_path / "pred", tmp_path / "gt", "nyu")
+    # and reading NYU PNGs with the KITTI divisor is flagged
+    assert "usually value / 1000" in caplog.text
+
+
+def test_split_selects_and_orders_folder_pairs(tmp_path: Path) -> None:
+    for stem, gt_value, pred_value in [("a", 2.0, 1.0), ("b", 4.0, 4.0), ("c", 1.0, 1.0)]:
+        _npy(tmp_path / "gt" / f"{stem}.npy", np.full((2, 2), gt_value, np.float32))
+        _npy(tmp_path / "pred" / f"{stem}.npy", np.full((2, 2), pred_value, np.float32))
+    (tmp_path / "split.txt").write_text("b\na\n")
+    r = evaluate_folders(tmp_path / "pred", tmp_path / "gt", "none", split=tmp_path / "split.txt",
+                         median_scaling=False)  # fmt: skip
+    # c is not in the split; b exact, a |2 - 1| / 2 = 0.5 -> mean 0.25
+    assert [x.name for x in r.per_image] == ["b", "a"]
+    assert r.metrics["abs_rel"] == pytest.approx(0.25)
+    (tmp_path / "split.txt").write_text("b\nmissing\n")
+    with pytest.raises(DataError, match=r"1 split entries have no prediction file: missing"):
+        evaluate_folders(tmp_path / "pred", tmp_path / "gt", "none", split=tmp_path / "split.txt")
+    (tmp_path / "split.txt").write_text("b\nb\n")
+    with pytest.raises(DataError, match=r"split\.txt: split file lists 1 entries twice: b"):
+        evaluate_folders(tmp_path / "pred", tmp_path / "gt", "none", split=tmp_path / "split.txt")
