@@ -1,0 +1,832 @@
+"""Lite-Mono: a lightweight CNN + transformer network for self-supervised monocular depth.
+
+Zhang, Zhang, Zhao, Gu and Yang, "Lite-Mono: A Lightweight CNN and Transformer Architecture
+for Self-Supervised Monocular Depth Estimation", CVPR 2023 (arXiv:2211.13202).
+
+The encoder has a convolutional stem at 1/2 resolution and three stages at 1/4, 1/8 and
+1/16. Every stage starts with a stride-2 convolution over the concatenation of the previous
+stage's input, its output and the input image average-pooled to that scale; then come
+*consecutive dilated convolution* (CDC) blocks and one *local-global feature interaction*
+(LGFI) block with cross-covariance attention (XCA). The decoder upsamples bilinearly, fuses
+skip features and predicts sigmoid disparity at 1, 1/2 and 1/4 of the input resolution.
+
+Variants (registered names), parameters counted as ``sum(p.numel() for p in
+model.parameters())`` over encoder + decoder — the way ``REFERENCE.md`` and the published
+repository's modules count them:
+
+================  ===========  ===========  =========  ======================  ============
+name              total        encoder      decoder    unused CDC LayerNorms   thop-printed
+================  ===========  ===========  =========  ======================  ============
+lite-mono-tiny    2,147,659    1,955,192    192,467    2,112                   2,143,123
+lite-mono-small   2,476,859    2,250,232    226,627    2,304                   2,471,843
+lite-mono         3,074,747    2,848,120    226,627    3,072                   3,068,579
+lite-mono-8m      8,775,851    8,139,960    635,891    5,184                   8,765,555
+================  ===========  ===========  =========  ======================  ============
+
+Where the numbers differ:
+
+* The published CDC block owns a LayerNorm that its forward never uses (2 x C parameters per
+  CDC block). It is kept here so that parameter counts and checkpoint layout match; it is
+  frozen (``requires_grad=False``) so that it gets no gradient and needs no
+  ``find_unused_parameters`` under DDP. Without it the totals would be 2,145,547 /
+  2,474,555 / 3,071,675 / 8,770,667.
+* "3.069M" — what users print for Lite-Mono with ``thop.profile`` on encoder and decoder —
+  is thop's parameter count, which only sees parameters owned by the leaf layers it has
+  hooks for (Conv2d, BatchNorm2d, Linear). It misses the published code's custom LayerNorm
+  class (used and unused), the layer-scale vectors and the XCA temperatures; see
+  :func:`thop_style_param_count`.
+
+Multiply-accumulates at 640x192 (batch 1), see :mod:`litedepth.profiling`: Conv + Linear
+modules only (``"conv_linear"``) 2.823G / 4.720G / 5.005G / 11.176G; the published thop
+figures 2.842G / 4.746G / 5.032G / 11.212G add BatchNorm (4 per element) and average pooling
+(1 per output), about 0.5 %; ``"full"`` (attention matmuls included) 2.829G / 4.730G /
+5.015G / 11.197G.
+
+Published checkpoints (``encoder.pth`` + ``depth.pth``) load unchanged with
+:func:`load_official_weights`; :func:`save_official_weights` writes that layout.
+
+Example:
+    >>> import torch
+    >>> from litedepth.models import create_model
+    >>> net = create_model("lite-mono-tiny").eval()
+    >>> out = net(torch.rand(1, 3, 64, 192))
+    >>> [tuple(d.shape) for d in out.scales]
+    [(1, 1, 64, 192), (1, 1, 32, 96), (1, 1, 16, 48)]
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from timm.layers import DropPath
+from torch import Tensor, nn
+
+from litedepth.errors import CheckpointError, ConfigError
+from litedepth.models.outputs import DepthOutput
+from litedepth.models.registry import register_model
+from litedepth.utils.atomic import atomic_torch_save
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "LiteMono",
+    "LiteMonoDecoder",
+    "LiteMonoEncoder",
+    "convert_official_state_dict",
+    "load_official_weights",
+    "save_official_weights",
+    "thop_style_param_count",
+    "to_official_state_dicts",
+]
+
+#: Input normalisation of Monodepth2 / Lite-Mono: ``(x - 0.45) / 0.225`` for RGB in [0, 1].
+INPUT_MEAN = 0.45
+INPUT_STD = 0.225
+
+#: Training resolutions ``(height, width)`` of the published models; they select the CDC
+#: dilation rates.
+SMALL_SIZE = (192, 640)
+LARGE_SIZE = (320, 1024)
+
+
+# --------------------------------------------------------------------------------------
+# Variants
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiteMonoVariant:
+    """Architecture hyper-parameters of one Lite-Mono size.
+
+    Attributes:
+        dims: channels of the three stages (outputs at H/4, H/8, H/16).
+        depths: blocks per stage (the last block of each stage is an LGFI block).
+        dilations: CDC dilation rates per stage (``depth - 1`` each) for each training size
+            ``(height, width)``.
+    """
+
+    dims: tuple[int, int, int]
+    depths: tuple[int, int, int]
+    dilations: Mapping[tuple[int, int], tuple[tuple[int, ...], ...]]
+
+    def dilations_for(self, height: int, width: int) -> tuple[tuple[int, ...], ...]:
+        """Dilation rates for training size ``height x width`` (``ConfigError`` if unknown)."""
+        try:
+            return self.dilations[(height, width)]
+        except KeyError:
+            sizes = ", ".join(f"height={h}, width={w}" for h, w in self.dilations)
+            raise ConfigError(
+                f"Lite-Mono height/width select the published dilation rates and must be one "
+                f"of: {sizes} (got height={height}, width={width}). The network itself runs "
+                f"on any input whose sides are multiples of 16."
+            ) from None
+
+
+_SHALLOW_640 = ((1, 2, 3), (1, 2, 3), (1, 2, 3, 2, 4, 6))
+_SHALLOW_1024 = ((1, 2, 5), (1, 2, 5), (1, 2, 5, 2, 4, 10))
+_DEEP_640 = ((1, 2, 3), (1, 2, 3), (1, 2, 3, 1, 2, 3, 2, 4, 6))
+_DEEP_1024 = ((1, 2, 5), (1, 2, 5), (1, 2, 5, 1, 2, 5, 2, 4, 10))
+
+VARIANTS: dict[str, LiteMonoVariant] = {
+    "lite-mono-tiny": LiteMonoVariant(
+        (32, 64, 128), (4, 4, 7), {SMALL_SIZE: _SHALLOW_640, LARGE_SIZE: _SHALLOW_1024}
+    ),
+    "lite-mono-small": LiteMonoVariant(
+        (48, 80, 128), (4, 4, 7), {SMALL_SIZE: _SHALLOW_640, LARGE_SIZE: _SHALLOW_1024}
+    ),
+    "lite-mono": LiteMonoVariant(
+        (48, 80, 128), (4, 4, 10), {SMALL_SIZE: _DEEP_640, LARGE_SIZE: _DEEP_1024}
+    ),
+    # The 8M model keeps its 640x192 rates at 1024x320.
+    "lite-mono-8m": LiteMonoVariant(
+        (64, 128, 224), (4, 4, 10), {SMALL_SIZE: _DEEP_640, LARGE_SIZE: _DEEP_640}
+    ),
+}
+
+
+# --------------------------------------------------------------------------------------
+# Building blocks
+# --------------------------------------------------------------------------------------
+
+
+class ConvBNGELU(nn.Module):
+    """3x3 convolution (no bias) -> BatchNorm -> GELU.
+
+    Shapes: ``(B, C_in, H, W) -> (B, C_out, H / stride, W / stride)``.
+    """
+
+    def __init__(self, in_chs: int, out_chs: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_chs, out_chs, 3, stride=stride, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(out_chs)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(self.bn(self.conv(x)))
+
+
+class PointwiseMLP(nn.Module):
+    """Inverted bottleneck on channels-last tokens: Linear(C, rC) -> GELU -> Linear(rC, C).
+
+    Shapes: ``(..., C) -> (..., C)``.
+    """
+
+    def __init__(self, dim: int, expansion: int = 6) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, expansion * dim)
+        self.fc2 = nn.Linear(expansion * dim, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+def fourier_features(
+    height: int,
+    width: int,
+    num_feats: int = 32,
+    temperature: float = 10000.0,
+    device: torch.device | None = None,
+) -> Tensor:
+    """2-D sine/cosine positional features (DETR style) on a ``height x width`` grid.
+
+    Row and column indices ``1..n`` are scaled to ``(0, 2*pi]``, divided by
+    ``temperature ** (2 * (k // 2) / num_feats)`` and passed through ``sin`` (even ``k``) and
+    ``cos`` (odd ``k``). The row features come first, then the column features.
+
+    Returns:
+        ``(2 * num_feats, height, width)`` float32 tensor with values in ``[-1, 1]``.
+    """
+    eps = 1e-6
+    k = torch.arange(num_feats, dtype=torch.float32, device=device)
+    freqs = temperature ** (2 * torch.div(k, 2, rounding_mode="floor") / num_feats)
+    is_even = (k % 2 == 0)
+
+    def encode(n: int) -> Tensor:  # (n, num_feats)
+        pos = torch.arange(1, n + 1, dtype=torch.float32, device=device) / (n + eps)
+        angles = pos[:, None] * (2 * math.pi) / freqs
+        return torch.where(is_even, angles.sin(), angles.cos())
+
+    rows = encode(height)[:, None, :].expand(height, width, num_feats)
+    cols = encode(width)[None, :, :].expand(height, width, num_feats)
+    return torch.cat([rows, cols], dim=-1).permute(2, 0, 1)
+
+
+class FourierPositionalEncoding(nn.Module):
+    """Fourier positional features projected to ``dim`` channels by a 1x1 convolution.
+
+    ``forward(height, width)`` returns ``(1, dim, height, width)``; it depends only on the
+    grid size, so it is computed once per forward and broadcast over the batch.
+    """
+
+    def __init__(self, dim: int, num_feats: int = 32, temperature: float = 10000.0) -> None:
+        super().__init__()
+        self.num_feats = num_feats
+        self.temperature = temperature
+        self.proj = nn.Conv2d(2 * num_feats, dim, kernel_size=1)
+
+    def forward(self, height: int, width: int) -> Tensor:
+        feats = fourier_features(height, width, self.num_feats, self.temperature,
+                                 self.proj.weight.device)
+        return self.proj(feats.to(self.proj.weight.dtype)[None])
+
+
+class CrossCovarianceAttention(nn.Module):
+    """Cross-covariance attention (XCiT, El-Nouby et al. 2021) over channels.
+
+    Per head, queries and keys ``(d, N)`` are L2-normalised along the ``N`` tokens and the
+    ``d x d`` channel attention ``softmax(temperature * q k^T)`` mixes the value channels, so
+    the cost is linear in the number of tokens.
+
+    Shapes: ``(B, N, C) -> (B, N, C)`` with ``C`` divisible by ``num_heads``.
+    """
+
+    def __init__(self, dim: int, num_heads: int = 8, qkv_bias: bool = True) -> None:
+        super().__init__()
+        if dim % num_heads:
+            raise ConfigError(f"XCA: dim {dim} is not divisible by num_heads {num_heads}")
+        self.num_heads = num_heads
+        self.temperature = nn.Parameter(torch.ones(num_heads, 1, 1))
+        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, n, c = x.shape
+        # (B, N, 3C) -> (3, B, heads, d, N)
+        qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads)
+        q, k, v = qkv.permute(2, 0, 3, 4, 1).unbind(0)
+        q = F.normalize(q, dim=-1)
+        k = F.normalize(k, dim=-1)
+        attn = (q @ k.transpose(-2, -1) * self.temperature).softmax(dim=-1)  # (B, h, d, d)
+        out = (attn @ v).permute(0, 3, 1, 2).reshape(b, n, c)
+        return self.proj(out)
+
+
+class CDCBlock(nn.Module):
+    """Consecutive-dilated-convolution block (one dilation rate).
+
+    ``x + drop_path(gamma * MLP(BN(DWConv3x3_dilated(x))))``; ``(B, C, H, W) -> (B, C, H, W)``.
+
+    ``norm`` is not used by ``forward``: the published block owns this LayerNorm without using
+    it, and it is kept (frozen) so that parameter counts and checkpoints match.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        dilation: int,
+        drop_path: float = 0.0,
+        layer_scale_init: float = 1e-6,
+        expansion: int = 6,
+    ) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, 3, padding=dilation, dilation=dilation, groups=dim,
+                                bias=False)
+        self.bn = nn.BatchNorm2d(dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6).requires_grad_(False)  # unused, see above
+        self.mlp = PointwiseMLP(dim, expansion)
+        self.gamma = nn.Parameter(torch.full((dim,), layer_scale_init))
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.bn(self.dwconv(x)).permute(0, 2, 3, 1)  # channels last
+        y = (self.gamma * self.mlp(y)).permute(0, 3, 1, 2)
+        return x + self.drop_path(y)
+
+
+class LGFIBlock(nn.Module):
+    """Local-global feature interaction block: XCA then an inverted-bottleneck MLP.
+
+    With tokens ``t = flatten(x) (+ positional encoding)``::
+
+        t = t + attn_gamma * XCA(LN(t))
+        out = x + drop_path(gamma * MLP(LN(t)))
+
+    (the attention branch feeds the MLP; only the MLP output joins the residual stream).
+    Shapes: ``(B, C, H, W) -> (B, C, H, W)``.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int = 8,
+        drop_path: float = 0.0,
+        layer_scale_init: float = 1e-6,
+        expansion: int = 6,
+        use_pos_enc: bool = False,
+    ) -> None:
+        super().__init__()
+        self.pos_enc = FourierPositionalEncoding(dim) if use_pos_enc else None
+        self.attn_norm = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = CrossCovarianceAttention(dim, num_heads)
+        self.attn_gamma = nn.Parameter(torch.full((dim,), layer_scale_init))
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = PointwiseMLP(dim, expansion)
+        self.gamma = nn.Parameter(torch.full((dim,), layer_scale_init))
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, c, h, w = x.shape
+        t = x.flatten(2).transpose(1, 2)  # (B, HW, C)
+        if self.pos_enc is not None:
+            t = t + self.pos_enc(h, w).flatten(2).transpose(1, 2)
+        t = t + self.attn_gamma * self.attn(self.attn_norm(t))
+        y = self.gamma * self.mlp(self.norm(t))
+        y = y.transpose(1, 2).reshape(b, c, h, w)
+        return x + self.drop_path(y)
+
+
+# --------------------------------------------------------------------------------------
+# Encoder and decoder
+# --------------------------------------------------------------------------------------
+
+
+class LiteMonoEncoder(nn.Module):
+    """Lite-Mono encoder: RGB in ``[0, 1]`` ``(B, 3, H, W)`` -> 3 feature maps.
+
+    Normalises the input with ``(x - 0.45) / 0.225`` itself. Outputs
+    ``[(B, dims[0], H/4, W/4), (B, dims[1], H/8, W/8), (B, dims[2], H/16, W/16)]``;
+    :attr:`feature_info` lists their channels and reductions (timm style).
+
+    Args:
+        dims: stage channels.
+        depths: blocks per stage; the last block of each stage is LGFI, the others CDC.
+        dilations: CDC dilation rates per stage, ``depths[i] - 1`` each.
+        num_heads: XCA heads in every stage.
+        pos_enc_stages: stages whose LGFI block adds a Fourier positional encoding.
+        drop_path_rate: stochastic-depth rate, linear from 0 over all blocks to this value.
+        layer_scale_init: initial value of the layer-scale vectors.
+        expansion: MLP expansion ratio.
+        spatial_attention_stages: reserved for a spatial-attention option; must be empty.
+    """
+
+    def __init__(
+        self,
+        dims: Sequence[int] = (48, 80, 128),
+        depths: Sequence[int] = (4, 4, 10),
+        dilations: Sequence[Sequence[int]] = _DEEP_640,
+        num_heads: int = 8,
+        pos_enc_stages: Sequence[int] = (0,),
+        drop_path_rate: float = 0.2,
+        layer_scale_init: float = 1e-6,
+        expansion: int = 6,
+        spatial_attention_stages: Sequence[int] = (),
+    ) -> None:
+        super().__init__()
+        if not len(dims) == len(depths) == len(dilations):
+            raise ConfigError("dims, depths and dilations need one entry per stage")
+        for i, (depth, rates) in enumerate(zip(depths, dilations)):
+            if len(rates) != depth - 1:
+                raise ConfigError(f"stage {i}: {depth} blocks need {depth - 1} dilation rates, "
+                                  f"got {list(rates)}")
+        if tuple(spatial_attention_stages):
+            raise NotImplementedError("spatial_attention_stages is reserved; not implemented yet")
+        self.dims = tuple(dims)
+        self.depths = tuple(depths)
+        self.dilations = tuple(tuple(r) for r in dilations)
+        self.spatial_attention_stages = tuple(spatial_attention_stages)
+
+        c0 = dims[0]
+        self.stem = nn.Sequential(ConvBNGELU(3, c0, stride=2), ConvBNGELU(c0, c0),
+                                  ConvBNGELU(c0, c0))
+        # downsample[0]: stem output + pooled image (H/2) -> H/4; downsample[i > 0]: previous
+        # stage input + output + pooled image -> next stage.
+        in_chs = [c0 + 3] + [2 * c + 3 for c in dims[:-1]]
+        self.downsample = nn.ModuleList(
+            nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False)
+            for cin, cout in zip(in_chs, dims)
+        )
+        self.pool = nn.AvgPool2d(3, stride=2, padding=1)
+
+        num_blocks = sum(depths)
+        rates = [drop_path_rate * k / max(num_blocks - 1, 1) for k in range(num_blocks)]
+        self.stages = nn.ModuleList()
+        for i, (dim, depth) in enumerate(zip(dims, depths)):
+            stage_rates, rates = rates[:depth], rates[depth:]
+            blocks: list[nn.Module] = [
+                CDCBlock(dim, d, dp, layer_scale_init, expansion)
+                for d, dp in zip(self.dilations[i], stage_rates)
+            ]
+            blocks.append(LGFIBlock(dim, num_heads, stage_rates[-1], layer_scale_init, expansion,
+                                    use_pos_enc=i in pos_enc_stages))
+            self.stages.append(nn.Sequential(*blocks))
+
+        self.feature_info = [
+            {"num_chs": dim, "reduction": 4 * 2**i, "module": f"stages.{i}"}
+            for i, dim in enumerate(dims)
+        ]
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Kaiming-normal (fan_out) conv / linear weights; unit norm weights, zero norm biases.
+
+        Conv / linear biases keep PyTorch's default initialisation, as in the published code.
+        """
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, (nn.LayerNorm, nn.BatchNorm2d)):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        x = (x - INPUT_MEAN) / INPUT_STD
+        pooled = []
+        p = x
+        for _ in self.stages:  # the image at H/2, H/4, H/8
+            p = self.pool(p)
+            pooled.append(p)
+
+        features: list[Tensor] = []
+        stage_in = self.downsample[0](torch.cat([self.stem(x), pooled[0]], dim=1))
+        for i, stage in enumerate(self.stages):
+            if i > 0:
+                stage_in = self.downsample[i](torch.cat([stage_in, features[-1], pooled[i]],
+                                                        dim=1))
+            features.append(stage(stage_in))
+        return features
+
+
+class _DecoderLevel(nn.Module):
+    """The two convolutions of one decoder level (``reduce`` before, ``fuse`` after upsampling)."""
+
+    def __init__(self, reduce: nn.Conv2d, fuse: nn.Conv2d) -> None:
+        super().__init__()
+        self.reduce = reduce
+        self.fuse = fuse
+
+
+class LiteMonoDecoder(nn.Module):
+    """Lite-Mono depth decoder: encoder features -> sigmoid disparities, finest first.
+
+    Per level ``i`` (coarsest first): ``reduce`` conv + ELU, x2 bilinear upsampling, concat
+    the encoder feature ``i - 1`` (if ``i > 0``), ``fuse`` conv + ELU; the disparity head is a
+    3x3 conv, x2 bilinear upsampling and a sigmoid. All convs are 3x3 with reflection padding.
+    Level ``i`` has half the channels of encoder feature ``i``.
+
+    Args:
+        feature_info: the encoder's ``feature_info`` (list of dicts with ``num_chs``).
+
+    Shapes: features at ``H/4, H/8, H/16`` -> ``[(B, 1, H, W), (B, 1, H/2, W/2),
+    (B, 1, H/4, W/4)]`` with values in ``(0, 1)``.
+    """
+
+    def __init__(self, feature_info: Sequence[Mapping[str, int | str]]) -> None:
+        super().__init__()
+        enc_chs = [int(f["num_chs"]) for f in feature_info]
+        dec_chs = [c // 2 for c in enc_chs]
+        self.num_levels = len(enc_chs)
+
+        def conv3x3(cin: int, cout: int) -> nn.Conv2d:
+            return nn.Conv2d(cin, cout, 3, padding=1, padding_mode="reflect")
+
+        self.levels = nn.ModuleList()
+        for i in range(self.num_levels):
+            cin = enc_chs[-1] if i == self.num_levels - 1 else dec_chs[i + 1]
+            skip = enc_chs[i - 1] if i > 0 else 0
+            self.levels.append(_DecoderLevel(conv3x3(cin, dec_chs[i]),
+                                             conv3x3(dec_chs[i] + skip, dec_chs[i])))
+        self.heads = nn.ModuleList(conv3x3(c, 1) for c in dec_chs)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Truncated-normal (std 0.02) weights and zero biases."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, features: Sequence[Tensor]) -> list[Tensor]:
+        disps: list[Tensor] = [features[0]] * self.num_levels  # placeholders
+        x = features[-1]
+        for i in reversed(range(self.num_levels)):
+            level = self.levels[i]
+            x = F.interpolate(F.elu(level.reduce(x)), scale_factor=2.0, mode="bilinear")
+            if i > 0:
+                x = torch.cat([x, features[i - 1]], dim=1)
+            x = F.elu(level.fuse(x))
+            disp = F.interpolate(self.heads[i](x), scale_factor=2.0, mode="bilinear")
+            disps[i] = torch.sigmoid(disp)
+        return disps
+
+
+class LiteMono(nn.Module):
+    """Lite-Mono depth network (encoder + decoder).
+
+    Args:
+        variant: one of :data:`VARIANTS` (``"lite-mono-tiny"``, ``"lite-mono-small"``,
+            ``"lite-mono"``, ``"lite-mono-8m"``).
+        height, width: training resolution; selects the published CDC dilation rates
+            (192x640 or 320x1024). Inputs of any size with sides divisible by 16 run.
+        drop_path_rate: stochastic-depth rate of the last block (linear from 0).
+        spatial_attention_stages: reserved for a spatial-attention option (empty).
+
+    ``forward`` takes RGB ``(B, 3, H, W)`` in ``[0, 1]`` with ``H, W`` multiples of 16 and
+    returns :class:`DepthOutput` with ``kind="disparity"``: sigmoid disparities in ``(0, 1)``
+    at ``H``, ``H/2`` and ``H/4`` (``scales``, finest first; ``pred = scales[0]``); see
+    :func:`litedepth.geometry.disp_to_depth` to turn them into depth.
+    """
+
+    def __init__(
+        self,
+        variant: str = "lite-mono",
+        height: int = SMALL_SIZE[0],
+        width: int = SMALL_SIZE[1],
+        drop_path_rate: float = 0.2,
+        spatial_attention_stages: Sequence[int] = (),
+    ) -> None:
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ConfigError(f"unknown Lite-Mono variant {variant!r}; known: {sorted(VARIANTS)}")
+        spec = VARIANTS[variant]
+        self.variant = variant
+        self.height = height
+        self.width = width
+        self.encoder = LiteMonoEncoder(
+            spec.dims, spec.depths, spec.dilations_for(height, width),
+            drop_path_rate=drop_path_rate, spatial_attention_stages=spatial_attention_stages,
+        )
+        self.decoder = LiteMonoDecoder(self.encoder.feature_info)
+
+    def forward(self, x: Tensor) -> DepthOutput:
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"Lite-Mono expects RGB (B, 3, H, W), got {tuple(x.shape)}")
+        if x.shape[-2] % 16 or x.shape[-1] % 16:
+            raise ValueError(f"Lite-Mono needs height and width divisible by 16, got "
+                             f"{x.shape[-2]}x{x.shape[-1]}")
+        disps = self.decoder(self.encoder(x))
+        return DepthOutput(pred=disps[0], kind="disparity", scales=disps)
+
+
+_TAGS = ("self-supervised",)
+
+
+@register_model("lite-mono-tiny", task="depth", default_size=SMALL_SIZE, tags=_TAGS)
+def lite_mono_tiny(
+    height: int = 192, width: int = 640, drop_path_rate: float = 0.2,
+    spatial_attention_stages: Sequence[int] = (),
+) -> LiteMono:
+    """Lite-Mono-tiny: dims 32/64/128, depths 4/4/7; 2,147,659 parameters."""
+    return LiteMono("lite-mono-tiny", height, width, drop_path_rate, spatial_attention_stages)
+
+
+@register_model("lite-mono-small", task="depth", default_size=SMALL_SIZE, tags=_TAGS)
+def lite_mono_small(
+    height: int = 192, width: int = 640, drop_path_rate: float = 0.2,
+    spatial_attention_stages: Sequence[int] = (),
+) -> LiteMono:
+    """Lite-Mono-small: dims 48/80/128, depths 4/4/7; 2,476,859 parameters."""
+    return LiteMono("lite-mono-small", height, width, drop_path_rate, spatial_attention_stages)
+
+
+@register_model("lite-mono", task="depth", default_size=SMALL_SIZE, tags=_TAGS)
+def lite_mono(
+    height: int = 192, width: int = 640, drop_path_rate: float = 0.2,
+    spatial_attention_stages: Sequence[int] = (),
+) -> LiteMono:
+    """Lite-Mono: dims 48/80/128, depths 4/4/10; 3,074,747 parameters."""
+    return LiteMono("lite-mono", height, width, drop_path_rate, spatial_attention_stages)
+
+
+@register_model("lite-mono-8m", task="depth", default_size=SMALL_SIZE, tags=_TAGS)
+def lite_mono_8m(
+    height: int = 192, width: int = 640, drop_path_rate: float = 0.2,
+    spatial_attention_stages: Sequence[int] = (),
+) -> LiteMono:
+    """Lite-Mono-8M: dims 64/128/224, depths 4/4/10; 8,775,851 parameters."""
+    return LiteMono("lite-mono-8m", height, width, drop_path_rate, spatial_attention_stages)
+
+
+def thop_style_param_count(model: nn.Module) -> int:
+    """Parameters as ``thop.profile`` reports them for the published Lite-Mono modules.
+
+    thop counts only parameters owned by Conv2d, BatchNorm2d and Linear layers: the
+    published custom LayerNorm, the layer-scale vectors and the XCA temperatures are missed.
+    This is the "3.069M" users print for ``lite-mono`` (3,068,579); use
+    :func:`litedepth.profiling.count_params` for the true total.
+    """
+    counted = (nn.Conv2d, nn.BatchNorm2d, nn.Linear)
+    return sum(p.numel() for m in model.modules() if isinstance(m, counted)
+               for p in m.parameters(recurse=False))
+
+
+# --------------------------------------------------------------------------------------
+# Published checkpoint layout
+# --------------------------------------------------------------------------------------
+
+#: ``(official, ours)`` key-prefix templates; ``{}`` matches a decimal index. A template
+#: ending in "." renames a prefix, any other template must match the whole key.
+_BLOCK_RENAMES = (
+    ("ddwconv.conv.", "dwconv."),
+    ("bn1.", "bn."),
+    ("norm.", "norm."),
+    ("pwconv1.", "mlp.fc1."),
+    ("pwconv2.", "mlp.fc2."),
+    ("gamma", "gamma"),
+    ("pos_embd.token_projection.", "pos_enc.proj."),
+    ("norm_xca.", "attn_norm."),
+    ("gamma_xca", "attn_gamma"),
+    ("xca.", "attn."),
+)
+_ENCODER_RENAMES = (
+    ("downsample_layers.0.{}.conv.", "stem.{}.conv."),
+    ("downsample_layers.0.{}.bn_gelu.bn.", "stem.{}.bn."),
+    ("stem2.0.conv.", "downsample.0."),
+    ("downsample_layers.1.0.conv.", "downsample.1."),
+    ("downsample_layers.2.0.conv.", "downsample.2."),
+    *((f"stages.{{}}.{{}}.{a}", f"stages.{{}}.{{}}.{b}") for a, b in _BLOCK_RENAMES),
+)
+# The published decoder is one flat ModuleList: upconv (2,0), (2,1), (1,0), (1,1), (0,0),
+# (0,1), then the disparity convs of scales 0, 1, 2.
+_DECODER_RENAMES = (
+    *((f"decoder.{2 * (2 - i) + j}.conv.conv.", f"levels.{i}.{name}.")
+      for i in range(3) for j, name in enumerate(("reduce", "fuse"))),
+    *((f"decoder.{6 + s}.conv.", f"heads.{s}.") for s in range(3)),
+)
+#: Non-tensor entries the published trainer stores in ``encoder.pth``.
+_ENCODER_METADATA = ("height", "width", "use_stereo")
+
+
+def _compile(template: str) -> re.Pattern[str]:
+    body = r"(\d+)".join(re.escape(part) for part in template.split("{}"))
+    return re.compile(body + ("(.*)" if template.endswith(".") else "()") + r"\Z")
+
+
+def _rename(key: str, rules: Sequence[tuple[str, str]], reverse: bool) -> str | None:
+    for official, ours in rules:
+        src, dst = (ours, official) if reverse else (official, ours)
+        match = _compile(src).match(key)
+        if match:
+            *indices, rest = match.groups()
+            return dst.format(*indices) + rest
+    return None
+
+
+def _rename_all(
+    sd: Mapping[str, object], rules: Sequence[tuple[str, str]], reverse: bool, prefix: str,
+    what: str,
+) -> dict[str, Tensor]:
+    out: dict[str, Tensor] = {}
+    unknown = []
+    for key, value in sd.items():
+        if not reverse and key in _ENCODER_METADATA:
+            continue
+        new = _rename(key.removeprefix(prefix) if reverse else key, rules, reverse)
+        if new is None or not isinstance(value, Tensor):
+            unknown.append(key)
+        else:
+            out[new if reverse else prefix + new] = value
+    if unknown:
+        raise CheckpointError(f"{what}: {len(unknown)} keys are not part of the Lite-Mono "
+                              f"layout, e.g. {unknown[:5]}")
+    return out
+
+
+def convert_official_state_dict(
+    encoder_sd: Mapping[str, object],
+    decoder_sd: Mapping[str, object],
+    *,
+    encoder_name: str = "encoder state dict",
+    decoder_name: str = "decoder state dict",
+) -> dict[str, Tensor]:
+    """Rename published Lite-Mono state dicts to this module's keys.
+
+    Args:
+        encoder_sd: contents of the published ``encoder.pth`` (the ``height``, ``width`` and
+            ``use_stereo`` entries are ignored).
+        decoder_sd: contents of the published ``depth.pth``.
+        encoder_name, decoder_name: names used in error messages (e.g. the file paths).
+
+    Returns:
+        A state dict for :class:`LiteMono` (keys ``encoder.*`` and ``decoder.*``); tensors are
+        shared, not copied. Raises :class:`CheckpointError` naming unrecognised keys.
+    """
+    out = _rename_all(encoder_sd, _ENCODER_RENAMES, False, "encoder.", encoder_name)
+    out.update(_rename_all(decoder_sd, _DECODER_RENAMES, False, "decoder.", decoder_name))
+    return out
+
+
+def to_official_state_dicts(model: LiteMono) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """Split ``model``'s state dict into the published ``(encoder, decoder)`` key layouts.
+
+    The encoder dict holds tensors only; :func:`save_official_weights` adds the metadata.
+    """
+    sd = model.state_dict()
+    enc = {k: v for k, v in sd.items() if k.startswith("encoder.")}
+    dec = {k: v for k, v in sd.items() if k.startswith("decoder.")}
+    rest = sorted(set(sd) - set(enc) - set(dec))
+    if rest:
+        raise CheckpointError(f"model has keys outside encoder/decoder: {rest[:5]}")
+    return (_rename_all(enc, _ENCODER_RENAMES, True, "encoder.", "encoder"),
+            _rename_all(dec, _DECODER_RENAMES, True, "decoder.", "decoder"))
+
+
+def _dilation_set(variant: str, height: int, width: int) -> tuple[tuple[int, ...], ...] | None:
+    try:
+        return VARIANTS[variant].dilations_for(height, width)
+    except ConfigError:
+        return None
+
+
+def _file_keys(keys: list[str], part: str, rules: Sequence[tuple[str, str]]) -> list[str]:
+    """Our keys renamed back to the published file's names, sorted (for error messages)."""
+    return sorted(str(_rename(k.removeprefix(part), rules, reverse=True)) for k in keys)
+
+
+def load_official_weights(model: LiteMono, folder: str | Path) -> LiteMono:
+    """Load published ``encoder.pth`` + ``depth.pth`` from ``folder`` into ``model``.
+
+    The files are read on the CPU with ``weights_only=True``. The variant must match the
+    files; if ``encoder.pth`` records a training size whose dilation rates differ from the
+    model's (e.g. 1024x320 weights in a 640x192 ``lite-mono``), loading fails with a hint.
+
+    Raises:
+        CheckpointError: a file is missing or unreadable, or keys / shapes do not match
+            (the message names the file and the first offending keys).
+
+    Returns:
+        ``model`` (loaded in place).
+    """
+    folder = Path(folder)
+    enc_path, dec_path = folder / "encoder.pth", folder / "depth.pth"
+    loaded = []
+    for path in (enc_path, dec_path):
+        if not path.is_file():
+            raise CheckpointError(f"{path}: file not found (expected the published Lite-Mono "
+                                  f"encoder.pth and depth.pth)")
+        try:
+            loaded.append(torch.load(path, map_location="cpu", weights_only=True))
+        except Exception as exc:  # noqa: BLE001 - any unpickling problem is a bad file
+            raise CheckpointError(f"{path}: cannot read checkpoint ({exc})") from exc
+    enc_sd, dec_sd = loaded
+
+    h, w = enc_sd.get("height"), enc_sd.get("width")
+    if isinstance(h, int) and isinstance(w, int):
+        file_rates = _dilation_set(model.variant, h, w)
+        if file_rates is not None and file_rates != model.encoder.dilations:
+            raise CheckpointError(
+                f"{enc_path}: trained at {w}x{h}, whose dilation rates differ from this "
+                f"model's ({model.width}x{model.height}); build it with height={h}, width={w}"
+            )
+
+    sd = convert_official_state_dict(enc_sd, dec_sd, encoder_name=str(enc_path),
+                                     decoder_name=str(dec_path))
+    own = model.state_dict()
+    for path, part, rules in ((enc_path, "encoder.", _ENCODER_RENAMES),
+                              (dec_path, "decoder.", _DECODER_RENAMES)):
+        missing = _file_keys([k for k in own if k.startswith(part) and k not in sd], part, rules)
+        unexpected = _file_keys([k for k in sd if k.startswith(part) and k not in own], part,
+                                rules)
+        wrong = _file_keys([k for k in sd if k.startswith(part) and k in own
+                            and sd[k].shape != own[k].shape], part, rules)
+        problems = [f"{label} {keys[:5]}" for label, keys in
+                    (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+                    if keys]
+        if problems:
+            raise CheckpointError(f"{path}: does not fit {model.variant} "
+                                  f"({'; '.join(problems)}); is it another Lite-Mono variant?")
+    model.load_state_dict(sd)
+    logger.info("loaded %s weights from %s (trained at %sx%s)", model.variant, folder, w, h)
+    return model
+
+
+def save_official_weights(
+    model: LiteMono,
+    folder: str | Path,
+    height: int | None = None,
+    width: int | None = None,
+    *,
+    use_stereo: bool = False,
+) -> tuple[Path, Path]:
+    """Write ``model`` as published-layout ``encoder.pth`` + ``depth.pth`` into ``folder``.
+
+    Args:
+        model: the network.
+        folder: destination folder (created).
+        height, width: training size stored in ``encoder.pth`` (the published scripts read it
+            to pick dilation rates and the inference resolution); defaults to the model's.
+        use_stereo: stored in ``encoder.pth`` as the published trainer does.
+
+    Returns:
+        The paths of ``encoder.pth`` and ``depth.pth`` (each written atomically).
+    """
+    height = model.height if height is None else height
+    width = model.width if width is None else width
+    if _dilation_set(model.variant, height, width) != model.encoder.dilations:
+        raise ConfigError(f"{model.variant} built for {model.width}x{model.height} cannot be "
+                          f"saved as trained at {width}x{height}: the dilation rates differ")
+    enc_sd, dec_sd = to_official_state_dicts(model)
+    enc_file: dict[str, object] = {k: v.detach().cpu().clone() for k, v in enc_sd.items()}
+    enc_file.update(height=int(height), width=int(width), use_stereo=bool(use_stereo))
+    dec_file = {k: v.detach().cpu().clone() for k, v in dec_sd.items()}
+    folder = Path(folder)
+    paths = (folder / "encoder.pth", folder / "depth.pth")
+    atomic_torch_save(enc_file, paths[0])
+    atomic_torch_save(dec_file, paths[1])
+    logger.info("saved %s weights in the published layout to %s", model.variant, folder)
+    return paths
