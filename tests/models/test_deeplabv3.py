@@ -61,3 +61,15 @@ def test_weights_errors_name_the_file(tmp_path):
     torch.save({"something.else": torch.zeros(3)}, tmp_path / "other.pth")
     with pytest.raises(CheckpointError, match="other.pth"):
         create_model("deeplabv3-resnet50", weights=str(tmp_path / "other.pth"))
+
+
+def test_dropout_and_bn_momentum_options():
+    net = create_model("deeplabv3-mobilenet-v3-large", dropout=0.0, bn_momentum=0.2)
+    drops = [m.p for m in net.modules() if isinstance(m, torch.nn.Dropout)]
+    moms = {m.momentum for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)}
+    assert drops and all(p == 0.0 for p in drops)
+    assert moms == {0.2}
+    default = create_model("deeplabv3-mobilenet-v3-large")
+    assert {m.momentum for m in default.modules() if isinstance(m, torch.nn.BatchNorm2d)} == {0.01, 0.1}
+    with pytest.raises(Exception, match="dropout"):
+        create_model("deeplabv3-mobilenet-v3-large", dropout=1.5)

@@ -45,6 +45,12 @@ class DeepLabV3Depth(nn.Module):
         weights: optional local weights file (see module docstring).
         init_depth: if given, the head's bias starts so that the initial output is about
             this depth in metres (e.g. the dataset's median depth); default: torchvision init.
+        dropout: probability of the ASPP projection dropout (torchvision: 0.5). Dropout
+            before BatchNorm shifts the variance between train and eval mode; lower it
+            for tiny datasets and overfitting checks.
+        bn_momentum: override the BatchNorm momentum of every layer (torchvision's
+            MobileNetV3 uses 0.01, so its running statistics need hundreds of steps to
+            follow the weights; 0.1 suits short runs).
 
     Shapes:
         input ``(B, 3, H, W)`` RGB in ``[0, 1]`` -> :class:`DepthOutput` with
@@ -65,10 +71,22 @@ class DeepLabV3Depth(nn.Module):
         builder: Callable[..., nn.Module],
         weights: str | Path | None = None,
         init_depth: float | None = None,
+        dropout: float | None = None,
+        bn_momentum: float | None = None,
     ) -> None:
         super().__init__()
         net = builder(weights=None, weights_backbone=None, aux_loss=False)
         net.classifier[-1] = nn.Conv2d(256, 1, kernel_size=1)
+        if dropout is not None:
+            if not 0.0 <= dropout < 1.0:
+                raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+            for m in net.classifier.modules():
+                if isinstance(m, nn.Dropout):
+                    m.p = dropout
+        if bn_momentum is not None:
+            for m in net.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.momentum = bn_momentum
         if init_depth is not None:
             if init_depth <= 0:
                 raise ValueError(f"init_depth must be > 0 metres, got {init_depth}")
@@ -130,8 +148,13 @@ class DeepLabV3Depth(nn.Module):
 
 
 def _factory(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-    def make(weights: str | None = None, init_depth: float | None = None) -> nn.Module:
-        return DeepLabV3Depth(builder, weights=weights, init_depth=init_depth)
+    def make(
+        weights: str | None = None,
+        init_depth: float | None = None,
+        dropout: float | None = None,
+        bn_momentum: float | None = None,
+    ) -> nn.Module:
+        return DeepLabV3Depth(builder, weights=weights, init_depth=init_depth, dropout=dropout, bn_momentum=bn_momentum)
 
     make.__doc__ = f"DeepLabV3 depth regressor on ``{builder.__name__}`` (weights: optional local file)."
     return make
