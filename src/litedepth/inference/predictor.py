@@ -143,7 +143,7 @@ class Predictor:
         h, w = self.input_size
         batch = []
         for arr in arrays:
-            t = torch.from_numpy(arr).permute(2, 0, 1).float().div_(255.0)[None]
+            t = torch.tensor(arr, dtype=torch.float32).permute(2, 0, 1).div_(255.0)[None]
             batch.append(F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False, antialias=True))
         x = torch.cat(batch).to(self.device)
         pred = self.model(x).pred.float()
