@@ -83,3 +83,36 @@ def test_predict_from_checkpoint_matches_python_api(tmp_path):
     torch.save({"hello": 1}, tmp_path / "junk.ckpt")
     with pytest.raises(CheckpointError, match="junk.ckpt"):
         load_checkpoint_model(tmp_path / "junk.ckpt")
+
+
+def test_evaluate_checkpoint_on_folder_matches_direct_computation(tmp_path):
+    import lightning as L
+
+    from litedepth.data.io import read_depth
+    from litedepth.inference import Predictor
+    from litedepth.metrics.evaluate import evaluate_arrays
+    from litedepth.tasks import SupervisedDepthTask
+
+    torch.manual_seed(0)
+    task = SupervisedDepthTask("deeplabv3-mobilenet-v3-large", network_options={"init_depth": 2.0})
+    trainer = L.Trainer(max_epochs=0, logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    trainer.strategy.connect(task)
+    ckpt = tmp_path / "m.ckpt"
+    trainer.save_checkpoint(ckpt)
+    data = tmp_path / "data"
+    _images(data / "images", [(24, 32)] * 4)
+    (data / "depth").mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(4):
+        Image.fromarray(rng.integers(800, 4000, (24, 32)).astype(np.uint16)).save(data / "depth" / f"im{i}.png")
+    out = tmp_path / "metrics.json"
+    assert main(["evaluate", "--checkpoint", str(ckpt), "--data", str(data), "--data-split", "all",
+                 "--protocol", "none", "--no-median-scaling", "--output", str(out)]) == 0
+    got = json.loads(out.read_text())
+    pred = Predictor.from_checkpoint(ckpt, device="cpu")
+    items = [(f"im{i}", pred.infer_image(np.asarray(Image.open(data / "images" / f"im{i}.png"))),
+              read_depth(data / "depth" / f"im{i}.png", 1000.0)) for i in range(4)]
+    ref = evaluate_arrays(items, "none", pred_kind="depth", median_scaling=False)
+    assert got["count"] == 4
+    assert got["metrics"]["abs_rel"] == pytest.approx(ref.metrics["abs_rel"], rel=1e-6)
+    assert got["options"]["checkpoint"] == str(ckpt)

@@ -70,6 +70,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "stacked arrays); KITTI lines '<date>/<drive> <frame> <side>' or one stem per line",
     )  # fmt: skip
 
+    model = parser.add_argument_group("or: a trained model on an image/depth folder")
+    model.add_argument("--checkpoint", type=Path, default=None, metavar="CKPT",
+                       help="checkpoint written by `litedepth train`; predictions are made on --data")
+    model.add_argument("--data", type=Path, default=None, metavar="DIR",
+                       help="image/depth folder (images/ + depth/) to predict and score")
+    model.add_argument("--data-split", default="test", choices=["train", "val", "test", "all"],
+                       help="split of --data (the deterministic 80/10/10 split; default test)")
+    model.add_argument("--depth-scale", default="1000", metavar="F|NAME",
+                       help="depth PNG divisor of --data: a number or kitti/nyu/tum (default 1000)")
+    model.add_argument("--split-seed", type=int, default=42)
+
     proto = parser.add_argument_group("protocol and scaling")
     proto.add_argument("--protocol", required=True, choices=list_protocols(), help="evaluation protocol")
     proto.add_argument(
@@ -100,6 +111,39 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
+def _model_items(args: argparse.Namespace) -> tuple[list[tuple[str, Any, Any]], str]:
+    """``(name, prediction, ground truth)`` for every image of ``--data`` at native resolution."""
+    from litedepth.data.folder import FolderDepthDataset
+    from litedepth.data.io import read_depth, read_rgb
+    from litedepth.inference import Predictor
+
+    if args.data is None:
+        raise ConfigError("--checkpoint needs --data (an images/ + depth/ folder)")
+    if args.predictions is not None or args.ground_truth is not None:
+        raise ConfigError("give either --checkpoint/--data or --predictions/--ground-truth, not both")
+    scale: float | str = args.depth_scale
+    try:
+        scale = float(scale)
+    except ValueError:
+        pass
+    predictor = Predictor.from_checkpoint(args.checkpoint)
+    ds = FolderDepthDataset(args.data, split=args.data_split, size=None, depth_scale=scale, split_seed=args.split_seed)
+    items = []
+    for pair in ds.pairs:
+        pred = predictor.infer_image(read_rgb(pair.image))
+        items.append((pair.name, pred, read_depth(pair.depth, scale)))
+    return items, predictor.kind
+
+
+def _run_model(args: argparse.Namespace) -> int:
+    items, kind = _model_items(args)
+    if args.pred_kind is not None and args.pred_kind != kind:
+        raise ConfigError(f"the checkpoint predicts {kind}, but --pred-kind {args.pred_kind} was given")
+    args.pred_kind = kind if args.align is None else args.pred_kind
+    source = {"checkpoint": str(args.checkpoint), "data": str(args.data), "data_split": args.data_split}
+    return run_on_items(items, args, total=len(items), source=source)
+
+
 def _scaling_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """Evaluation options from ``args``, checked before any file is read."""
     kwargs = {
@@ -126,6 +170,8 @@ def run(args: argparse.Namespace) -> int:
     from litedepth.metrics.evaluate import evaluate_folders
 
     kwargs = _scaling_kwargs(args)
+    if getattr(args, "checkpoint", None) is not None:
+        return _run_model(args)
     given = {"--predictions": args.predictions, "--ground-truth": args.ground_truth}
     missing = [flag for flag, value in given.items() if value is None]
     if missing:
