@@ -17,6 +17,15 @@ _EXPORTS = {
     "read_depth": "litedepth.data.io",
     "write_depth_png": "litedepth.data.io",
     "DEPTH_ENCODINGS": "litedepth.data.io",
+    "VideoDataModule": "litedepth.data.video_module",
+    "SequenceDataset": "litedepth.data.video",
+    "SyntheticSequenceDataset": "litedepth.data.video",
+    "VideoSample": "litedepth.data.video",
+    "validate_sample": "litedepth.data.video",
+    "VideoFolderDataset": "litedepth.data.video_folder",
+    "KittiRawDataset": "litedepth.data.kitti_raw",
+    "ColorJitter": "litedepth.data.augment",
+    "ColorJitterParams": "litedepth.data.augment",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,526 @@
+"""Frame-sequence datasets for self-supervised (Monodepth2-style) depth and pose training.
+
+Every dataset here yields samples of one schema (:class:`VideoSample`), whatever the source
+(:class:`SyntheticSequenceDataset` here, :class:`~litedepth.data.video_folder.VideoFolderDataset`
+for the user's own videos, :class:`~litedepth.data.kitti_raw.KittiRawDataset` for KITTI raw):
+
+=============  =====================  ==========================================================
+key            type / shape           meaning
+=============  =====================  ==========================================================
+``frames``     float32 (F, 3, H, W)   frames in ``[0, 1]`` in the order of ``dataset.frame_ids``
+                                      (e.g. ``[0, -1, 1]`` or ``[0, -1, 1, "s"]``),
+                                      **colour-augmented** (network inputs)
+``frames_raw`` float32 (F, 3, H, W)   the same frames without colour augmentation (loss
+                                      targets); a horizontal flip applies to both
+``K``          float32 (3, 3)         **pixel** intrinsics for ``(H, W)`` (pixel centres at
+                                      integer coordinates), after any resize and flip
+``stereo_T``   float32 (4, 4)         only when ``"s"`` is in ``frame_ids``:
+                                      ``T_source_from_target`` of the other stereo camera,
+                                      identity rotation, ``[0, 3] = side_sign * flip_sign *
+                                      baseline`` (side_sign -1 for a left target, +1 for right;
+                                      flip_sign -1 when flipped; Monodepth2's convention)
+``depth_gt``   float32 (1, Hg, Wg)    metres, 0 = invalid; only for datasets with ground truth
+                                      (flipped with the frames; not resized to ``(H, W)``)
+``pose_gt``    float32 (F', 4, 4)     only for datasets with poses (synthetic):
+                                      ``T_source_from_target`` (``X_source = T @ X_target``) of
+                                      every non-zero temporal id, in ``frame_ids`` order;
+                                      mirrored (``M T M``, ``M = diag(-1, 1, 1, 1)``) when flipped
+``name``       str                    stable dataset-relative key of the target frame
+=============  =====================  ==========================================================
+
+``F' = F - 1`` without ``"s"``. Temporal ids are frame offsets multiplied by ``frame_step``.
+A target is in the index only when all its temporal neighbours exist in its sequence:
+targets near a sequence's ends are skipped (never padded or clamped).
+
+Augmentation (training only; :mod:`litedepth.data.augment`): a horizontal flip with
+probability ``hflip_p`` and colour jitter drawn once per sample. Random draws use torch's
+global generator, which ``DataLoader`` seeds differently in every worker.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypedDict
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from litedepth.data.augment import (
+    ColorJitter,
+    apply_color_jitter,
+    hflip_intrinsics,
+    mirror_pose,
+    resize_frames,
+    resize_intrinsics,
+)
+from litedepth.data.folder import split_indices
+from litedepth.data.io import read_depth, read_rgb
+from litedepth.data.synthetic import read_poses_txt, relative_transform
+from litedepth.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "STEREO",
+    "FrameId",
+    "SequenceDataset",
+    "SyntheticSequenceDataset",
+    "TargetRef",
+    "VideoSample",
+    "parse_frame_ids",
+    "select_sequences",
+    "temporal_targets",
+    "validate_sample",
+]
+
+FrameId = int | str
+#: The frame id of the other stereo camera.
+STEREO = "s"
+
+#: Stereo baseline of Monodepth2's KITTI training, in its arbitrary units (the real baseline is
+#: 0.54 m, hence the x5.4 for stereo-trained models at evaluation).
+KITTI_STEREO_BASELINE = 0.1
+
+
+class VideoSample(TypedDict, total=False):
+    """One training sample (see the module docstring for the meaning of each key)."""
+
+    frames: Tensor
+    frames_raw: Tensor
+    K: Tensor
+    stereo_T: Tensor
+    depth_gt: Tensor
+    pose_gt: Tensor
+    name: str
+
+
+@dataclass(frozen=True)
+class TargetRef:
+    """One target frame of a dataset's index.
+
+    Attributes:
+        sequence: the sequence it belongs to (dataset-specific key, e.g. ``"seq0003"`` or
+            ``"2011_09_26/2011_09_26_drive_0002_sync"``).
+        frame: the target's frame number within the sequence (a list position, or KITTI's
+            frame number); temporal neighbour ``i`` is ``frame + i * frame_step``.
+        name: the stable dataset-relative key returned as ``sample["name"]``.
+        side: ``"l"`` / ``"r"`` for stereo datasets, else ``None``.
+    """
+
+    sequence: str
+    frame: int
+    name: str
+    side: str | None = None
+
+
+def parse_frame_ids(frame_ids: Sequence[FrameId]) -> tuple[FrameId, ...]:
+    """Validate frame ids: ``0`` first, then distinct temporal offsets and/or ``"s"``.
+
+    Integers given as strings (``"-1"``, from a command line) are converted.
+
+    Raises:
+        ConfigError: empty, not starting with 0, duplicates, or an id that is neither an
+            integer nor ``"s"``.
+    """
+    if isinstance(frame_ids, (str, bytes)) or not isinstance(frame_ids, Sequence):
+        raise ConfigError(f"frame_ids must be a list such as [0, -1, 1], got {frame_ids!r}")
+    out: list[FrameId] = []
+    for fid in frame_ids:
+        if isinstance(fid, bool):
+            raise ConfigError(f"frame id {fid!r} is neither an integer offset nor 's'")
+        if isinstance(fid, (int, np.integer)):
+            out.append(int(fid))
+        elif isinstance(fid, str) and fid.strip() == STEREO:
+            out.append(STEREO)
+        elif isinstance(fid, str) and fid.strip().lstrip("+-").isdigit():
+            out.append(int(fid))
+        else:
+            raise ConfigError(f"frame id {fid!r} is neither an integer offset nor 's'")
+    if not out or out[0] != 0:
+        raise ConfigError(f"frame_ids must start with the target 0, got {list(frame_ids)}")
+    if len(set(out)) != len(out):
+        raise ConfigError(f"frame_ids must be distinct, got {list(frame_ids)}")
+    return tuple(out)
+
+
+def temporal_targets(
+    n_frames: int, frame_ids: Sequence[FrameId], frame_step: int = 1, target_stride: int = 1
+) -> range:
+    """Positions of the targets of a sequence of ``n_frames`` whose neighbours all exist.
+
+    Target ``t`` needs frames ``t + i * frame_step`` for every temporal id ``i``; targets
+    closer to an end are skipped. Every ``target_stride``-th valid target is kept.
+
+    Returns:
+        A (possibly empty) ``range`` of positions in ``[0, n_frames)``.
+    """
+    if int(frame_step) < 1 or int(target_stride) < 1:
+        raise ConfigError(f"frame_step and target_stride must be >= 1, got {frame_step}, {target_stride}")
+    offsets = [int(f) for f in frame_ids if f != STEREO] or [0]
+    lo = -min(0, min(offsets)) * int(frame_step)
+    hi = max(0, max(offsets)) * int(frame_step)
+    return range(lo, int(n_frames) - hi, int(target_stride))
+
+
+def frames_needed(frame_ids: Sequence[FrameId], frame_step: int = 1) -> int:
+    """Minimum sequence length that holds at least one target with all its neighbours."""
+    offsets = [int(f) for f in frame_ids if f != STEREO] or [0]
+    return (max(0, max(offsets)) - min(0, min(offsets))) * int(frame_step) + 1
+
+
+def select_sequences(
+    names: Sequence[str],
+    split: str,
+    sequences: Sequence[str] | None = None,
+    fractions: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 42,
+    source: str | Path | None = None,
+) -> list[str]:
+    """The sequences of a split, chosen by whole sequences (held-out frames come from unseen scenes).
+
+    Args:
+        names: all sequence names of the dataset.
+        split: ``train`` / ``val`` / ``test`` / ``all``; ignored when ``sequences`` is given.
+        sequences: explicit sequence names (each must exist).
+        fractions, seed: deterministic split of the sorted names
+            (:func:`litedepth.data.folder.split_indices`).
+        source: dataset root, for messages.
+
+    Raises:
+        DataError: an unknown sequence name, or an empty split.
+    """
+    names = sorted(names)
+    if sequences is not None:
+        unknown = sorted(set(sequences) - set(names))
+        if unknown:
+            raise DataError(source, f"unknown sequence(s) {unknown}; available: {names[:20]}")
+        chosen = sorted(dict.fromkeys(sequences))
+    else:
+        chosen = [names[i] for i in split_indices(len(names), split, fractions, seed)]
+    if not chosen:
+        raise DataError(
+            source,
+            f"split {split!r} holds no sequence ({len(names)} sequence(s) in total, split by whole "
+            f"sequences with fractions {tuple(fractions)}); use split='all' or name the sequences",
+        )
+    return chosen
+
+
+def validate_sample(sample: dict[str, Any], frame_ids: Sequence[FrameId]) -> None:
+    """Check a sample (unbatched) against the schema of the module docstring.
+
+    Raises:
+        ValueError: naming the first key that is missing or has the wrong shape, dtype or range.
+    """
+    ids = parse_frame_ids(frame_ids)
+    n_f = len(ids)
+    n_temporal = sum(1 for f in ids if f != 0 and f != STEREO)
+    for key in ("frames", "frames_raw", "K", "name"):
+        if key not in sample:
+            raise ValueError(f"sample lacks {key!r}")
+    frames = sample["frames"]
+    if not isinstance(frames, Tensor) or frames.dim() != 4 or frames.shape[:2] != (n_f, 3):
+        raise ValueError(f"frames must be ({n_f}, 3, H, W), got {getattr(frames, 'shape', frames)}")
+    h, w = frames.shape[-2:]
+    for key in ("frames", "frames_raw"):
+        t = sample[key]
+        if t.shape != frames.shape or t.dtype != torch.float32:
+            raise ValueError(f"{key} must be float32 {tuple(frames.shape)}, got {t.dtype} {tuple(t.shape)}")
+        if t.numel() and (t.min() < 0 or t.max() > 1):
+            raise ValueError(f"{key} must lie in [0, 1]")
+    K = sample["K"]
+    if K.shape != (3, 3) or K.dtype != torch.float32:
+        raise ValueError(f"K must be float32 (3, 3), got {K.dtype} {tuple(K.shape)}")
+    if not (0 < K[0, 0] and 0 < K[1, 1] and -0.5 <= K[0, 2] <= w - 0.5 and -0.5 <= K[1, 2] <= h - 0.5):
+        raise ValueError(f"K does not look like pixel intrinsics of a {w}x{h} image: {K.tolist()}")
+    if STEREO in ids:
+        T = sample.get("stereo_T")
+        if T is None or T.shape != (4, 4) or T.dtype != torch.float32:
+            raise ValueError("stereo_T must be float32 (4, 4) when 's' is in frame_ids")
+    elif "stereo_T" in sample:
+        raise ValueError("stereo_T present although 's' is not in frame_ids")
+    if "pose_gt" in sample:
+        P = sample["pose_gt"]
+        if P.shape != (n_temporal, 4, 4) or P.dtype != torch.float32:
+            raise ValueError(f"pose_gt must be float32 ({n_temporal}, 4, 4), got {P.dtype} {tuple(P.shape)}")
+    if "depth_gt" in sample:
+        D = sample["depth_gt"]
+        if D.dim() != 3 or D.shape[0] != 1 or D.dtype != torch.float32 or (D < 0).any():
+            raise ValueError(f"depth_gt must be float32 (1, Hg, Wg) >= 0, got {D.dtype} {tuple(D.shape)}")
+    if not isinstance(sample["name"], str) or not sample["name"]:
+        raise ValueError("name must be a non-empty string")
+
+
+def _to_tensor_frames(images: Sequence[np.ndarray]) -> Tensor:
+    arr = np.stack([np.asarray(im, dtype=np.uint8) for im in images])  # (F, H, W, 3)
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
+
+
+class SequenceDataset(Dataset):
+    """Base class: builds :class:`VideoSample` dicts from an index of :class:`TargetRef`.
+
+    Subclasses fill :attr:`targets` and implement :meth:`load_frame` and
+    :meth:`native_intrinsics`, and optionally :meth:`load_depth_gt` (set :attr:`has_depth_gt`),
+    :meth:`load_pose_gt` (set :attr:`has_pose_gt`) and :meth:`stereo_side_sign`.
+
+    Args:
+        frame_ids: target ``0`` first, then temporal offsets and/or ``"s"``.
+        size: ``(H, W)`` of the returned frames (antialiased bilinear resize, ``K`` scaled by
+            :func:`~litedepth.data.augment.resize_intrinsics`); ``None`` keeps the stored size.
+        frame_step: temporal id ``i`` is the frame ``i * frame_step`` positions away.
+        color_jitter: colour jitter sampler (``None`` = off); e.g. ``ColorJitter(p=0.5)``.
+        hflip_p: probability of a horizontal flip of the whole sample (0 = off; 0.5 to train).
+        stereo_baseline: ``|stereo_T[0, 3]|`` (0.1 = Monodepth2's KITTI units).
+    """
+
+    root: Path
+    targets: list[TargetRef]
+    has_depth_gt: bool = False
+    has_pose_gt: bool = False
+
+    def __init__(
+        self,
+        frame_ids: Sequence[FrameId] = (0, -1, 1),
+        size: Sequence[int] | None = None,
+        *,
+        frame_step: int = 1,
+        color_jitter: ColorJitter | None = None,
+        hflip_p: float = 0.0,
+        stereo_baseline: float = KITTI_STEREO_BASELINE,
+    ) -> None:
+        self.frame_ids = parse_frame_ids(frame_ids)
+        if size is not None:
+            if len(size) != 2 or min(int(v) for v in size) < 2:
+                raise ConfigError(f"size must be (H, W) with both >= 2, got {size!r}")
+            size = (int(size[0]), int(size[1]))
+        self.size: tuple[int, int] | None = size
+        if int(frame_step) < 1:
+            raise ConfigError(f"frame_step must be >= 1, got {frame_step}")
+        self.frame_step = int(frame_step)
+        if not 0.0 <= float(hflip_p) <= 1.0:
+            raise ConfigError(f"hflip_p must be in [0, 1], got {hflip_p}")
+        self.hflip_p = float(hflip_p)
+        self.color_jitter = color_jitter
+        if not float(stereo_baseline) > 0:
+            raise ConfigError(f"stereo_baseline must be positive, got {stereo_baseline}")
+        self.stereo_baseline = float(stereo_baseline)
+        self.targets = []
+
+    # ------------------------------------------------------------------ subclass hooks
+
+    @property
+    def temporal_ids(self) -> list[int]:
+        """The non-zero temporal ids, in ``frame_ids`` order (the rows of ``pose_gt``)."""
+        return [int(f) for f in self.frame_ids if f != 0 and f != STEREO]
+
+    def position(self, ref: TargetRef, frame_id: int) -> int:
+        """Frame number of temporal id ``frame_id`` for target ``ref``."""
+        return ref.frame + int(frame_id) * self.frame_step
+
+    def load_frame(self, ref: TargetRef, frame_id: FrameId) -> np.ndarray:
+        """``(h, w, 3)`` uint8 RGB of frame ``frame_id`` (an offset or ``"s"``) of target ``ref``."""
+        raise NotImplementedError
+
+    def native_intrinsics(self, ref: TargetRef, native_size: tuple[int, int]) -> np.ndarray:
+        """``(3, 3)`` pixel intrinsics of the stored frames of ``ref`` (size ``(h, w)``)."""
+        raise NotImplementedError
+
+    def load_depth_gt(self, ref: TargetRef) -> np.ndarray:
+        """``(Hg, Wg)`` float32 metres, 0 = invalid (only called when :attr:`has_depth_gt`)."""
+        raise NotImplementedError
+
+    def load_pose_gt(self, ref: TargetRef) -> np.ndarray:
+        """``(len(temporal_ids), 4, 4)`` ``T_source_from_target`` (only when :attr:`has_pose_gt`)."""
+        raise NotImplementedError
+
+    def stereo_side_sign(self, ref: TargetRef) -> float:
+        """-1 when the target is the left camera, +1 for the right (Monodepth2)."""
+        raise ConfigError(f"{type(self).__name__} has no stereo pairs; remove 's' from frame_ids")
+
+    # ------------------------------------------------------------------ sample assembly
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> VideoSample:
+        ref = self.targets[index]
+        images = [self.load_frame(ref, fid) for fid in self.frame_ids]
+        native = images[0].shape[:2]
+        for fid, im in zip(self.frame_ids, images):
+            if im.shape[:2] != native:
+                raise DataError(
+                    getattr(self, "root", None),
+                    f"{ref.name}: frame {fid!r} is {im.shape[1]}x{im.shape[0]} but the target is "
+                    f"{native[1]}x{native[0]} (frames of a sample must share one size)",
+                )
+        raw = _to_tensor_frames(images)
+        out_size = self.size or (int(native[0]), int(native[1]))
+        raw = resize_frames(raw, out_size)
+        K = resize_intrinsics(self.native_intrinsics(ref, (int(native[0]), int(native[1]))), native, out_size)
+
+        flip = self.hflip_p > 0 and float(torch.rand(())) < self.hflip_p
+        jitter = self.color_jitter.sample() if self.color_jitter is not None else None
+        if flip:
+            raw = raw.flip(-1)
+            K = hflip_intrinsics(K, out_size[1])
+        frames = apply_color_jitter(raw, jitter)
+        sample: VideoSample = {
+            "frames": frames.clone() if frames is raw else frames.contiguous(),
+            "frames_raw": raw.contiguous(),
+            "K": K.to(torch.float32),
+        }
+        if STEREO in self.frame_ids:
+            T = torch.eye(4, dtype=torch.float32)
+            T[0, 3] = self.stereo_side_sign(ref) * (-1.0 if flip else 1.0) * self.stereo_baseline
+            sample["stereo_T"] = T
+        if self.has_depth_gt:
+            depth = torch.from_numpy(np.ascontiguousarray(self.load_depth_gt(ref), dtype=np.float32))[None]
+            sample["depth_gt"] = depth.flip(-1).contiguous() if flip else depth
+        if self.has_pose_gt:
+            pose = torch.as_tensor(np.asarray(self.load_pose_gt(ref)), dtype=torch.float32).reshape(-1, 4, 4)
+            sample["pose_gt"] = mirror_pose(pose) if flip else pose
+        sample["name"] = ref.name
+        return sample
+
+    def describe(self) -> str:
+        """One line for logs: class, root, number of targets and frame ids."""
+        return (
+            f"{type(self).__name__}({getattr(self, 'root', '?')}): {len(self)} targets, "
+            f"frame_ids={list(self.frame_ids)}, frame_step={self.frame_step}, size={self.size}"
+        )
+
+
+def resize_depth_nearest(depth: np.ndarray, size: Sequence[int]) -> np.ndarray:
+    """Nearest-neighbour resize of a depth map (invalid zeros stay zero, no depth is invented).
+
+    Args:
+        depth: ``(h, w)`` float metres. size: ``(H, W)``.
+
+    Returns:
+        ``(H, W)`` float32.
+    """
+    h, w = int(size[0]), int(size[1])
+    if depth.shape == (h, w):
+        return np.asarray(depth, np.float32)
+    t = torch.from_numpy(np.ascontiguousarray(depth, np.float32))[None, None]
+    return F.interpolate(t, size=(h, w), mode="nearest-exact")[0, 0].numpy()
+
+
+# ============================================================================ synthetic
+
+
+class SyntheticSequenceDataset(SequenceDataset):
+    """Sequences written by :func:`litedepth.data.synthetic.make_dataset`, with exact GT.
+
+    Reads ``root/images/<seq>_<idx>.png``, ``root/depth/<seq>_<idx>.png`` (uint16 mm),
+    ``root/poses/<seq>.txt`` (camera-to-world, one 4x4 per line) and ``root/intrinsics.json``
+    (pixel ``K`` for ``width x height``). Samples carry ``depth_gt`` (the target's exact depth at
+    the rendered size, when ``load_gt``) and ``pose_gt`` (``T_source_from_target =
+    relative_transform(pose[target], pose[source])``). Names are ``"<seq>/<idx:06d>"``.
+
+    Args:
+        root: the dataset folder.
+        split: ``train`` / ``val`` / ``test`` / ``all``: a deterministic split by whole
+            sequences (``fractions``, ``split_seed``), so held-out frames come from unseen
+            scenes; ignored when ``sequences`` names them.
+        frame_ids, size, frame_step, color_jitter, hflip_p: see :class:`SequenceDataset`.
+            ``"s"`` is not supported (no stereo camera).
+        sequences: explicit sequence names (e.g. ``["seq0000", "seq0002"]``).
+        target_stride: keep every n-th valid target.
+        load_gt: include ``depth_gt`` (``pose_gt`` is always included).
+    """
+
+    has_pose_gt = True
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "train",
+        frame_ids: Sequence[FrameId] = (0, -1, 1),
+        size: Sequence[int] | None = None,
+        *,
+        sequences: Sequence[str] | None = None,
+        fractions: Sequence[float] = (0.8, 0.1, 0.1),
+        split_seed: int = 42,
+        frame_step: int = 1,
+        target_stride: int = 1,
+        color_jitter: ColorJitter | None = None,
+        hflip_p: float = 0.0,
+        load_gt: bool = True,
+    ) -> None:
+        super().__init__(frame_ids, size, frame_step=frame_step, color_jitter=color_jitter, hflip_p=hflip_p)
+        if STEREO in self.frame_ids:
+            raise ConfigError("synthetic sequences have no stereo camera; remove 's' from frame_ids")
+        self.root = Path(root)
+        self.has_depth_gt = bool(load_gt)
+        self._K, self._K_size = self._read_intrinsics(self.root / "intrinsics.json")
+        poses_dir = self.root / "poses"
+        if not poses_dir.is_dir():
+            raise DataError(poses_dir, "folder not found (expected make_dataset output: images/, depth/, poses/)")
+        all_names = sorted(p.stem for p in poses_dir.glob("*.txt") if p.is_file())
+        if not all_names:
+            raise DataError(poses_dir, "no <sequence>.txt pose files")
+        chosen = select_sequences(all_names, split, sequences, fractions, split_seed, self.root)
+        images = {p.name for p in (self.root / "images").glob("*.png")} if (self.root / "images").is_dir() else set()
+        self.poses: dict[str, np.ndarray] = {}
+        skipped = 0
+        for seq in chosen:
+            poses = read_poses_txt(poses_dir / f"{seq}.txt")
+            missing = [f"{seq}_{i:06d}.png" for i in range(len(poses)) if f"{seq}_{i:06d}.png" not in images]
+            if missing:
+                raise DataError(
+                    self.root / "images", f"{len(missing)} frame(s) of {seq} missing, e.g. {missing[0]}"
+                )
+            self.poses[seq] = poses
+            positions = temporal_targets(len(poses), self.frame_ids, self.frame_step, target_stride)
+            skipped += len(poses) - len(positions)
+            self.targets.extend(TargetRef(seq, t, f"{seq}/{t:06d}") for t in positions)
+        if not self.targets:
+            raise DataError(
+                self.root,
+                f"no target has all neighbours {list(self.frame_ids)} x frame_step {self.frame_step} "
+                f"in sequences {chosen}",
+            )
+        log.info("%s (%d frames skipped at sequence ends)", self.describe(), skipped)
+
+    @staticmethod
+    def _read_intrinsics(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
+        try:
+            data = json.loads(path.read_text())
+            K = np.asarray(data["K"], dtype=np.float64)
+            size = (int(data["height"]), int(data["width"]))
+        except FileNotFoundError:
+            raise DataError(path, "intrinsics file not found") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DataError(path, f"expected JSON with 'K' (3x3 pixels), 'width', 'height' ({exc})") from None
+        if K.shape != (3, 3):
+            raise DataError(path, f"'K' must be 3x3, got shape {K.shape}")
+        return K, size
+
+    def _frame_path(self, folder: str, seq: str, pos: int) -> Path:
+        return self.root / folder / f"{seq}_{pos:06d}.png"
+
+    def load_frame(self, ref: TargetRef, frame_id: FrameId) -> np.ndarray:
+        return read_rgb(self._frame_path("images", ref.sequence, self.position(ref, int(frame_id))))
+
+    def native_intrinsics(self, ref: TargetRef, native_size: tuple[int, int]) -> np.ndarray:
+        if native_size != self._K_size:
+            return resize_intrinsics(self._K, self._K_size, native_size).double().numpy()
+        return self._K
+
+    def load_depth_gt(self, ref: TargetRef) -> np.ndarray:
+        return read_depth(self._frame_path("depth", ref.sequence, ref.frame), "mm")
+
+    def load_pose_gt(self, ref: TargetRef) -> np.ndarray:
+        poses = self.poses[ref.sequence]
+        out = np.empty((len(self.temporal_ids), 4, 4))
+        for k, i in enumerate(self.temporal_ids):
+            out[k] = relative_transform(poses[ref.frame], poses[self.position(ref, i)])
+        return out
