@@ -25,6 +25,8 @@ SUBCOMMANDS = {
     "kitti-gt": "kitti_gt",
     "demo": "demo",
     "models": "models",
+    "profile": "profile",
+    "export": "export",
 }
 
 

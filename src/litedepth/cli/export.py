@@ -1,0 +1,190 @@
+"""``litedepth export``: export a depth network to ONNX, with a parity check.
+
+The file maps ``image`` (B, 3, H, W) float32 RGB in [0, 1] to ``pred`` (B, 1, H, W) (depth
+in metres or disparity, as stored in its metadata). Batch is always dynamic; ``--dynamic-hw``
+also makes height and width dynamic when the network's graph allows it (checked at a second
+size; otherwise a warning and a fixed size). The onnxruntime output is compared with eager
+PyTorch before the file is written; the export fails when they differ by more than
+``--atol`` x max(1, output scale).
+
+Examples:
+    litedepth export --model lite-mono --weights weights/lite-mono --format onnx \\
+        --height 192 --width 640 --output lite-mono.onnx --dynamic-hw
+    litedepth export --checkpoint runs/x/checkpoints/best.ckpt --output best.onnx
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import logging
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from litedepth.errors import CheckpointError, ConfigError
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("onnx",)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("export", help="export a depth network to ONNX (parity-checked)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_arguments(p)
+    p.add_argument("--format", default="onnx", choices=FORMATS, help="export format")
+    p.add_argument("--height", type=int, default=None, help="input height (default: training size)")
+    p.add_argument("--width", type=int, default=None, help="input width (default: training size)")
+    p.add_argument("--output", required=True, help="destination .onnx file")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
+    p.add_argument("--dynamic-hw", action="store_true", help="dynamic height and width too")
+    p.add_argument("--atol", type=float, default=1e-4,
+                   help="parity tolerance relative to max(1, output scale) (default 1e-4)")
+    return p
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """``--model``, ``--weights``, ``--checkpoint`` (shared with ``litedepth profile``)."""
+    p.add_argument("--model", help="registered depth model name (see `litedepth models`)")
+    p.add_argument("--weights", help="weights: a folder of official files (encoder.pth + depth.pth) "
+                                     "or a file for the model's weights= option / a state dict")
+    p.add_argument("--checkpoint", help="checkpoint written by `litedepth train`")
+
+
+def _factory_params(name: str) -> set[str]:
+    from litedepth.models import model_info
+
+    return set(inspect.signature(model_info(name).factory).parameters)
+
+
+def _official_loader(name: str, net: nn.Module) -> Any:
+    import importlib
+
+    from litedepth.models import model_info
+    from litedepth.models.monodepth2 import Monodepth2Net
+    from litedepth.models.monodepth2 import load_official_weights as md2_loader
+
+    family = importlib.import_module(model_info(name).factory.__module__)
+    loader = getattr(family, "load_official_weights", None)
+    if loader is None and isinstance(net, Monodepth2Net):
+        loader = md2_loader
+    if loader is None:
+        raise ConfigError(f"model {name!r} has no loader for a folder of official weights; "
+                          f"pass --weights FILE or --checkpoint")
+    return loader
+
+
+def _training_size(folder: Path) -> dict[str, int]:
+    """``{"height", "width"}`` recorded in an official ``encoder.pth``, if any."""
+    import torch
+
+    enc = folder / "encoder.pth"
+    if not enc.is_file():
+        return {}
+    try:
+        sd = torch.load(enc, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - the loader reports unreadable files itself
+        return {}
+    h, w = sd.get("height"), sd.get("width")
+    return {"height": h, "width": w} if isinstance(h, int) and isinstance(w, int) else {}
+
+
+def _load_state_dict_file(net: nn.Module, path: Path) -> None:
+    import torch
+
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"{path}: cannot read weights ({exc})") from exc
+    if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
+        sd = sd["state_dict"]
+        if any(k.startswith("net.") for k in sd):
+            sd = {k[len("net."):]: v for k, v in sd.items() if k.startswith("net.")}
+    if not isinstance(sd, dict) or not sd:
+        raise CheckpointError(f"{path}: not a state dict")
+    result = net.load_state_dict(sd, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(f"{path}: weights do not fit {getattr(net, 'model_name', type(net).__name__)} "
+                              f"(missing {result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]})")
+
+
+def load_network(model: str | None, weights: str | None = None,
+                 checkpoint: str | None = None) -> tuple[nn.Module, str, tuple[int, int]]:
+    """Build the network named on the command line, with its weights.
+
+    Args:
+        model: registered name (optional with ``checkpoint``; then it must match).
+        weights: a folder of official files (the family's ``load_official_weights``: Lite-Mono,
+            Monodepth2 and the hybrid) or a file (the model's ``weights=`` option where it has
+            one, else a state dict loaded strictly).
+        checkpoint: a ``litedepth train`` checkpoint.
+
+    Returns:
+        ``(network in eval mode, registered name, (height, width) it was trained at)``: the
+        size recorded in the checkpoint or official ``encoder.pth``, else the registry's.
+    """
+    from litedepth.inference import load_checkpoint_model
+    from litedepth.models import create_model, model_info
+
+    if checkpoint:
+        if weights:
+            raise ConfigError("give either --checkpoint or --weights, not both")
+        loaded = load_checkpoint_model(checkpoint, network=model)
+        return loaded.net.eval(), loaded.network, loaded.input_size
+    if not model:
+        raise ConfigError("--model NAME or --checkpoint CKPT is required")
+    info = model_info(model)
+    if info.task != "depth":
+        raise ConfigError(f"model {model!r} is a {info.task} network; only depth networks export here")
+    size = info.default_size
+    if not weights:
+        log.warning("%s: no --weights or --checkpoint: using randomly initialised weights", model)
+        return create_model(model).eval(), model, size
+    path = Path(weights)
+    if path.is_dir():
+        options = _training_size(path) if {"height", "width"} <= _factory_params(model) else {}
+        net = create_model(model, **options)
+        meta = _official_loader(model, net)(net, path)
+        recorded = meta if isinstance(meta, dict) else options  # Monodepth2 returns the file's metadata
+        if isinstance(recorded.get("height"), int) and isinstance(recorded.get("width"), int):
+            size = (recorded["height"], recorded["width"])
+    elif path.is_file():
+        if "weights" in _factory_params(model):
+            net = create_model(model, weights=str(path))
+        else:
+            net = create_model(model)
+            _load_state_dict_file(net, path)
+    else:
+        raise CheckpointError(f"{path}: weights file or folder not found")
+    return net.eval(), model, size
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from litedepth.export.onnx import export_onnx
+
+    net, name, size = load_network(args.model, args.weights, args.checkpoint)
+    height = args.height or size[0]
+    width = args.width or size[1]
+    result = export_onnx(net, args.output, height, width, opset=args.opset, dynamic_hw=args.dynamic_hw,
+                         model_name=name, atol=args.atol)
+    table = Table(title=f"ONNX parity: {name} (onnxruntime CPU vs eager PyTorch)")
+    for col in ("input (BxCxHxW)", "max abs diff", "relative", "tolerance", "result"):
+        table.add_column(col, justify="right")
+    for c in result.parity:
+        table.add_row(f"{c.batch}x3x{c.height}x{c.width}", f"{c.max_abs_diff:.3e}", f"{c.max_rel_diff:.3e}",
+                      f"{c.tolerance:.1e}", "ok" if c.passed else "FAILED")
+    hw = "dynamic" if result.dynamic_hw else "fixed"
+    if args.dynamic_hw and not result.dynamic_hw:
+        hw += " (the graph is shape-specialised; see the warning)"
+    table.caption = (f"wrote {result.path} ({result.file_bytes / 1e6:.1f} MB, opset {result.opset}); "
+                     f"batch dynamic, {height}x{width} {hw}; output {result.output_kind}")
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
+    console.print(table)
+    return 0

@@ -1,0 +1,534 @@
+"""ONNX export of depth networks, with a parity check against eager PyTorch at export time.
+
+:func:`export_onnx` wraps a depth network so that the graph has one input and one output:
+
+* input ``image``: ``(B, 3, H, W)`` float32 RGB in ``[0, 1]`` (the network normalises inside);
+* output ``pred``: ``(B, 1, H, W)`` float32, the finest-scale :attr:`DepthOutput.pred`
+  (metres for ``kind="depth"`` networks, sigmoid disparity in ``(0, 1)`` for
+  ``kind="disparity"``; the kind is stored in the file's metadata).
+
+The batch axis is always dynamic. Height and width are dynamic on request
+(``dynamic_hw=True``): the exported graph is then run at a second size and compared with
+eager PyTorch; a graph that turns out to be specialised to the export size (a shape baked in
+as a constant) is re-exported with a fixed ``H x W`` and a warning says so.
+
+Exporter: the TorchScript-based ``torch.onnx.export(..., dynamo=False)``. The torch.export
+based exporter (the default since PyTorch 2.9) needs the ``onnxscript`` package, which is
+not a litedepth dependency; the tracer-based exporter handles every registered depth network
+(Lite-Mono's XCA attention, the hybrid's spatial-reduction attention, DeepLabV3, Monodepth2)
+with dynamic batch, height and width, and its output matches eager PyTorch on CPU far within
+the tolerance below (measured max relative differences 1e-7 to 2e-5).
+
+Parity: the exported file is run with onnxruntime (CPU) on seeded random inputs at batch 1
+and 2 (and at a second size when ``H x W`` is dynamic). The check fails, and no file is
+written, when ``max |onnx - eager| > atol * max(1, max |eager|)``: ``atol`` (default 1e-4)
+is an absolute tolerance for outputs of order 1 (sigmoid disparity) and a relative one for
+outputs in metres that may reach the hundreds.
+
+Metadata (``metadata_props``, read back with :func:`read_metadata`): ``litedepth.version``,
+``litedepth.model``, ``litedepth.output_kind``, ``litedepth.input_height``,
+``litedepth.input_width``, ``litedepth.dynamic_hw``, ``litedepth.input`` (the normalisation
+note), ``litedepth.output``, ``litedepth.parity_max_abs_diff`` / ``_max_rel_diff``,
+``litedepth.opset``, ``torch.version``.
+
+The file is self-contained. Only a network whose protobuf would exceed
+:data:`EXTERNAL_DATA_THRESHOLD` (protobuf's 2 GiB limit; no registered network comes close)
+gets its tensors in ``<file>.data`` beside it.
+
+Example:
+    >>> from litedepth.models import create_model
+    >>> from litedepth.export import export_onnx
+    >>> net = create_model("lite-mono-tiny")
+    >>> result = export_onnx(net, "lite-mono-tiny.onnx", 192, 640, dynamic_hw=True)  # doctest: +SKIP
+    >>> result.parity[0].max_abs_diff < 1e-4  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from litedepth import __version__
+from litedepth.errors import ConfigError, DataError, LitedepthError
+from litedepth.models.outputs import DepthOutput
+from litedepth.utils.atomic import atomic_write_bytes
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "DEFAULT_ATOL",
+    "DEFAULT_OPSET",
+    "INPUT_NAME",
+    "NORMALISATION_NOTE",
+    "OUTPUT_NAME",
+    "ExportError",
+    "OnnxExportResult",
+    "ParityCheck",
+    "ParityError",
+    "PredOnly",
+    "export_onnx",
+    "read_metadata",
+]
+
+DEFAULT_OPSET = 17
+DEFAULT_ATOL = 1e-4
+INPUT_NAME = "image"
+OUTPUT_NAME = "pred"
+NORMALISATION_NOTE = "input RGB in [0,1], normalised inside"
+OUTPUT_NOTE = "pred (B, 1, H, W) float32: the network's finest-scale prediction"
+META_PREFIX = "litedepth."
+#: serialised protobuf size above which tensors go to ``<file>.data`` (protobuf's limit is 2 GiB)
+EXTERNAL_DATA_THRESHOLD = 1_800_000_000
+
+
+class ExportError(LitedepthError):
+    """The network could not be exported, or the exported graph is wrong."""
+
+
+class ParityError(ExportError):
+    """The exported graph's output differs from eager PyTorch by more than the tolerance."""
+
+
+@dataclass(frozen=True)
+class ParityCheck:
+    """One comparison of onnxruntime against eager PyTorch.
+
+    Attributes:
+        batch, height, width: input shape ``(batch, 3, height, width)`` compared.
+        max_abs_diff: ``max |onnx - eager|`` in output units (metres or disparity).
+        output_scale: ``max |eager|``, the output's magnitude.
+        max_rel_diff: ``max_abs_diff / output_scale``.
+        tolerance: the absolute bound applied, ``atol * max(1, output_scale)``.
+    """
+
+    batch: int
+    height: int
+    width: int
+    max_abs_diff: float
+    output_scale: float
+    max_rel_diff: float
+    tolerance: float
+
+    @property
+    def passed(self) -> bool:
+        return self.max_abs_diff <= self.tolerance
+
+    def __str__(self) -> str:
+        return (f"{self.batch}x3x{self.height}x{self.width}: max abs diff {self.max_abs_diff:.3e} "
+                f"(relative {self.max_rel_diff:.3e}, tolerance {self.tolerance:.1e}) "
+                f"{'ok' if self.passed else 'FAILED'}")
+
+
+@dataclass
+class OnnxExportResult:
+    """What :func:`export_onnx` wrote.
+
+    Attributes:
+        path: the ``.onnx`` file.
+        model_name: registered name (or class name) stored in the metadata.
+        output_kind: ``"depth"`` or ``"disparity"``.
+        input_size: ``(height, width)`` exported at.
+        opset: ONNX opset version.
+        dynamic_hw: whether height and width are dynamic in the written graph.
+        dynamic_hw_requested: whether they were asked for (``dynamic_hw`` is False with this
+            True when the graph turned out shape-specialised).
+        parity: the checks run (batch 1 and 2 at ``input_size``, plus the second size).
+        metadata: the ``metadata_props`` written.
+        file_bytes: size of the ``.onnx`` file (plus its external data file, if any).
+        external_data: path of the external tensor file, ``None`` for a self-contained file.
+        exporter: which ``torch.onnx.export`` path was used.
+    """
+
+    path: Path
+    model_name: str
+    output_kind: str
+    input_size: tuple[int, int]
+    opset: int
+    dynamic_hw: bool
+    dynamic_hw_requested: bool
+    parity: list[ParityCheck] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+    file_bytes: int = 0
+    external_data: Path | None = None
+    exporter: str = "torchscript (torch.onnx.export dynamo=False)"
+
+    @property
+    def max_abs_diff(self) -> float:
+        return max((p.max_abs_diff for p in self.parity), default=0.0)
+
+    @property
+    def max_rel_diff(self) -> float:
+        return max((p.max_rel_diff for p in self.parity), default=0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["path"] = str(self.path)
+        d["external_data"] = None if self.external_data is None else str(self.external_data)
+        d["input_size"] = list(self.input_size)
+        d["max_abs_diff"] = self.max_abs_diff
+        d["max_rel_diff"] = self.max_rel_diff
+        return d
+
+
+class PredOnly(nn.Module):
+    """Wraps a depth network so that ``forward`` returns only ``pred`` ``(B, 1, H, W)``."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, image: Tensor) -> Tensor:
+        out = self.net(image)
+        return out.pred if isinstance(out, DepthOutput) else out
+
+
+# --------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------
+def _ort():
+    try:
+        import onnxruntime
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise ConfigError("onnxruntime is not installed (pip install onnxruntime)") from exc
+    return onnxruntime
+
+
+def _cpu_session(model: bytes | str | Path):
+    """CPU session for the parity checks: as many threads as PyTorch uses, idle threads sleep
+    (spinning threads would slow down the eager runs)."""
+    ort = _ort()
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.intra_op_num_threads = torch.get_num_threads()
+    src = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(src, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Send the TorchScript exporter's warnings (tracer, deprecation, folding) to debug logs."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    seen: set[str] = set()
+    for w in caught:
+        msg = str(w.message).splitlines()[0][:200]
+        if msg not in seen:
+            seen.add(msg)
+            logger.debug("exporter warning: %s", msg)
+
+
+def _eager_pred(model: nn.Module, x: Tensor) -> np.ndarray:
+    with torch.no_grad():
+        out = model(x)
+    pred = out.pred if isinstance(out, DepthOutput) else out
+    if not isinstance(pred, Tensor):
+        raise ExportError(f"{type(model).__name__} returned {type(pred).__name__}, not DepthOutput or a tensor")
+    return pred.detach().float().cpu().numpy()
+
+
+def _example(batch: int, height: int, width: int, seed: int) -> Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand(batch, 3, height, width, generator=gen)
+
+
+def _compare(onnx_out: np.ndarray, eager: np.ndarray, atol: float) -> ParityCheck:
+    b, _, h, w = eager.shape
+    if onnx_out.shape != eager.shape:
+        raise ExportError(f"onnxruntime output shape {onnx_out.shape} != eager {eager.shape}")
+    diff = float(np.max(np.abs(onnx_out.astype(np.float64) - eager))) if eager.size else 0.0
+    if not np.isfinite(diff):
+        diff = float("inf")
+    scale = float(np.max(np.abs(eager))) if eager.size else 0.0
+    return ParityCheck(int(b), int(h), int(w), diff, scale, diff / max(scale, 1e-12),
+                       atol * max(1.0, scale))
+
+
+def _second_size(model: nn.Module, height: int, width: int) -> tuple[int, int]:
+    """A second input size of another aspect ratio that the network accepts."""
+    m = int(getattr(model, "size_multiple", 32))
+    return height + m, width + 2 * m
+
+
+def _export_proto(wrapper: nn.Module, example: Tensor, opset: int, dynamic_hw: bool):
+    """Run the TorchScript exporter into a temporary folder and load the ModelProto."""
+    import onnx
+
+    axes = {0: "batch", 2: "height", 3: "width"} if dynamic_hw else {0: "batch"}
+    with tempfile.TemporaryDirectory(prefix="litedepth-onnx-") as tmp:
+        tmp_path = Path(tmp) / "model.onnx"
+        try:
+            with _quiet_exporter():
+                torch.onnx.export(
+                    wrapper, (example,), str(tmp_path), dynamo=False, opset_version=opset,
+                    input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                    dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: dict(axes)},
+                    do_constant_folding=True, export_params=True,
+                )
+        except Exception as exc:  # noqa: BLE001 - any exporter failure is reported the same way
+            raise ExportError(f"torch.onnx.export failed for {type(wrapper.net).__name__} "
+                              f"(opset {opset}): {exc}") from exc
+        return onnx.load(str(tmp_path), load_external_data=True)
+
+
+def _run(session: Any, x: Tensor) -> np.ndarray:
+    return session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
+
+
+def read_metadata(path_or_proto: str | Path | Any) -> dict[str, str]:
+    """``metadata_props`` of an ONNX file (or loaded ``ModelProto``) as a dict.
+
+    Raises:
+        DataError: the file is missing or not ONNX.
+    """
+    import onnx
+
+    proto = path_or_proto
+    if isinstance(path_or_proto, (str, Path)):
+        path = Path(path_or_proto)
+        if not path.is_file():
+            raise DataError(path, "ONNX file not found")
+        try:
+            proto = onnx.load(str(path), load_external_data=False)
+        except Exception as exc:  # noqa: BLE001
+            raise DataError(path, f"not a readable ONNX model ({exc})") from exc
+    return {p.key: p.value for p in proto.metadata_props}
+
+
+# --------------------------------------------------------------------------------------
+# export
+# --------------------------------------------------------------------------------------
+def export_onnx(
+    model: nn.Module,
+    path: str | Path,
+    height: int,
+    width: int,
+    *,
+    opset: int = DEFAULT_OPSET,
+    dynamic_hw: bool = False,
+    model_name: str | None = None,
+    output_kind: str | None = None,
+    atol: float = DEFAULT_ATOL,
+    seed: int = 0,
+) -> OnnxExportResult:
+    """Export a depth network to a single ONNX file and check it against eager PyTorch.
+
+    The network runs on the CPU for the export and the checks (it is moved back to its
+    device and training mode afterwards), so that the parity is not blurred by TF32 GPU
+    convolutions.
+
+    Args:
+        model: a depth network: ``forward`` takes RGB ``(B, 3, H, W)`` in ``[0, 1]`` and
+            returns :class:`DepthOutput` (or the ``(B, 1, H, W)`` tensor itself).
+        path: destination ``.onnx`` file (written atomically, parent folders created).
+        height, width: export input size in pixels (must suit the network, e.g. multiples
+            of 32 for Monodepth2).
+        opset: ONNX opset version.
+        dynamic_hw: make height and width dynamic too (verified at a second size; falls
+            back to a fixed size with a warning when the graph is shape-specialised).
+        model_name: name stored in the metadata (default ``model.model_name`` or the class).
+        output_kind: ``"depth"`` / ``"disparity"`` (default from the network's output).
+        atol: parity tolerance, applied as ``atol * max(1, max |eager|)``.
+        seed: seed of the random test images.
+
+    Returns:
+        :class:`OnnxExportResult` (path, parity checks, metadata, whether H/W are dynamic).
+
+    Raises:
+        ConfigError: bad size or opset.
+        ExportError: the network does not run at this size or cannot be exported.
+        ParityError: onnxruntime and eager PyTorch disagree beyond the tolerance (no file
+            is written).
+    """
+    height, width = int(height), int(width)
+    if height <= 0 or width <= 0:
+        raise ConfigError(f"export height and width must be positive, got {height}x{width}")
+    if not 7 <= int(opset) <= 23:
+        raise ConfigError(f"ONNX opset must be between 7 and 23, got {opset}")
+    path = Path(path)
+    name = model_name or getattr(model, "model_name", None) or type(model).__name__
+
+    was_training = model.training
+    first = next(model.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")
+    model.eval().cpu()
+    try:
+        x1 = _example(1, height, width, seed)
+        try:
+            with torch.no_grad():
+                out = model(x1)
+        except LitedepthError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the network's own shape checks
+            raise ExportError(f"{name} does not run at {height}x{width} (HxW): {exc}") from exc
+        kind = output_kind or (out.kind if isinstance(out, DepthOutput)
+                               else getattr(model, "output_kind", "depth"))
+        pred = out.pred if isinstance(out, DepthOutput) else out
+        if not isinstance(pred, Tensor) or tuple(pred.shape) != (1, 1, height, width):
+            shape = tuple(pred.shape) if isinstance(pred, Tensor) else type(pred).__name__
+            raise ExportError(f"{name}: expected a (1, 1, {height}, {width}) prediction, got {shape}")
+
+        # Eager references first: onnxruntime's threads must not compete with these runs.
+        ref1 = pred.detach().float().numpy()
+        x2 = _example(2, height, width, seed + 2)
+        ref2 = _eager_pred(model, x2)
+        second: tuple[Tensor, np.ndarray] | None = None
+        problem: str | None = None
+        if dynamic_hw:
+            h2, w2 = _second_size(model, height, width)
+            xs = _example(1, h2, w2, seed + 1)
+            try:
+                second = (xs, _eager_pred(model, xs))
+            except Exception as exc:  # noqa: BLE001 - the network's own shape checks
+                problem = f"the network does not run at the check size {h2}x{w2} ({str(exc)[:160]})"
+
+        wrapper = PredOnly(model).eval()  # eval: the exporter restores the wrapper's mode
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            proto = _export_proto(wrapper, x1, opset, dynamic_hw)
+            session, staged = _open_checked(proto, path, stage, name)
+            use_dynamic = dynamic_hw
+            parity: list[ParityCheck] = []
+            if dynamic_hw:
+                if problem is None and second is not None:
+                    problem, check = _check_second_size(session, *second, atol)
+                    if check is not None:
+                        parity.append(check)
+                if problem is not None:
+                    logger.warning(
+                        "%s: dynamic height/width requested, but %s; the graph is treated as "
+                        "specialised to the export size and exported with a fixed %dx%d (HxW) "
+                        "input instead (batch stays dynamic)", name, problem, height, width)
+                    use_dynamic = False
+                    parity = []
+                    del session
+                    proto = _export_proto(wrapper, x1, opset, False)
+                    session, staged = _open_checked(proto, path, stage, name)
+            parity[:0] = [_compare(_run(session, x1), ref1, atol), _compare(_run(session, x2), ref2, atol)]
+            del session
+            for check in parity:
+                logger.debug("ONNX parity %s", check)
+            logger.info("ONNX parity vs eager PyTorch: max abs diff %.3e, relative %.3e over %s (tolerance "
+                        "%.0e x max(1, output scale))", max(c.max_abs_diff for c in parity),
+                        max(c.max_rel_diff for c in parity),
+                        ", ".join(f"{c.batch}x3x{c.height}x{c.width}" for c in parity), atol)
+            failed = [c for c in parity if not c.passed]
+            if failed:
+                raise ParityError(f"{path}: ONNX output of {name} differs from eager PyTorch: "
+                                  + "; ".join(str(c) for c in failed) + " (no file written)")
+            meta = {
+                f"{META_PREFIX}version": __version__,
+                f"{META_PREFIX}model": str(name),
+                f"{META_PREFIX}output_kind": str(kind),
+                f"{META_PREFIX}input_height": str(height),
+                f"{META_PREFIX}input_width": str(width),
+                f"{META_PREFIX}dynamic_hw": str(use_dynamic).lower(),
+                f"{META_PREFIX}input": NORMALISATION_NOTE,
+                f"{META_PREFIX}output": OUTPUT_NOTE,
+                f"{META_PREFIX}parity_max_abs_diff": f"{max(c.max_abs_diff for c in parity):.3e}",
+                f"{META_PREFIX}parity_max_rel_diff": f"{max(c.max_rel_diff for c in parity):.3e}",
+                f"{META_PREFIX}opset": str(int(opset)),
+                "torch.version": torch.__version__,
+            }
+            data_path = _commit(proto, staged, path, meta, name, kind)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+    finally:
+        model.to(device).train(was_training)
+
+    size = path.stat().st_size + (data_path.stat().st_size if data_path else 0)
+    result = OnnxExportResult(path, str(name), str(kind), (height, width), int(opset), use_dynamic,
+                              dynamic_hw, parity, meta, size, data_path)
+    logger.info("wrote %s (%s, %.1f MB, %s H/W, max abs diff %.2e)", path, name, size / 1e6,
+                "dynamic" if use_dynamic else "fixed", result.max_abs_diff)
+    return result
+
+
+def _check_second_size(session: Any, x: Tensor, eager: np.ndarray,
+                       atol: float) -> tuple[str | None, ParityCheck | None]:
+    """``(None, check)`` when the dynamic-H/W graph matches eager on ``x`` (another size than
+    the export size), else ``(problem, None)``."""
+    h, w = x.shape[-2:]
+    try:
+        got = _run(session, x)
+    except Exception as exc:  # noqa: BLE001
+        return f"onnxruntime fails at {h}x{w} ({str(exc).splitlines()[0][:160]})", None
+    if tuple(eager.shape[-2:]) != (h, w):
+        return (f"the network's own output at {h}x{w} has shape {tuple(eager.shape)}, not the "
+                f"input size"), None
+    if got.shape != eager.shape:
+        return (f"at {h}x{w} it returns shape {tuple(got.shape)} instead of "
+                f"{tuple(eager.shape)}"), None
+    check = _compare(got, eager, atol)
+    if not check.passed:
+        return f"at {h}x{w} its output differs from eager PyTorch ({check})", None
+    return None, check
+
+
+def _open_checked(proto: Any, path: Path, stage: Path, name: str) -> tuple[Any, Path | None]:
+    """Run ``onnx.checker`` and open a CPU session on ``proto``.
+
+    Models whose protobuf would pass :data:`EXTERNAL_DATA_THRESHOLD` are first saved into
+    ``stage`` as ``<path.name>`` + ``<path.name>.data`` (the proto then refers to that file)
+    and that staged path is returned; small models stay in memory (``None``).
+    """
+    import onnx
+
+    staged: Path | None = None
+    if proto.ByteSize() > EXTERNAL_DATA_THRESHOLD:
+        staged = stage / path.name
+        onnx.save_model(proto, str(staged), save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=f"{path.name}.data", size_threshold=0)
+    try:
+        onnx.checker.check_model(str(staged) if staged else proto, full_check=True)
+    except Exception as exc:  # noqa: BLE001
+        raise ExportError(f"{path}: onnx.checker rejected the exported {name}: {exc}") from exc
+    return _cpu_session(staged if staged else proto.SerializeToString()), staged
+
+
+def _set_metadata(proto: Any, meta: dict[str, str]) -> None:
+    keep = [p for p in proto.metadata_props if p.key not in meta]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(keep)
+    for key, value in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+
+
+def _commit(proto: Any, staged: Path | None, path: Path, meta: dict[str, str], name: str,
+            kind: str) -> Path | None:
+    """Write the verified model with ``meta`` to ``path``; returns the external data file."""
+    import onnx
+
+    if staged is not None:  # the graph refers to <name>.data: rewrite the graph file only
+        proto = onnx.load(str(staged), load_external_data=False)
+    _set_metadata(proto, meta)
+    proto.doc_string = f"litedepth {name}: {kind} from RGB; {NORMALISATION_NOTE}"
+    proto.producer_name = "litedepth"
+    proto.producer_version = __version__
+    if staged is None:
+        atomic_write_bytes(path, proto.SerializeToString())
+        stale = path.with_name(f"{path.name}.data")
+        if stale.exists():
+            logger.warning("%s: left in place; the new %s does not use it", stale, path.name)
+        return None
+    staged.write_bytes(proto.SerializeToString())
+    data = path.with_name(f"{path.name}.data")
+    os.replace(staged.with_name(f"{path.name}.data"), data)
+    os.replace(staged, path)
+    return data

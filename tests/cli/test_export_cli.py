@@ -1,0 +1,79 @@
+"""``litedepth export``: writes a parity-checked ONNX file from a name, weights or checkpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import litedepth.cli.main as cli_main
+from litedepth.export import read_metadata
+from litedepth.inference.onnx_backend import OnnxDepthModel
+from litedepth.models import create_model
+from litedepth.models.lite_mono import save_official_weights
+
+
+@pytest.fixture(autouse=True)
+def _registered(monkeypatch):
+    """Register the subcommand (a no-op once main.SUBCOMMANDS lists it) and use one thread."""
+    monkeypatch.setitem(cli_main.SUBCOMMANDS, "export", "export")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _export(*args: str) -> int:
+    return cli_main.main(["export", "--format", "onnx", "--height", "64", "--width", "96", *args])
+
+
+def _compare(path, net, shape=(2, 3, 64, 96)) -> float:
+    x = torch.rand(*shape)
+    with torch.no_grad():
+        eager = net.eval()(x).pred.numpy()
+    return float(np.abs(OnnxDepthModel(path, device="cpu", threads=1)(x).pred.numpy() - eager).max())
+
+
+def test_export_from_official_weights_folder_prints_parity(tmp_path, capsys):
+    torch.manual_seed(3)
+    trained = create_model("lite-mono-tiny")
+    save_official_weights(trained, tmp_path / "weights")
+    out = tmp_path / "out" / "tiny.onnx"
+    assert _export("--model", "lite-mono-tiny", "--weights", str(tmp_path / "weights"),
+                   "--output", str(out), "--dynamic-hw") == 0
+    text = capsys.readouterr().out
+    assert "ONNX parity" in text and "max abs diff" in text and "ok" in text and "FAILED" not in text
+    assert "64x96 dynamic" in text
+    meta = read_metadata(out)
+    assert meta["litedepth.model"] == "lite-mono-tiny" and meta["litedepth.dynamic_hw"] == "true"
+    assert _compare(out, trained) < 1e-5  # the folder's weights, not a fresh initialisation
+
+
+def test_export_from_checkpoint(tmp_path, capsys):
+    torch.manual_seed(4)
+    net = create_model("monodepth2-resnet18")
+    ckpt = tmp_path / "best.ckpt"
+    torch.save({"hyper_parameters": {"network": "monodepth2-resnet18", "network_options": {}},
+                "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
+                "datamodule_hyper_parameters": {"size": [64, 96]}}, ckpt)
+    out = tmp_path / "md2.onnx"
+    # no --height/--width: the checkpoint's training size
+    assert cli_main.main(["export", "--checkpoint", str(ckpt), "--output", str(out)]) == 0
+    assert "1x3x64x96" in capsys.readouterr().out
+    meta = read_metadata(out)
+    assert (meta["litedepth.model"], meta["litedepth.output_kind"]) == ("monodepth2-resnet18", "disparity")
+    assert (meta["litedepth.input_height"], meta["litedepth.input_width"]) == ("64", "96")
+    assert _compare(out, net) < 1e-5
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "--model NAME or --checkpoint"),
+    (["--model", "no-such-net"], "unknown model"),
+    (["--model", "posenet-resnet18"], "pose network"),
+    (["--model", "lite-mono-tiny", "--weights", "/nonexistent/w.pth"], "not found"),
+])
+def test_user_errors_exit_2_with_one_line(tmp_path, capsys, args, message):
+    assert _export(*args, "--output", str(tmp_path / "x.onnx")) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "x.onnx").exists()
