@@ -64,6 +64,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -402,6 +403,7 @@ def make_dataset(
     seed: int | None = None,
     step_m: float | None = None,
     overwrite: bool = False,
+    sequence_seeds: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """Render ``n_sequences`` sequences and write them to ``root`` (every file atomically).
 
@@ -433,6 +435,8 @@ def make_dataset(
     """
     cfg = SceneConfig() if cfg is None else cfg
     root = Path(root)
+    if sequence_seeds is not None and len(sequence_seeds) != int(n_sequences):
+        raise ConfigError(f"sequence_seeds has {len(sequence_seeds)} seeds for {n_sequences} sequences")
     if int(n_sequences) < 1 or int(frames_per_sequence) < 1:
         raise ConfigError(
             f"n_sequences and frames_per_sequence must be >= 1, got {n_sequences}, {frames_per_sequence}"
@@ -452,7 +456,10 @@ def make_dataset(
     sequences = []
     for si in range(int(n_sequences)):
         name = f"seq{si:04d}"
-        seq_seed = int(np.random.SeedSequence([master & 0xFFFFFFFF, si]).generate_state(1)[0])
+        if sequence_seeds is not None:
+            seq_seed = int(sequence_seeds[si])
+        else:
+            seq_seed = int(np.random.SeedSequence([master & 0xFFFFFFFF, si]).generate_state(1)[0])
         scfg = dataclasses.replace(cfg, seed=seq_seed)
         scene, poses = _scene_and_poses(scfg, frames_per_sequence, step_m)
         for fi, pose in enumerate(poses):

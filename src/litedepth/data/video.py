@@ -434,6 +434,9 @@ class SyntheticSequenceDataset(SequenceDataset):
             ``"s"`` is not supported (no stereo camera).
         sequences: explicit sequence names (e.g. ``["seq0000", "seq0002"]``).
         target_stride: keep every n-th valid target.
+        frame_range: keep targets whose position ``t / len(sequence)`` lies in
+            ``[lo, hi)`` — e.g. ``(0, 0.8)`` to train and ``(0.8, 1)`` to test on later,
+            unseen frames of the same scenes.
         load_gt: include ``depth_gt`` (``pose_gt`` is always included).
     """
 
@@ -451,6 +454,7 @@ class SyntheticSequenceDataset(SequenceDataset):
         split_seed: int = 42,
         frame_step: int = 1,
         target_stride: int = 1,
+        frame_range: Sequence[float] = (0.0, 1.0),
         color_jitter: ColorJitter | None = None,
         hflip_p: float = 0.0,
         load_gt: bool = True,
@@ -458,6 +462,9 @@ class SyntheticSequenceDataset(SequenceDataset):
         super().__init__(frame_ids, size, frame_step=frame_step, color_jitter=color_jitter, hflip_p=hflip_p)
         if STEREO in self.frame_ids:
             raise ConfigError("synthetic sequences have no stereo camera; remove 's' from frame_ids")
+        lo, hi = (float(v) for v in frame_range)
+        if not 0.0 <= lo < hi <= 1.0:
+            raise ConfigError(f"frame_range must satisfy 0 <= lo < hi <= 1, got {tuple(frame_range)}")
         self.root = Path(root)
         self.has_depth_gt = bool(load_gt)
         self._K, self._K_size = self._read_intrinsics(self.root / "intrinsics.json")
@@ -480,6 +487,7 @@ class SyntheticSequenceDataset(SequenceDataset):
                 )
             self.poses[seq] = poses
             positions = temporal_targets(len(poses), self.frame_ids, self.frame_step, target_stride)
+            positions = [t for t in positions if lo <= t / len(poses) < hi]
             skipped += len(poses) - len(positions)
             self.targets.extend(TargetRef(seq, t, f"{seq}/{t:06d}") for t in positions)
         if not self.targets:
