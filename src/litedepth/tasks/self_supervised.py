@@ -77,7 +77,7 @@ class SelfSupervisedDepthTask(L.LightningModule):
         network_options: dict[str, Any] | None = None,
         pose_network: str = "posenet-resnet18",
         pose_options: dict[str, Any] | None = None,
-        frame_ids: Sequence[FrameId] = (0, -1, 1),
+        frame_ids: tuple[int | str, ...] = (0, -1, 1),
         min_depth: float = 0.1,
         max_depth: float = 100.0,
         ssim_weight: float = 0.85,
@@ -98,11 +98,11 @@ class SelfSupervisedDepthTask(L.LightningModule):
         val_max_depth: float = 80.0,
     ) -> None:
         super().__init__()
-        frame_ids = [f if f == "s" else int(f) for f in frame_ids]
-        if not frame_ids or frame_ids[0] != 0 or len(frame_ids) < 2:
+        ids = [f if f == "s" else int(f) for f in frame_ids]
+        if not ids or ids[0] != 0 or len(ids) < 2:
             raise ValueError(f"frame_ids must start with 0 and name at least one source, got {frame_ids}")
         self.save_hyperparameters()
-        self.frame_ids = frame_ids
+        self.frame_ids = ids
         self.net = create_model(network, **(network_options or {}))
         self.temporal = [f for f in frame_ids[1:] if f != "s"]
         self.pose_net = create_model(pose_network, **(pose_options or {})) if self.temporal else None
