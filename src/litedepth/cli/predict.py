@@ -34,7 +34,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", help="checkpoint written by `litedepth train`")
     src.add_argument("--model", help="registered model name (with --weights)")
-    p.add_argument("--weights", help="weights file for --model")
+    p.add_argument("--weights", help="weights for --model: a file, or a folder of official Lite-Mono/Monodepth2 files")
     p.add_argument("--output", required=True, help="output folder")
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="network input size")
     p.add_argument("--batch-size", type=int, default=4)
@@ -100,9 +100,13 @@ def run(args: argparse.Namespace) -> int:
     size = tuple(args.size) if args.size else None
     if args.checkpoint:
         predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, **({"input_size": size} if size else {}))
+    elif args.weights:
+        from litedepth.models import load_pretrained
+
+        net, trained_size = load_pretrained(args.model, args.weights)
+        predictor = Predictor(net, size or trained_size, device=args.device)
     else:
-        opts = {"weights": args.weights} if args.weights else {}
-        predictor = Predictor.from_name(args.model, input_size=size, device=args.device, **opts)
+        predictor = Predictor.from_name(args.model, input_size=size, device=args.device)
     images = collect_images(args.inputs)
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)

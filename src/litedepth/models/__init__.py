@@ -10,4 +10,6 @@ from litedepth.models import pose  # noqa: F401,E402
 from litedepth.models import lite_mono  # noqa: F401,E402
 from litedepth.models import hybrid  # noqa: F401,E402
 
-__all__ = ["DepthOutput", "ModelInfo", "create_model", "list_models", "model_info", "register_model"]
+from litedepth.models.pretrained import load_pretrained  # noqa: E402
+
+__all__ = ["DepthOutput", "ModelInfo", "create_model", "list_models", "load_pretrained", "model_info", "register_model"]

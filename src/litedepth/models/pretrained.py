@@ -1,0 +1,109 @@
+"""Load published or saved weights into a registered network: ``load_pretrained(name, path)``.
+
+* a **folder** of official files (Lite-Mono / Monodepth2 layout: ``encoder.pth`` with
+  ``height``/``width`` entries, ``depth.pth``; pose files for PoseNet) goes through the family's
+  ``load_official_weights`` — the published key names are mapped explicitly there;
+* a **file** goes to the model's ``weights=`` option where it has one (torchvision formats for
+  DeepLabV3), else is loaded as a state dict (a litedepth ``.ckpt`` works too) strictly.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from litedepth.errors import CheckpointError, ConfigError
+
+
+def _factory_params(name: str) -> set[str]:
+    from litedepth.models.registry import model_info
+
+    return set(inspect.signature(model_info(name).factory).parameters)
+
+
+def _official_loader(name: str, net: nn.Module) -> Any:
+    import importlib
+
+    from litedepth.models.registry import model_info
+    from litedepth.models.monodepth2 import Monodepth2Net
+    from litedepth.models.monodepth2 import load_official_weights as md2_loader
+
+    family = importlib.import_module(model_info(name).factory.__module__)
+    loader = getattr(family, "load_official_weights", None)
+    if loader is None and isinstance(net, Monodepth2Net):
+        loader = md2_loader
+    if loader is None:
+        raise ConfigError(f"model {name!r} has no loader for a folder of official weights; "
+                          f"pass a weights file instead")
+    return loader
+
+
+def _training_size(folder: Path) -> dict[str, int]:
+    """``{"height", "width"}`` recorded in an official ``encoder.pth``, if any."""
+    import torch
+
+    enc = folder / "encoder.pth"
+    if not enc.is_file():
+        return {}
+    try:
+        sd = torch.load(enc, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - the loader reports unreadable files itself
+        return {}
+    h, w = sd.get("height"), sd.get("width")
+    return {"height": h, "width": w} if isinstance(h, int) and isinstance(w, int) else {}
+
+
+def _load_state_dict_file(net: nn.Module, path: Path) -> None:
+    import torch
+
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"{path}: cannot read weights ({exc})") from exc
+    if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
+        sd = sd["state_dict"]
+        if any(k.startswith("net.") for k in sd):
+            sd = {k[len("net."):]: v for k, v in sd.items() if k.startswith("net.")}
+    if not isinstance(sd, dict) or not sd:
+        raise CheckpointError(f"{path}: not a state dict")
+    result = net.load_state_dict(sd, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(f"{path}: weights do not fit {getattr(net, 'model_name', type(net).__name__)} "
+                              f"(missing {result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]})")
+
+
+def load_pretrained(name: str, path: str | Path) -> tuple[nn.Module, tuple[int, int]]:
+    """Build registered network ``name`` with the weights at ``path``.
+
+    Returns:
+        ``(network in eval mode, (height, width))``: the training size recorded in the official
+        ``encoder.pth`` when there is one, else the registry's default size.
+
+    Raises:
+        CheckpointError: missing/unreadable path or weights that do not fit (naming the file).
+        ConfigError: a folder given for a family without an official-folder loader.
+    """
+    from litedepth.models.registry import create_model, model_info
+
+    model = name
+    size = model_info(model).default_size
+    path = Path(path)
+    if path.is_dir():
+        options = _training_size(path) if {"height", "width"} <= _factory_params(model) else {}
+        net = create_model(model, **options)
+        meta = _official_loader(model, net)(net, path)
+        recorded = meta if isinstance(meta, dict) else options  # Monodepth2 returns the file's metadata
+        if isinstance(recorded.get("height"), int) and isinstance(recorded.get("width"), int):
+            size = (recorded["height"], recorded["width"])
+    elif path.is_file():
+        if "weights" in _factory_params(model):
+            net = create_model(model, weights=str(path))
+        else:
+            net = create_model(model)
+            _load_state_dict_file(net, path)
+    else:
+        raise CheckpointError(f"{path}: weights file or folder not found")
+    return net.eval(), size
