@@ -90,8 +90,9 @@ def run(frames: int = EIGEN_FRAMES, pool_size: int = 32, repeats: int = 1,
                      "torch.log in metrics.depth.compute_depth_metrics (~7 ms per call on ~20k "
                      "float64 values: ATen's vectorised log parallelises from 2048 elements and "
                      "waits for a second OpenMP thread on a loaded machine; 0.04 ms with 1 thread). "
-                     "Proposed library fix (not applied here, metrics/ is not a benchmark file): "
-                     "compute the per-image metrics with 1 intra-op thread or in NumPy")
+                     "Fixed in litedepth.metrics.evaluate: evaluate_arrays now scores images on one "
+                     "intra-op thread (before: 11.2-11.5 s with 2 threads on a loaded machine; "
+                     "after: 1.2 s)")
     return res
 
 

@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -338,6 +339,22 @@ class EvalResult:
             f.write(buf.getvalue())
 
 
+@contextlib.contextmanager
+def _one_cpu_thread() -> Iterator[None]:
+    """Run per-image CPU tensor work on one thread.
+
+    Each image is a few thousand to a few hundred thousand pixels: too little work to share
+    between threads, and on a busy machine OpenMP's thread synchronisation made the eigen
+    evaluation ~10x slower (benchmarks/bench_eval.py). The previous setting is restored.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def _progress_iter(items: Iterable[Any], total: int | None, enabled: bool, label: str) -> Iterator[Any]:
     if not enabled:
         yield from items
@@ -389,12 +406,13 @@ def evaluate_arrays(
     ratios: list[float] = []
     labels = items.label if isinstance(items, PairSource) else None
     stream = _progress_iter(items, total, progress, f"evaluating ({proto.name})")
-    for i, (name, pred, gt) in enumerate(stream):
-        metrics, ratio = _score_pair(pred, gt, proto, opts, labels(i) if labels else name)
-        acc.add(metrics)
-        per_image.append(ImageResult(str(name), {k: float(v) for k, v in metrics.items()}, ratio))
-        if ratio is not None:
-            ratios.append(ratio)
+    with _one_cpu_thread():
+        for i, (name, pred, gt) in enumerate(stream):
+            metrics, ratio = _score_pair(pred, gt, proto, opts, labels(i) if labels else name)
+            acc.add(metrics)
+            per_image.append(ImageResult(str(name), {k: float(v) for k, v in metrics.items()}, ratio))
+            if ratio is not None:
+                ratios.append(ratio)
     if acc.count == 0:
         raise DataError(None, "no images to evaluate")
     ratio_median = ratio_std = None
