@@ -17,7 +17,7 @@ def test_help_and_models(capsys):
         main(["--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for cmd in ("train", "evaluate", "predict", "kitti-gt", "demo", "models", "profile", "export"):
+    for cmd in ("train", "evaluate", "predict", "kitti-gt", "demo", "models", "profile", "export", "pseudo-label"):
         assert cmd in out
     assert main(["models"]) == 0
     assert "deeplabv3-resnet50" in capsys.readouterr().out

@@ -27,6 +27,7 @@ SUBCOMMANDS = {
     "models": "models",
     "profile": "profile",
     "export": "export",
+    "pseudo-label": "pseudo_label",
 }
 
 

@@ -1,0 +1,471 @@
+"""Hugging Face depth teachers and the offline pseudo-label runner.
+
+:class:`HFDepthTeacher` wraps any ``AutoModelForDepthEstimation`` checkpoint with its image
+processor (Depth Anything V2 Small/Base/Large, DPT with a DINOv2 backbone, ...), loaded from a
+local folder (``config.json`` + ``*.safetensors`` + ``preprocessor_config.json``; works
+offline) or a hub id (where the network allows).
+
+Depth Anything V2 (REFERENCE.md section 1): RGB / 255, resize keeping the aspect ratio with
+lower bound ``input_size`` (518), each side a multiple of 14, bicubic; ImageNet mean/std. The
+output is **relative affine-invariant disparity** (bigger = nearer, ``>= 0``, 0 = sky) for
+``depth_estimation_type == "relative"`` and **metric depth in metres** for ``"metric"``. Maps
+are resized back to each image's original size bilinearly (``align_corners=True``, as the
+original ``infer_image``).
+
+Licences: Depth-Anything-V2-Small is Apache-2.0; Base and Large are CC-BY-NC-4.0
+(non-commercial). :func:`licence_note` states them in each teacher's description.
+
+:func:`run_pseudo_labels` runs a teacher over every frame of a dataset and writes a
+:class:`~litedepth.teachers.cache.PseudoLabelCache`, through Lightning's prediction loop
+(``Trainer.predict``), so several GPUs / processes each write their own frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from litedepth.data.io import read_rgb
+from litedepth.errors import CheckpointError, ConfigError, DataError
+from litedepth.teachers.cache import PseudoLabelCache
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "IMAGE_EXTS",
+    "KILL_AFTER_ENV",
+    "FrameSource",
+    "HFDepthTeacher",
+    "ImageFolderFrames",
+    "PseudoLabelReport",
+    "as_frame_source",
+    "licence_note",
+    "run_pseudo_labels",
+]
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
+
+#: Test hook: when set to N, the runner SIGKILLs its own process right after the N-th frame
+#: file written by this process (used by the resumability test; never set it otherwise).
+KILL_AFTER_ENV = "LITEDEPTH_TEST_KILL_AFTER"
+
+
+def licence_note(model_id: str) -> str:
+    """Licence of a Depth Anything V2 checkpoint, from its id or folder name.
+
+    Example:
+        >>> licence_note("depth-anything/Depth-Anything-V2-Small-hf")
+        'Apache-2.0 (Depth Anything V2 Small)'
+    """
+    name = str(model_id).lower()
+    if "depth-anything-v2" in name or "depth_anything_v2" in name:
+        if "small" in name:
+            return "Apache-2.0 (Depth Anything V2 Small)"
+        if "base" in name or "large" in name:
+            size = "Base" if "base" in name else "Large"
+            return f"CC-BY-NC-4.0, non-commercial (Depth Anything V2 {size})"
+    return ("unknown: check the model card (Depth Anything V2 Small is Apache-2.0; Base/Large are "
+            "CC-BY-NC-4.0)")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class HFDepthTeacher:
+    """A Hugging Face depth model + its image processor, as a batch predictor.
+
+    Args:
+        model_id_or_path: local checkpoint folder or hub id (e.g.
+            ``"depth-anything/Depth-Anything-V2-Small-hf"``).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; ``None`` = CUDA when available.
+        revision: hub revision (branch, tag or commit); ignored for local folders.
+        input_size: the resize lower bound (shorter side) of the processor, e.g. 518;
+            ``None`` keeps the processor's own setting.
+
+    Attributes:
+        output_kind: ``"relative_disparity"`` or ``"metric_depth"`` (from the config's
+            ``depth_estimation_type``; models without it are assumed relative).
+        model, processor: the loaded transformers objects.
+
+    Example:
+        >>> teacher = HFDepthTeacher("depth-anything/Depth-Anything-V2-Small-hf")  # doctest: +SKIP
+        >>> [disp] = teacher.predict([rgb_uint8])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model_id_or_path: str | Path,
+        device: str | torch.device | None = None,
+        revision: str | None = None,
+        input_size: int | None = 518,
+    ) -> None:
+        from transformers import AutoImageProcessor, AutoModelForDepthEstimation
+
+        self.model_id = str(model_id_or_path)
+        local = Path(self.model_id).is_dir()
+        self.local = local
+        kwargs: dict[str, Any] = {} if local or revision is None else {"revision": revision}
+        try:
+            self.processor = AutoImageProcessor.from_pretrained(self.model_id, **kwargs)
+            self.model = AutoModelForDepthEstimation.from_pretrained(self.model_id, **kwargs)
+        except (OSError, ValueError) as exc:
+            where = "folder" if local else "hub id (offline? set HF_HUB_OFFLINE=0 where the network allows)"
+            raise CheckpointError(f"{self.model_id}: cannot load a depth model + image processor from this "
+                                  f"{where}: {str(exc).splitlines()[0]}") from None
+        self.model.eval().requires_grad_(False)
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model.to(torch.device(device))
+        self.revision = revision
+        self.commit_hash = getattr(self.model.config, "_commit_hash", None)
+        if input_size is not None:
+            s = int(input_size)
+            if s < 14:
+                raise ConfigError(f"input_size must be >= 14, got {input_size}")
+            size = getattr(self.processor, "size", None)
+            if isinstance(size, dict) and "shortest_edge" in size:
+                self.processor.size = {"shortest_edge": s}
+            else:
+                self.processor.size = {"height": s, "width": s}
+        self.input_size = input_size
+        kind = getattr(self.model.config, "depth_estimation_type", None) or "relative"
+        self.output_kind = "metric_depth" if kind == "metric" else "relative_disparity"
+        self.max_depth = getattr(self.model.config, "max_depth", None) if kind == "metric" else None
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def preprocessing(self) -> dict[str, Any]:
+        """The processor's pre-processing settings (JSON-able)."""
+        p = self.processor
+        keys = ("size", "keep_aspect_ratio", "ensure_multiple_of", "resample", "do_rescale", "rescale_factor",
+                "do_normalize", "image_mean", "image_std", "do_pad", "size_divisor")
+        out: dict[str, Any] = {"processor": type(p).__name__}
+        for k in keys:
+            if hasattr(p, k):
+                v = getattr(p, k)
+                out[k] = v if isinstance(v, (bool, int, float, str, type(None))) else _jsonable(v)
+        out["output_resize"] = "bilinear, align_corners=True, to the original image size"
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able description recorded in the pseudo-label manifest (computed once)."""
+        if getattr(self, "_description", None) is not None:
+            return dict(self._description)
+        desc: dict[str, Any] = {
+            "id": self.model_id,
+            "revision": self.revision,
+            "commit_hash": self.commit_hash,
+            "architecture": type(self.model).__name__,
+            "input_size": self.input_size,
+            "preprocessing": self.preprocessing(),
+            "output_kind": self.output_kind,
+            "depth_estimation_type": getattr(self.model.config, "depth_estimation_type", None),
+            "max_depth": self.max_depth,
+            "licence": licence_note(self.model_id),
+        }
+        if self.local:
+            weights = sorted(Path(self.model_id).glob("*.safetensors"))
+            desc["weights_sha256"] = {w.name: _sha256(w) for w in weights}
+        self._description = desc
+        return dict(desc)
+
+    @torch.inference_mode()
+    def predict(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Teacher maps of a batch of images.
+
+        Args:
+            images: ``(H, W, 3)`` uint8 RGB arrays; sizes may differ (images of one
+                pre-processed size are batched together).
+
+        Returns:
+            One float32 ``(H, W)`` map per image at its original size (relative disparity
+            or metric depth, see :attr:`output_kind`).
+        """
+        arrays = [np.require(np.asarray(im, dtype=np.uint8), requirements=["C", "W"]) for im in images]
+        for im in arrays:
+            if im.ndim != 3 or im.shape[2] != 3:
+                raise ValueError(f"images must be (H, W, 3) uint8 RGB, got shape {im.shape}")
+        pixel = [self.processor(images=im, return_tensors="pt")["pixel_values"] for im in arrays]
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, pv in enumerate(pixel):
+            groups.setdefault(tuple(pv.shape[-2:]), []).append(i)
+        out: list[np.ndarray | None] = [None] * len(arrays)
+        dev = self.device
+        for idx in groups.values():
+            batch = torch.cat([pixel[i] for i in idx]).to(dev)
+            pred = self.model(pixel_values=batch).predicted_depth  # (B, h, w)
+            for j, i in enumerate(idx):
+                h, w = arrays[i].shape[:2]
+                m = F.interpolate(pred[j][None, None].float(), size=(h, w), mode="bilinear", align_corners=True)
+                out[i] = m[0, 0].cpu().numpy().astype(np.float32)
+        return out  # type: ignore[return-value]
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (bool, int, float, str, type(None))):
+        return v
+    if hasattr(v, "value"):  # enums such as PILImageResampling
+        return _jsonable(v.value)
+    return str(v)
+
+
+# ============================================================================ frame sources
+
+
+class FrameSource(Dataset):
+    """Every frame of a dataset as ``{"key", "image"}`` (native-size uint8 RGB)."""
+
+    keys: list[str]
+
+    def load(self, index: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {"key": self.keys[index], "image": self.load(index)}
+
+
+class ImageFolderFrames(FrameSource):
+    """Every image under ``root`` (recursively, :data:`IMAGE_EXTS`); keys are the relative
+    POSIX paths with extension (e.g. ``"color/000001.png"``); hidden entries are skipped."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DataError(self.root, "image folder not found")
+        files = sorted(
+            p for p in self.root.rglob("*")
+            if p.suffix.lower() in IMAGE_EXTS and p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(self.root).parts)
+        )
+        if not files:
+            raise DataError(self.root, f"no images ({', '.join(IMAGE_EXTS)}) under this folder")
+        self.files = files
+        self.keys = [p.relative_to(self.root).as_posix() for p in files]
+
+    def load(self, index: int) -> np.ndarray:
+        return read_rgb(self.files[index])
+
+
+class SequenceFrames(FrameSource):
+    """The target frames of a :class:`~litedepth.data.video.SequenceDataset`.
+
+    Keys are ``dataset.targets[i].name`` (the ``sample["name"]`` of the dataset); images come
+    from ``dataset.load_frame(ref, 0)``: the stored frame at its native size, without resize,
+    flip or colour jitter (not ``sample["frames_raw"][0]``, which is resized to the training
+    size). Build the dataset with ``frame_ids=(0,)`` so that every frame is a target (with
+    temporal neighbours, frames at sequence ends are not targets and get no label).
+    """
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+        self.keys = [ref.name for ref in dataset.targets]
+
+    def load(self, index: int) -> np.ndarray:
+        return self.dataset.load_frame(self.dataset.targets[index], 0)
+
+
+class SampleFrames(FrameSource):
+    """Any dataset whose samples hold ``"name"`` and ``"frames_raw"`` (F, 3, H, W) or
+    ``"image"`` (3, H, W) floats in ``[0, 1]``; the image is taken from the sample."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+        self.keys = [str(dataset[i]["name"]) for i in range(len(dataset))]
+
+    def load(self, index: int) -> np.ndarray:
+        s = self.dataset[index]
+        t = s["frames_raw"][0] if "frames_raw" in s else s["image"]
+        return (t.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def as_frame_source(dataset: Any) -> FrameSource:
+    """A :class:`FrameSource` for a frame source, a sequence dataset (``targets`` +
+    ``load_frame``) or any dataset of named samples."""
+    if isinstance(dataset, FrameSource):
+        return dataset
+    if hasattr(dataset, "targets") and hasattr(dataset, "load_frame"):
+        return SequenceFrames(dataset)
+    return SampleFrames(dataset)
+
+
+class _Subset(Dataset):
+    def __init__(self, source: FrameSource, indices: list[int]) -> None:
+        self.source, self.indices = source, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return self.source[self.indices[i]]
+
+
+def _collate(items: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {"key": [it["key"] for it in items], "image": [it["image"] for it in items]}
+
+
+# ============================================================================ runner
+
+
+@dataclass(frozen=True)
+class PseudoLabelReport:
+    """What one :func:`run_pseudo_labels` call did (counts over all ranks except ``computed``,
+    which counts this process's frames)."""
+
+    total: int
+    skipped: int
+    computed: int
+    seconds: float
+
+
+def _make_module(teacher: HFDepthTeacher, cache: PseudoLabelCache, on_written: Callable[[int], None]) -> Any:
+    import lightning as L
+
+    class TeacherPredictModule(L.LightningModule):
+        """Thin prediction module: teacher forward + per-frame cache writes in ``predict_step``."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.teacher_model = teacher.model  # registered so Lightning moves it to the device
+
+        def predict_step(self, batch: dict[str, list[Any]], batch_idx: int) -> int:
+            maps = teacher.predict(batch["image"])
+            for key, m in zip(batch["key"], maps):
+                cache.put(key, m)
+                on_written(1)
+            return len(maps)
+
+    return TeacherPredictModule()
+
+
+def _trainer_device(device: str | None, devices: int | str) -> dict[str, Any]:
+    if device is None or device == "auto":
+        return {"accelerator": "auto", "devices": devices}
+    d = str(device)
+    if d == "cpu":
+        return {"accelerator": "cpu", "devices": 1 if devices == "auto" else devices}
+    if d.startswith("cuda"):
+        if ":" in d:
+            return {"accelerator": "gpu", "devices": [int(d.split(":", 1)[1])]}
+        return {"accelerator": "gpu", "devices": devices}
+    if d == "mps":
+        return {"accelerator": "mps", "devices": 1}
+    raise ConfigError(f"device must be cpu, cuda, cuda:N, mps or auto, got {device!r}")
+
+
+def run_pseudo_labels(
+    dataset: Any,
+    teacher: HFDepthTeacher,
+    cache: PseudoLabelCache,
+    batch_size: int = 4,
+    progress: bool = True,
+    *,
+    num_workers: int = 0,
+    device: str | None = None,
+    devices: int | str = "auto",
+) -> PseudoLabelReport:
+    """Write the teacher map of every frame of ``dataset`` not yet in ``cache``.
+
+    Frames whose file exists and is readable (:meth:`PseudoLabelCache.has`) are skipped, so a
+    killed run is resumed by running again. The rest go through Lightning's prediction loop
+    (``Trainer.predict``; with several devices each rank writes its own frames' files, rank 0
+    writes the manifest). Progress with an ETA is shown with rich on rank 0.
+
+    Args:
+        dataset: a :class:`FrameSource`, a sequence dataset (see :class:`SequenceFrames` for
+            which frames and images it uses) or a dataset of named samples.
+        teacher: the teacher; its model is moved by Lightning.
+        cache: the output cache.
+        batch_size: frames per forward pass.
+        progress: show a rich progress bar.
+        num_workers: DataLoader workers reading images.
+        device, devices: where to run (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``None`` = auto) and
+            how many devices (``"auto"`` = all visible GPUs).
+
+    Returns:
+        A :class:`PseudoLabelReport`; the counts are also stored in the manifest's ``last_run``.
+    """
+    import lightning as L
+
+    if int(batch_size) < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    t0 = time.perf_counter()
+    source = as_frame_source(dataset)
+    if len(set(source.keys)) != len(source.keys):
+        raise DataError(None, "the dataset has duplicate frame keys; pseudo-labels are stored per key")
+    cache.set_teacher(teacher.describe())
+    recovered = cache.reconcile(source.keys)
+    if recovered:
+        log.info("recovered %d frame(s) written after the last manifest flush", recovered)
+    cache.flush()  # the manifest names the teacher from the start
+    todo = [i for i, k in enumerate(source.keys) if not cache.has(k)]
+    skipped = len(source) - len(todo)
+    log.info("pseudo-labels: %d frame(s), %d cached, %d to compute", len(source), skipped, len(todo))
+
+    kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
+    written = [0]
+    bar: dict[str, Any] = {}
+
+    def on_written(n: int) -> None:
+        written[0] += n
+        if "progress" in bar:
+            bar["progress"].advance(bar["task"], n * bar["world"])
+        if kill_after and written[0] >= kill_after:  # test hook, see KILL_AFTER_ENV
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    if todo:
+        trainer = L.Trainer(
+            **_trainer_device(device, devices),
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            inference_mode=True,
+        )
+        cache.write_manifest = cache.write_manifest and trainer.global_rank == 0
+        loader = DataLoader(_Subset(source, todo), batch_size=int(batch_size), shuffle=False,
+                            num_workers=int(num_workers), collate_fn=_collate)
+        module = _make_module(teacher, cache, on_written)
+        if progress and trainer.is_global_zero:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            prog = Progress(TextColumn("pseudo-labels"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+            bar.update(progress=prog, task=prog.add_task("pseudo-labels", total=len(todo)), world=trainer.world_size)
+            with prog:
+                trainer.predict(module, loader, return_predictions=False)
+        else:
+            trainer.predict(module, loader, return_predictions=False)
+        trainer.strategy.barrier()
+        if trainer.is_global_zero and trainer.world_size > 1:
+            cache.reconcile(source.keys)  # frames written by other ranks
+    seconds = time.perf_counter() - t0
+    report = PseudoLabelReport(total=len(source), skipped=skipped, computed=written[0], seconds=seconds)
+    cache.flush(last_run={"total": report.total, "skipped": report.skipped, "computed": len(todo),
+                          "seconds": round(seconds, 3)})
+    return report
