@@ -202,8 +202,8 @@ def test_bad_inputs_and_options() -> None:
         net(torch.rand(1, 3, 60, 192))
     with pytest.raises(ValueError, match="RGB"):
         net(torch.rand(1, 1, 64, 192))
-    with pytest.raises(NotImplementedError):
-        create_model("lite-mono", spatial_attention_stages=(2,))
+    with pytest.raises(ConfigError):
+        create_model("lite-mono", spatial_attention_stages=(3,))  # stages are 0, 1, 2
     with pytest.raises(ConfigError):
         create_model("lite-mono", depth=3)
 

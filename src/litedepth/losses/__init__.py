@@ -15,6 +15,8 @@ from litedepth.losses.photometric import (
     photometric_error,
     ssim,
 )
+from litedepth.losses.chamfer import ChamferBinsLoss, chamfer_bins_loss, sample_teacher_points
+from litedepth.losses.distillation import PixelDistillationLoss, normalise_teacher_disparity, pixel_distillation_loss
 from litedepth.losses.smoothness import EdgeAwareSmoothness, edge_aware_smoothness
 from litedepth.losses.supervised import (
     MaskedL1,
@@ -27,6 +29,12 @@ from litedepth.losses.supervised import (
 
 __all__ = [
     "SSIM",
+    "ChamferBinsLoss",
+    "PixelDistillationLoss",
+    "chamfer_bins_loss",
+    "normalise_teacher_disparity",
+    "pixel_distillation_loss",
+    "sample_teacher_points",
     "EdgeAwareSmoothness",
     "MaskedL1",
     "MaskedMSE",

@@ -45,6 +45,22 @@ figures 2.842G / 4.746G / 5.032G / 11.212G add BatchNorm (4 per element) and ave
 Published checkpoints (``encoder.pth`` + ``depth.pth``) load unchanged with
 :func:`load_official_weights`; :func:`save_official_weights` writes that layout.
 
+Options of seed 001 (keyword arguments of every registered factory; defaults give the
+published network):
+
+* ``spatial_attention_stages``: CBAM spatial attention (:class:`SpatialAttention`) after the
+  LGFI output of the listed encoder stages, e.g. ``(1, 2)``. Each adds ``2 * 7 * 7 = 98``
+  parameters and ``98`` MACs per output pixel of its stage (``lite-mono`` at 640x192 with
+  ``(1, 2)``: +196 parameters, +235,200 conv_linear MACs).
+* ``bins`` (``None``, ``"fixed"`` or ``"adaptive"``) and ``n_bins``: the finest-scale sigmoid
+  head is replaced by a :class:`~litedepth.models.bins.DisparityBinsHead` on the finest
+  decoder feature (H/2); its disparity is upsampled x2 bilinearly like the sigmoid head's, and
+  the per-image centres ``(B, K)`` are returned in ``DepthOutput.extras["bin_centres"]``.
+
+Published files load into a network with these options: the new parameters stay at their
+initialisation (logged), and with ``bins`` the file's finest-scale head is skipped (logged).
+Such a network cannot be saved in the published layout (:class:`CheckpointError`).
+
 Example:
     >>> import torch
     >>> from litedepth.models import create_model
@@ -69,6 +85,7 @@ from timm.layers import DropPath
 from torch import Tensor, nn
 
 from litedepth.errors import CheckpointError, ConfigError
+from litedepth.models.bins import BinsMode, DisparityBinsHead
 from litedepth.models.outputs import DepthOutput
 from litedepth.models.registry import register_model
 from litedepth.utils.atomic import atomic_torch_save
@@ -77,6 +94,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "LiteMono",
+    "SpatialAttention",
     "LiteMonoDecoder",
     "LiteMonoEncoder",
     "convert_official_state_dict",
@@ -341,6 +359,29 @@ class LGFIBlock(nn.Module):
         return x + self.drop_path(y)
 
 
+class SpatialAttention(nn.Module):
+    """CBAM spatial attention (Woo et al., "CBAM", ECCV 2018), spatial part only.
+
+    ``x * sigmoid(conv7x7([mean_c(x), max_c(x)]))``: the channel-mean and channel-max maps
+    are stacked (2 channels), convolved by a 7x7 convolution with padding 3 and no bias
+    (2 -> 1 channels, 98 parameters; CBAM's reference code follows this conv with a
+    BatchNorm, which seed 001's description does not mention and which is left out here),
+    squashed by a sigmoid and multiplied onto every channel.
+
+    Shapes: ``(B, C, H, W) -> (B, C, H, W)``.
+    """
+
+    def __init__(self, kernel_size: int = 7) -> None:
+        super().__init__()
+        if kernel_size % 2 == 0:
+            raise ConfigError(f"spatial attention kernel size must be odd, got {kernel_size}")
+        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        return x * torch.sigmoid(self.conv(pooled))
+
+
 # --------------------------------------------------------------------------------------
 # Encoder and decoder
 # --------------------------------------------------------------------------------------
@@ -362,7 +403,10 @@ class LiteMonoEncoder(nn.Module):
         drop_path_rate: stochastic-depth rate, linear from 0 over all blocks to this value.
         layer_scale_init: initial value of the layer-scale vectors.
         expansion: MLP expansion ratio.
-        spatial_attention_stages: reserved for a spatial-attention option; must be empty.
+        spatial_attention_stages: stages whose output (the LGFI block's) passes through a
+            :class:`SpatialAttention`, e.g. ``(1, 2)`` for the high-level stages; the
+            attended feature is what the next stage and the decoder see. The modules live
+            in ``spatial_attention[str(i)]``.
     """
 
     def __init__(
@@ -384,12 +428,15 @@ class LiteMonoEncoder(nn.Module):
             if len(rates) != depth - 1:
                 raise ConfigError(f"stage {i}: {depth} blocks need {depth - 1} dilation rates, "
                                   f"got {list(rates)}")
-        if tuple(spatial_attention_stages):
-            raise NotImplementedError("spatial_attention_stages is reserved; not implemented yet")
+        attn_stages = tuple(sorted({int(i) for i in spatial_attention_stages}))
+        if len(attn_stages) != len(tuple(spatial_attention_stages)) or any(
+                not 0 <= i < len(dims) for i in attn_stages):
+            raise ConfigError(f"spatial_attention_stages must be distinct stage indices in "
+                              f"0..{len(dims) - 1}, got {list(spatial_attention_stages)}")
         self.dims = tuple(dims)
         self.depths = tuple(depths)
         self.dilations = tuple(tuple(r) for r in dilations)
-        self.spatial_attention_stages = tuple(spatial_attention_stages)
+        self.spatial_attention_stages = attn_stages
 
         c0 = dims[0]
         self.stem = nn.Sequential(ConvBNGELU(3, c0, stride=2), ConvBNGELU(c0, c0),
@@ -415,6 +462,9 @@ class LiteMonoEncoder(nn.Module):
             blocks.append(LGFIBlock(dim, num_heads, stage_rates[-1], layer_scale_init, expansion,
                                     use_pos_enc=i in pos_enc_stages))
             self.stages.append(nn.Sequential(*blocks))
+        self.spatial_attention = nn.ModuleDict(
+            {str(i): SpatialAttention() for i in attn_stages}
+        )
 
         self.feature_info = [
             {"num_chs": dim, "reduction": 4 * 2**i, "module": f"stages.{i}"}
@@ -448,7 +498,10 @@ class LiteMonoEncoder(nn.Module):
             if i > 0:
                 stage_in = self.downsample[i](torch.cat([stage_in, features[-1], pooled[i]],
                                                         dim=1))
-            features.append(stage(stage_in))
+            out = stage(stage_in)
+            if str(i) in self.spatial_attention:
+                out = self.spatial_attention[str(i)](out)
+            features.append(out)
         return features
 
 
@@ -471,13 +524,25 @@ class LiteMonoDecoder(nn.Module):
 
     Args:
         feature_info: the encoder's ``feature_info`` (list of dicts with ``num_chs``).
+        bins: ``None`` (sigmoid heads everywhere), ``"fixed"`` or ``"adaptive"``: the finest
+            head becomes a :class:`DisparityBinsHead` (``bins_head``) on the finest decoder
+            feature; ``heads[0]`` is then an empty placeholder.
+        n_bins: number of bins ``K``.
 
     Shapes: features at ``H/4, H/8, H/16`` -> ``[(B, 1, H, W), (B, 1, H/2, W/2),
-    (B, 1, H/4, W/4)]`` with values in ``(0, 1)``.
+    (B, 1, H/4, W/4)]`` with values in ``(0, 1)``; :meth:`forward_with_extras` also returns
+    ``{"bin_centres": (B, K)}`` when ``bins`` is set.
     """
 
-    def __init__(self, feature_info: Sequence[Mapping[str, int | str]]) -> None:
+    def __init__(
+        self,
+        feature_info: Sequence[Mapping[str, int | str]],
+        bins: BinsMode | None = None,
+        n_bins: int = 64,
+    ) -> None:
         super().__init__()
+        if bins not in (None, "fixed", "adaptive"):
+            raise ConfigError(f"bins must be None, 'fixed' or 'adaptive', not {bins!r}")
         enc_chs = [int(f["num_chs"]) for f in feature_info]
         dec_chs = [c // 2 for c in enc_chs]
         self.num_levels = len(enc_chs)
@@ -492,6 +557,11 @@ class LiteMonoDecoder(nn.Module):
             self.levels.append(_DecoderLevel(conv3x3(cin, dec_chs[i]),
                                              conv3x3(dec_chs[i] + skip, dec_chs[i])))
         self.heads = nn.ModuleList(conv3x3(c, 1) for c in dec_chs)
+        self.bins = bins
+        self.bins_head: DisparityBinsHead | None = None
+        if bins is not None:
+            self.heads[0] = nn.Identity()  # keeps the indices (and keys) of the other heads
+            self.bins_head = DisparityBinsHead(dec_chs[0], n_bins, mode=bins)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -502,6 +572,13 @@ class LiteMonoDecoder(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, features: Sequence[Tensor]) -> list[Tensor]:
+        return self.forward_with_extras(features)[0]
+
+    def forward_with_extras(
+        self, features: Sequence[Tensor]
+    ) -> tuple[list[Tensor], dict[str, Tensor]]:
+        """Disparities (finest first) and extra outputs (``bin_centres`` with ``bins``)."""
+        extras: dict[str, Tensor] = {}
         disps: list[Tensor] = [features[0]] * self.num_levels  # placeholders
         x = features[-1]
         for i in reversed(range(self.num_levels)):
@@ -510,9 +587,14 @@ class LiteMonoDecoder(nn.Module):
             if i > 0:
                 x = torch.cat([x, features[i - 1]], dim=1)
             x = F.elu(level.fuse(x))
+            if i == 0 and self.bins_head is not None:
+                # a convex combination of centres in [0, 1]; bilinear upsampling keeps it there
+                disp, extras["bin_centres"] = self.bins_head(x)
+                disps[i] = F.interpolate(disp, scale_factor=2.0, mode="bilinear")
+                continue
             disp = F.interpolate(self.heads[i](x), scale_factor=2.0, mode="bilinear")
             disps[i] = torch.sigmoid(disp)
-        return disps
+        return disps, extras
 
 
 class LiteMono(nn.Module):
@@ -524,12 +606,18 @@ class LiteMono(nn.Module):
         height, width: training resolution; selects the published CDC dilation rates
             (192x640 or 320x1024). Inputs of any size with sides divisible by 16 run.
         drop_path_rate: stochastic-depth rate of the last block (linear from 0).
-        spatial_attention_stages: reserved for a spatial-attention option (empty).
+        spatial_attention_stages: encoder stages followed by CBAM spatial attention
+            (:class:`SpatialAttention`), e.g. ``(1, 2)``; empty = the published network.
+        bins: ``None`` (published sigmoid head), ``"fixed"`` or ``"adaptive"`` disparity
+            bins at the finest scale (:class:`~litedepth.models.bins.DisparityBinsHead`).
+        n_bins: number of bins (seed 001: 64).
 
     ``forward`` takes RGB ``(B, 3, H, W)`` in ``[0, 1]`` with ``H, W`` multiples of 16 and
     returns :class:`DepthOutput` with ``kind="disparity"``: sigmoid disparities in ``(0, 1)``
     at ``H``, ``H/2`` and ``H/4`` (``scales``, finest first; ``pred = scales[0]``); see
-    :func:`litedepth.geometry.disp_to_depth` to turn them into depth.
+    :func:`litedepth.geometry.disp_to_depth` to turn them into depth. With ``bins`` the
+    finest disparity is the bins head's and ``extras["bin_centres"]`` holds ``(B, n_bins)``
+    centres in ``(0, 1)``.
     """
 
     def __init__(
@@ -539,6 +627,8 @@ class LiteMono(nn.Module):
         width: int = SMALL_SIZE[1],
         drop_path_rate: float = 0.2,
         spatial_attention_stages: Sequence[int] = (),
+        bins: BinsMode | None = None,
+        n_bins: int = 64,
     ) -> None:
         super().__init__()
         if variant not in VARIANTS:
@@ -551,7 +641,7 @@ class LiteMono(nn.Module):
             spec.dims, spec.depths, spec.dilations_for(height, width),
             drop_path_rate=drop_path_rate, spatial_attention_stages=spatial_attention_stages,
         )
-        self.decoder = LiteMonoDecoder(self.encoder.feature_info)
+        self.decoder = LiteMonoDecoder(self.encoder.feature_info, bins=bins, n_bins=n_bins)
 
     def forward(self, x: Tensor) -> DepthOutput:
         if x.dim() != 4 or x.shape[1] != 3:
@@ -559,8 +649,13 @@ class LiteMono(nn.Module):
         if x.shape[-2] % 16 or x.shape[-1] % 16:
             raise ValueError(f"Lite-Mono needs height and width divisible by 16, got "
                              f"{x.shape[-2]}x{x.shape[-1]}")
-        disps = self.decoder(self.encoder(x))
-        return DepthOutput(pred=disps[0], kind="disparity", scales=disps)
+        disps, extras = self.decoder.forward_with_extras(self.encoder(x))
+        return DepthOutput(pred=disps[0], kind="disparity", scales=disps, extras=extras)
+
+    def extra_state_keys(self) -> list[str]:
+        """State-dict keys of the seed-001 options, which the published layout does not hold."""
+        return [k for k in self.state_dict()
+                if k.startswith(("encoder.spatial_attention.", "decoder.bins_head."))]
 
 
 _TAGS = ("self-supervised",)
@@ -569,37 +664,45 @@ _TAGS = ("self-supervised",)
 @register_model("lite-mono-tiny", task="depth", default_size=SMALL_SIZE, tags=_TAGS)
 def lite_mono_tiny(
     height: int = 192, width: int = 640, drop_path_rate: float = 0.2,
-    spatial_attention_stages: Sequence[int] = (),
+    spatial_attention_stages: Sequence[int] = (), bins: BinsMode | None = None,
+    n_bins: int = 64,
 ) -> LiteMono:
     """Lite-Mono-tiny: dims 32/64/128, depths 4/4/7; 2,147,659 parameters."""
-    return LiteMono("lite-mono-tiny", height, width, drop_path_rate, spatial_attention_stages)
+    return LiteMono("lite-mono-tiny", height, width, drop_path_rate, spatial_attention_stages,
+                    bins, n_bins)
 
 
 @register_model("lite-mono-small", task="depth", default_size=SMALL_SIZE, tags=_TAGS)
 def lite_mono_small(
     height: int = 192, width: int = 640, drop_path_rate: float = 0.2,
-    spatial_attention_stages: Sequence[int] = (),
+    spatial_attention_stages: Sequence[int] = (), bins: BinsMode | None = None,
+    n_bins: int = 64,
 ) -> LiteMono:
     """Lite-Mono-small: dims 48/80/128, depths 4/4/7; 2,476,859 parameters."""
-    return LiteMono("lite-mono-small", height, width, drop_path_rate, spatial_attention_stages)
+    return LiteMono("lite-mono-small", height, width, drop_path_rate, spatial_attention_stages,
+                    bins, n_bins)
 
 
 @register_model("lite-mono", task="depth", default_size=SMALL_SIZE, tags=_TAGS)
 def lite_mono(
     height: int = 192, width: int = 640, drop_path_rate: float = 0.2,
-    spatial_attention_stages: Sequence[int] = (),
+    spatial_attention_stages: Sequence[int] = (), bins: BinsMode | None = None,
+    n_bins: int = 64,
 ) -> LiteMono:
     """Lite-Mono: dims 48/80/128, depths 4/4/10; 3,074,747 parameters."""
-    return LiteMono("lite-mono", height, width, drop_path_rate, spatial_attention_stages)
+    return LiteMono("lite-mono", height, width, drop_path_rate, spatial_attention_stages,
+                    bins, n_bins)
 
 
 @register_model("lite-mono-8m", task="depth", default_size=SMALL_SIZE, tags=_TAGS)
 def lite_mono_8m(
     height: int = 192, width: int = 640, drop_path_rate: float = 0.2,
-    spatial_attention_stages: Sequence[int] = (),
+    spatial_attention_stages: Sequence[int] = (), bins: BinsMode | None = None,
+    n_bins: int = 64,
 ) -> LiteMono:
     """Lite-Mono-8M: dims 64/128/224, depths 4/4/10; 8,775,851 parameters."""
-    return LiteMono("lite-mono-8m", height, width, drop_path_rate, spatial_attention_stages)
+    return LiteMono("lite-mono-8m", height, width, drop_path_rate, spatial_attention_stages,
+                    bins, n_bins)
 
 
 def thop_style_param_count(model: nn.Module) -> int:
@@ -715,7 +818,18 @@ def to_official_state_dicts(model: LiteMono) -> tuple[dict[str, Tensor], dict[st
     """Split ``model``'s state dict into the published ``(encoder, decoder)`` key layouts.
 
     The encoder dict holds tensors only; :func:`save_official_weights` adds the metadata.
+
+    Raises:
+        CheckpointError: the model uses seed-001 options (spatial attention, bins) whose
+            parameters the published layout cannot hold.
     """
+    extra = model.extra_state_keys() if isinstance(model, LiteMono) else []
+    if extra or getattr(model.decoder, "bins", None) is not None:
+        raise CheckpointError(
+            f"{model.variant} with spatial attention or bins has parameters the published "
+            f"encoder.pth/depth.pth layout cannot hold (e.g. {extra[:3]}); save "
+            f"model.state_dict() with torch.save instead"
+        )
     sd = model.state_dict()
     enc = {k: v for k, v in sd.items() if k.startswith("encoder.")}
     dec = {k: v for k, v in sd.items() if k.startswith("decoder.")}
@@ -744,6 +858,10 @@ def load_official_weights(model: LiteMono, folder: str | Path) -> LiteMono:
     The files are read on the CPU with ``weights_only=True``. The variant must match the
     files; if ``encoder.pth`` records a training size whose dilation rates differ from the
     model's (e.g. 1024x320 weights in a 640x192 ``lite-mono``), loading fails with a hint.
+
+    A model built with seed-001 options also loads: the spatial-attention and bins-head
+    parameters (absent from the files) keep their initialisation, and with ``bins`` the
+    file's finest-scale sigmoid head is not used; both are logged at INFO level.
 
     Raises:
         CheckpointError: a file is missing or unreadable, or keys / shapes do not match
@@ -777,6 +895,14 @@ def load_official_weights(model: LiteMono, folder: str | Path) -> LiteMono:
     sd = convert_official_state_dict(enc_sd, dec_sd, encoder_name=str(enc_path),
                                      decoder_name=str(dec_path))
     own = model.state_dict()
+    extra = set(model.extra_state_keys())
+    if extra:
+        own = {k: v for k, v in own.items() if k not in extra}
+    if model.decoder.bins is not None:
+        skipped = sorted(k for k in sd if k.startswith("decoder.heads.0."))
+        sd = {k: v for k, v in sd.items() if k not in skipped}
+        logger.info("%s: bins head replaces the finest sigmoid head; file entries %s not used",
+                    dec_path, _file_keys(skipped, "decoder.", _DECODER_RENAMES))
     for path, part, rules in ((enc_path, "encoder.", _ENCODER_RENAMES),
                               (dec_path, "decoder.", _DECODER_RENAMES)):
         missing = _file_keys([k for k in own if k.startswith(part) and k not in sd], part, rules)
@@ -790,7 +916,13 @@ def load_official_weights(model: LiteMono, folder: str | Path) -> LiteMono:
         if problems:
             raise CheckpointError(f"{path}: does not fit {model.variant} "
                                   f"({'; '.join(problems)}); is it another Lite-Mono variant?")
-    model.load_state_dict(sd)
+    result = model.load_state_dict(sd, strict=not extra)
+    if extra:
+        left = sorted(result.missing_keys)
+        if set(left) != extra or result.unexpected_keys:  # pragma: no cover - checked above
+            raise CheckpointError(f"{folder}: unexpected key mismatch {left[:5]}")
+        logger.info("%s: parameters not in the published files keep their initialisation: %s",
+                    model.variant, left)
     logger.info("loaded %s weights from %s (trained at %sx%s)", model.variant, folder, w, h)
     return model
 
