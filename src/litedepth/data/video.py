@@ -386,8 +386,37 @@ class SequenceDataset(Dataset):
         if self.has_pose_gt:
             pose = torch.as_tensor(np.asarray(self.load_pose_gt(ref)), dtype=torch.float32).reshape(-1, 4, 4)
             sample["pose_gt"] = mirror_pose(pose) if flip else pose
+        if getattr(self, "teacher_cache", None) is not None:
+            sample["teacher"] = self._teacher_map(ref, out_size, flip)
         sample["name"] = ref.name
         return sample
+
+    def use_pseudo_labels(self, cache_root: str | Path) -> None:
+        """Return each target's cached teacher map as ``sample["teacher"]``.
+
+        The cache is the folder written by ``litedepth pseudo-label`` (keys = ``sample["name"]``).
+        ``sample["teacher"]`` is ``(1, H, W)`` float32 at the sample size, resized with
+        nearest neighbour (zero-disparity sky pixels stay exactly zero, no value is blended with
+        them) and flipped with the frames.
+        """
+        from litedepth.teachers.cache import PseudoLabelCache
+
+        root = Path(cache_root)
+        if not root.is_dir():
+            raise DataError(root, "pseudo-label cache folder not found (run `litedepth pseudo-label` first)")
+        self.teacher_cache = PseudoLabelCache(root, write_manifest=False)
+
+    def _teacher_map(self, ref: TargetRef, size: Sequence[int], flip: bool) -> Tensor:
+        cache = self.teacher_cache
+        try:
+            values = cache.get(ref.name)
+        except KeyError:
+            raise DataError(cache.root, f"no pseudo-label for frame {ref.name!r}") from None
+        t = torch.from_numpy(values)[None, None]
+        if tuple(t.shape[-2:]) != tuple(size):
+            t = F.interpolate(t, size=tuple(int(v) for v in size), mode="nearest-exact")
+        t = t[0]
+        return t.flip(-1).contiguous() if flip else t
 
     def describe(self) -> str:
         """One line for logs: class, root, number of targets and frame ids."""

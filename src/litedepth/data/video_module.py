@@ -62,6 +62,9 @@ class VideoDataModule(L.LightningDataModule):
         static_threshold: video-folder static-frame filter (0 = off; see
             :class:`~litedepth.data.video_folder.VideoFolderDataset`).
         drop_last: drop the last incomplete training batch.
+        pseudo_labels: folder written by ``litedepth pseudo-label`` for the training split;
+            training samples then carry ``teacher`` ``(1, H, W)`` (see
+            :meth:`litedepth.data.video.SequenceDataset.use_pseudo_labels`).
     """
 
     def __init__(
@@ -92,6 +95,7 @@ class VideoDataModule(L.LightningDataModule):
         gt_size: tuple[int, int] | None = (375, 1242),
         static_threshold: float = 0.0,
         drop_last: bool = True,
+        pseudo_labels: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -155,6 +159,8 @@ class VideoDataModule(L.LightningDataModule):
         hp = self.hparams
         if stage in (None, "fit") and self.train_set is None:
             self.train_set = self.make_dataset(hp.train_split, hp.train_sequences, train=True)
+            if hp.pseudo_labels:
+                self.train_set.use_pseudo_labels(hp.pseudo_labels)
         if stage in (None, "fit", "validate") and self.val_set is None and self._has_val():
             self.val_set = self.make_dataset(hp.val_split or "val", hp.val_sequences)
         if stage in (None, "test") and self.test_set is None:

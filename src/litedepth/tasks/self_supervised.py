@@ -69,6 +69,12 @@ class SelfSupervisedDepthTask(L.LightningModule):
             or ``none``. Stepped per epoch.
         val_median_scaling: median-scale predictions in validation metrics (monocular).
         val_max_depth: ground truth beyond this is ignored in validation metrics (metres).
+        distillation_weight: w1 of seed 001: L1 between the student's finest disparity and the
+            batch's cached teacher disparity (``batch["teacher"]``), both median-centred and
+            0..1-normalised per frame, zero-disparity teacher pixels masked.
+        chamfer_weight: w2 of seed 001: Chamfer distance between the bin centres of a network
+            built with ``bins=...`` and ``chamfer_points`` points sampled from the normalised
+            teacher disparity (zero-disparity pixels excluded).
     """
 
     def __init__(
@@ -96,6 +102,9 @@ class SelfSupervisedDepthTask(L.LightningModule):
         pose_min_lr: float = 1e-5,
         val_median_scaling: bool = True,
         val_max_depth: float = 80.0,
+        distillation_weight: float = 0.0,
+        chamfer_weight: float = 0.0,
+        chamfer_points: int = 1024,
     ) -> None:
         super().__init__()
         ids = [f if f == "s" else int(f) for f in frame_ids]
@@ -161,7 +170,30 @@ class SelfSupervisedDepthTask(L.LightningModule):
             photo_total = photo_total + photo
             smooth_total = smooth_total + smooth
         n = len(outputs.scales)
-        return {"loss": (photo_total + smooth_total) / n, "photometric": photo_total / n, "smoothness": smooth_total / n}
+        losses = {"loss": (photo_total + smooth_total) / n, "photometric": photo_total / n,
+                  "smoothness": smooth_total / n}
+        if "teacher" in batch and (self.hparams.distillation_weight > 0 or self.hparams.chamfer_weight > 0):
+            losses.update(self._teacher_losses(outputs, batch["teacher"].float()))
+            losses["loss"] = losses["loss"] + losses.get("distillation", 0.0) + losses.get("chamfer", 0.0)
+        return losses
+
+    def _teacher_losses(self, outputs: Any, teacher: Tensor) -> dict[str, Tensor]:
+        """Seed 001's weighted distillation and Chamfer terms (already multiplied by their weights)."""
+        from litedepth.losses.chamfer import chamfer_bins_loss, sample_teacher_points
+        from litedepth.losses.distillation import normalise_teacher_disparity, pixel_distillation_loss
+
+        out: dict[str, Tensor] = {}
+        hp = self.hparams
+        if hp.distillation_weight > 0:
+            out["distillation"] = pixel_distillation_loss(outputs.pred, teacher, hp.distillation_weight)
+        centres = outputs.extras.get("bin_centres")
+        if hp.chamfer_weight > 0 and centres is not None:
+            t = teacher if teacher.shape[-2:] == outputs.pred.shape[-2:] else F.interpolate(
+                teacher, outputs.pred.shape[-2:], mode="nearest-exact")
+            normalised, valid = normalise_teacher_disparity(t)
+            points, ok = sample_teacher_points(normalised, hp.chamfer_points, valid)
+            out["chamfer"] = hp.chamfer_weight * chamfer_bins_loss(centres, points, ok)
+        return out
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         losses = self.compute_losses(batch)
@@ -169,6 +201,9 @@ class SelfSupervisedDepthTask(L.LightningModule):
         self.log("train/loss", losses["loss"], prog_bar=True, on_step=True, on_epoch=True, batch_size=bs)
         self.log("train/photometric", losses["photometric"], on_step=False, on_epoch=True, batch_size=bs)
         self.log("train/smoothness", losses["smoothness"], on_step=False, on_epoch=True, batch_size=bs)
+        for key in ("distillation", "chamfer"):
+            if key in losses:
+                self.log(f"train/{key}", losses[key], on_step=False, on_epoch=True, batch_size=bs)
         return losses["loss"]
 
     # ------------------------------------------------------------------ validation
