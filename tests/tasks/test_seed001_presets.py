@@ -1,0 +1,69 @@
+"""Seed 001 presets: one per row of its table; MACs asserted and a few training steps each."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from litedepth.cli.train import build_parser
+from litedepth.data.synthetic import SceneConfig, make_dataset
+from litedepth.data.video import SyntheticSequenceDataset
+from litedepth.profiling.flops import count_macs
+from litedepth.teachers.cache import PseudoLabelCache
+from tests.conftest import REPO_ROOT
+from tests.helpers import run_cli
+
+# preset -> (our conv+linear MACs of the network at 640x192, the seed's FLOPs column in G)
+ROWS = {
+    "seed001_baseline": (5_005_271_040, 5.032),
+    "seed001_spatial_attention": (5_005_506_240, 5.033),
+    "seed001_pseudo_label": (5_005_271_040, 5.032),
+    "seed001_fixed_bins": (5_045_821_440, 5.694),
+    "seed001_adaptive_bins_chamfer": (5_045_832_704, 8.675),
+}
+
+
+def _config(name: str) -> str:
+    return str(REPO_ROOT / "configs" / f"{name}.yaml")
+
+
+@pytest.mark.parametrize("name", sorted(ROWS))
+def test_preset_profile(name, capsys):
+    parser = build_parser()
+    cfg = parser.parse_args(["--config", _config(name)])
+    net = parser.instantiate_classes(cfg).model.net.eval()
+    macs = count_macs(net.to("meta"), torch.empty(1, 3, 192, 640, device="meta"), mode="conv_linear").macs
+    ours, seed = ROWS[name]
+    with capsys.disabled():
+        print(f"\n{name}: {macs / 1e9:.3f} G MACs (conv+linear) vs seed {seed:.3f} G: {macs / 1e9 - seed:+.3f} G")
+    assert macs == ours
+
+
+@pytest.fixture(scope="module")
+def video_and_teacher(tmp_path_factory):
+    root = tmp_path_factory.mktemp("seed001")
+    make_dataset(root / "data", n_sequences=3, frames_per_sequence=5, cfg=SceneConfig(height=64, width=192), seed=2)
+    cache = PseudoLabelCache(root / "cache")
+    ds = SyntheticSequenceDataset(root / "data", split="all")
+    for i in range(len(ds)):
+        s = ds[i]
+        d = s["depth_gt"][0].numpy()
+        cache.put(s["name"], np.where(d > 0, 1.0 / np.maximum(d, 1e-6), 0.0))
+    cache.flush()
+    return root
+
+
+@pytest.mark.parametrize("name", sorted(ROWS))
+def test_preset_trains_a_few_steps(name, video_and_teacher, tmp_path):
+    root = video_and_teacher
+    res = run_cli("train", "--config", _config(name), "--data.init_args.dataset", "synthetic",
+                  "--data.init_args.root", str(root / "data"), "--data.init_args.split_dir", "null",
+                  "--data.init_args.size", "[64,192]", "--data.init_args.batch_size", "2",
+                  "--data.init_args.num_workers", "0", "--data.init_args.fractions", "[0.67,0.33,0.0]",
+                  "--data.init_args.pseudo_labels", str(root / "cache"),
+                  "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
+                  "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
+                  "--trainer.accelerator", "cpu", "--run_dir", str(tmp_path / "run"))
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
