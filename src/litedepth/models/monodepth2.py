@@ -73,6 +73,18 @@ EXPECTED_REDUCTIONS = (2, 4, 8, 16, 32)
 # torchvision's ImageNet files, so never required when loading.
 _OPTIONAL_SUFFIX = ".num_batches_tracked"
 
+
+def _mismatch_message(missing: list[str], unexpected: list[str], wrong: list[str]) -> str:
+    """One line listing (the first 8 of) missing keys, unexpected keys and shape mismatches."""
+    parts = []
+    if missing:
+        parts.append(f"missing keys {missing[:8]}{' ...' if len(missing) > 8 else ''}")
+    if unexpected:
+        parts.append(f"unexpected keys {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}")
+    if wrong:
+        parts.append(f"shape mismatches {wrong[:8]}")
+    return "; ".join(parts)
+
 _RESNETS = {
     18: (resnet.BasicBlock, (2, 2, 2, 2)),
     50: (resnet.Bottleneck, (3, 4, 6, 3)),
@@ -135,15 +147,8 @@ def _load_strict(module: nn.Module, sd: Mapping[str, Tensor], source: str) -> No
     unexpected = sorted(set(sd) - set(own))
     wrong = sorted(k for k in set(own) & set(sd) if tuple(own[k].shape) != tuple(sd[k].shape))
     if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"missing keys {missing[:8]}{' ...' if len(missing) > 8 else ''}")
-        if unexpected:
-            parts.append(f"unexpected keys {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}")
-        if wrong:
-            shapes = [f"{k}: file {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}" for k in wrong[:8]]
-            parts.append(f"shape mismatches {shapes}")
-        raise CheckpointError(f"{source}: " + "; ".join(parts))
+        shapes = [f"{k}: file {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}" for k in wrong]
+        raise CheckpointError(f"{source}: " + _mismatch_message(missing, unexpected, shapes))
     module.load_state_dict(dict(sd), strict=False)
 
 
@@ -481,14 +486,7 @@ def load_official_state_dicts(
                 else:
                     new_sd[ours] = v
         if missing or unexpected or wrong:
-            parts = []
-            if missing:
-                parts.append(f"missing keys {missing[:8]}{' ...' if len(missing) > 8 else ''}")
-            if unexpected:
-                parts.append(f"unexpected keys {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}")
-            if wrong:
-                parts.append(f"shape mismatches {wrong[:8]}")
-            raise CheckpointError(f"{where}: " + "; ".join(parts))
+            raise CheckpointError(f"{where}: " + _mismatch_message(missing, unexpected, wrong))
         meta.update({k: sd[k] for k in meta_keys if k in sd})
     result = model.load_state_dict(new_sd, strict=False)
     # Only the optional BatchNorm counters may be left untouched.
