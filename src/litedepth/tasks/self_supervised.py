@@ -24,7 +24,6 @@ pixel intrinsics; optional ``stereo_T`` ``(B, 4, 4)``, ``depth_gt`` ``(B, 1, Hg,
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any, Literal
 
 import lightning as L
@@ -218,7 +217,6 @@ class SelfSupervisedDepthTask(L.LightningModule):
 
     def _log_depth_metrics(self, batch: dict[str, Any]) -> None:
         from litedepth.metrics.evaluate import evaluate_arrays
-        from litedepth.metrics.protocols import EvalProtocol
 
         depth = self.predict_depth(batch["frames_raw"][:, 0]).float()
         gt = batch["depth_gt"].float()
