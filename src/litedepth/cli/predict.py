@@ -6,7 +6,9 @@ For each input ``<stem>`` it writes into ``--output``:
   (metres for depth models, disparity for disparity models; stated in ``predictions.json``);
 * ``<stem>_depth.png`` — 16-bit PNG: depth in millimetres (value / 1000 = metres, 0 = none)
   for depth models; for disparity models disparity x 65535 / max (relative);
-* ``<stem>_color.png`` — colourised map (plasma; near = bright).
+* ``<stem>_color.png`` — colourised map (plasma; near = bright);
+* ``<stem>.ply`` with ``--pointcloud`` — coloured points, camera frame, metres for depth
+  models (relative for disparity models), from ``--intrinsics`` or a ``--fov`` (default 60°).
 """
 
 from __future__ import annotations
@@ -40,6 +42,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--formats", default="npy,png16,color", help="comma list of npy, png16, color")
     p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
+    pc = p.add_argument_group("point clouds (--pointcloud)")
+    pc.add_argument("--pointcloud", action="store_true",
+                    help="also write <stem>.ply: coloured points in the camera frame (x right, y down, z forward)")
+    pc.add_argument("--intrinsics", type=float, nargs=4, metavar=("FX", "FY", "CX", "CY"),
+                    help="pixel intrinsics of the input images (default: from --fov)")
+    pc.add_argument("--fov", type=float, default=None,
+                    help="horizontal field of view in degrees when --intrinsics is not given (default 60)")
+    pc.add_argument("--pointcloud-stride", type=int, default=1, help="keep every N-th row and column")
+    pc.add_argument("--pointcloud-ascii", action="store_true", help="ASCII PLY instead of binary")
     return p
 
 
@@ -84,6 +95,19 @@ def write_outputs(out_dir: Path, stem: str, pred: np.ndarray, kind: str, formats
         save_png(out_dir / f"{stem}_color.png", colorize(pred, invert=(kind == "depth")))
 
 
+def write_pointcloud(path: Path, pred: np.ndarray, kind: str, rgb: np.ndarray, args: argparse.Namespace) -> None:
+    """``--pointcloud``: one coloured PLY for a prediction ``(H, W)`` and its ``(H, W, 3)`` image."""
+    from litedepth.inference.pointcloud import DEFAULT_FOV_DEG, as_depth, save_pointcloud
+
+    depth, units = as_depth(pred, kind)
+    K = None
+    if args.intrinsics:
+        fx, fy, cx, cy = args.intrinsics
+        K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+    save_pointcloud(path, depth, rgb, K, fov_deg=args.fov or DEFAULT_FOV_DEG, stride=args.pointcloud_stride,
+                    binary=not args.pointcloud_ascii, units=units)
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -97,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"unknown output format(s) {sorted(unknown)}; choose from npy, png16, color")
     if args.batch_size < 1:
         raise ConfigError("--batch-size must be >= 1")
+    if args.pointcloud_stride < 1:
+        raise ConfigError("--pointcloud-stride must be >= 1")
+    if args.intrinsics and args.fov is not None:
+        raise ConfigError("give either --intrinsics or --fov, not both")
     size = tuple(args.size) if args.size else None
     if args.checkpoint:
         predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, **({"input_size": size} if size else {}))
@@ -117,13 +145,22 @@ def run(args: argparse.Namespace) -> int:
         task = bar.add_task("predict", total=len(images))
         for i in range(0, len(images), args.batch_size):
             chunk = images[i : i + args.batch_size]
-            preds = predictor.infer_batch([read_rgb(p) for p in chunk])
-            for path, pred in zip(chunk, preds):
+            rgbs = [read_rgb(p) for p in chunk]
+            preds = predictor.infer_batch(rgbs)
+            for path, rgb, pred in zip(chunk, rgbs, preds):
                 write_outputs(out_dir, path.stem, pred, predictor.kind, formats)
+                if args.pointcloud:
+                    write_pointcloud(out_dir / f"{path.stem}.ply", pred, predictor.kind, rgb, args)
             bar.advance(task, len(chunk))
     meta = {"kind": predictor.kind, "units": "metres" if predictor.kind == "depth" else "disparity",
             "png16": "millimetres" if predictor.kind == "depth" else "disparity * 65535 / max",
             "input_size": list(predictor.input_size), "count": len(images), "formats": sorted(formats)}
+    if args.pointcloud:
+        from litedepth.inference.pointcloud import DEFAULT_FOV_DEG
+
+        meta["pointcloud"] = {"intrinsics": list(args.intrinsics) if args.intrinsics else None,
+                              "fov_deg": None if args.intrinsics else (args.fov or DEFAULT_FOV_DEG),
+                              "units": "metres" if predictor.kind == "depth" else "relative"}
     atomic_write_bytes(out_dir / "predictions.json", json.dumps(meta, indent=2).encode())
     log.info("wrote %d predictions to %s", len(images), out_dir)
     return 0
