@@ -87,6 +87,8 @@ def test_every_depth_model_exports_with_parity(name, tmp_path):
     assert np.abs(got - eager).max() <= 1e-4 * max(1.0, np.abs(eager).max())
     meta = read_metadata(result.path)
     assert meta["litedepth.model"] == name and meta["litedepth.output_kind"] == net(x[:1]).kind
+    # Predictor reads the kind from this attribute (a missing one silently meant "depth")
+    assert getattr(net, "output_kind", None) == net(x[:1]).kind
 
 
 # -- one exported lite-mono-tiny shared by the tests below -----------------------------

@@ -620,6 +620,8 @@ class LiteMono(nn.Module):
     centres in ``(0, 1)``.
     """
 
+    output_kind = "disparity"
+
     def __init__(
         self,
         variant: str = "lite-mono",
