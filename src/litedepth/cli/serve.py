@@ -1,0 +1,64 @@
+"""``litedepth serve``: the web demo (Gradio; ``pip install 'litedepth[serve]'``).
+
+Upload an image or take a webcam snapshot, pick a model, and see the depth map and the
+near-object alert overlay. The server listens on 127.0.0.1 (this machine only) unless
+``--host`` says otherwise; it has no authentication. The page's prediction is also an API
+endpoint, ``/predict``, for ``gradio_client``.
+
+Networks named without weights are randomly initialised (the page says so).
+
+Examples:
+    litedepth serve                                   # every registered depth network, random weights
+    litedepth serve --models lite-mono --weights lite-mono=weights/lite-mono --port 8080
+    litedepth serve --checkpoint runs/x/checkpoints/best.ckpt --onnx lite-mono.onnx
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from litedepth.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def _weights_pair(text: str) -> tuple[str, str]:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
+    return name, path
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("serve", help="web demo: depth map and alert overlay in the browser",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default=None,
+                   help="comma list of registered depth networks for the picker (default: all)")
+    p.add_argument("--weights", type=_weights_pair, action="append", default=[], metavar="NAME=PATH",
+                   help="weights for a network (a file or a folder of official files); repeatable")
+    p.add_argument("--checkpoint", action="append", default=[], help="a `litedepth train` checkpoint; repeatable")
+    p.add_argument("--onnx", action="append", default=[], help="an exported ONNX file (onnxruntime); repeatable")
+    p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="network input size (default: each model's)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
+    p.add_argument("--close", type=float, default=2.0, help="the close band's limit in metres (default 2)")
+    p.add_argument("--relative-scale", type=float, default=1.0,
+                   help="factor applied to disparity networks' relative depth before the limits (default 1)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from litedepth.apps.serve import DepthService, build_app, default_sources, launch
+
+    if not 0 < args.port < 65536:
+        raise ConfigError(f"--port must be between 1 and 65535, got {args.port}")
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    sources = default_sources(models, dict(args.weights), args.checkpoint, args.onnx)
+    service = DepthService(sources, input_size=tuple(args.size) if args.size else None, device=args.device,
+                           close_m=args.close, relative_scale=args.relative_scale)
+    app = build_app(service)
+    launch(app, args.host, args.port, block=True)
+    return 0
