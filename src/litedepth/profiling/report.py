@@ -153,6 +153,24 @@ class ProfileResult:
         """Latency rows of one backend, in batch-size order."""
         return [r for r in self.latency if r.backend == backend]
 
+    def backend_comparison(self) -> list[dict[str, Any]]:
+        """Eager PyTorch and onnxruntime side by side, one dict per batch size timed with both.
+
+        Keys: ``batch_size``, ``eager_p50_ms``, ``onnxruntime_p50_ms``, ``eager_p90_ms``,
+        ``onnxruntime_p90_ms`` (ms per call of the batch), ``eager_over_ort`` (eager p50 /
+        onnxruntime p50; > 1: onnxruntime is faster), ``onnxruntime_provider``.
+        """
+        ort = {r.batch_size: r for r in self.rows("onnxruntime")}
+        out = []
+        for e in self.rows("eager"):
+            o = ort.get(e.batch_size)
+            if o is not None:
+                out.append({"batch_size": e.batch_size, "eager_p50_ms": e.latency.p50_ms,
+                            "onnxruntime_p50_ms": o.latency.p50_ms, "eager_p90_ms": e.latency.p90_ms,
+                            "onnxruntime_p90_ms": o.latency.p90_ms, "eager_over_ort": o.eager_over_ort,
+                            "onnxruntime_provider": o.provider})
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict (MAC labels and scope descriptions included)."""
         return {
@@ -168,6 +186,7 @@ class ProfileResult:
                 "descriptions": {k: MODE_DESCRIPTIONS[k] for k in MAC_LABELS},
             },
             "latency": [r.to_dict() for r in self.latency],
+            "backend_comparison": self.backend_comparison(),
             "memory_methods": {r.memory_method: MEMORY_METHODS[r.memory_method] for r in self.latency},
             "onnx": self.onnx,
             "machine": self.machine,
@@ -392,7 +411,8 @@ def size_table_markdown(rows: Sequence[SizeRow]) -> str:
 
 
 def render_profile(result: ProfileResult) -> list[Any]:
-    """Rich renderables for the terminal: a size table and a latency table."""
+    """Rich renderables for the terminal: a size table, a latency table and, when both
+    backends ran, an eager vs onnxruntime table."""
     from rich.table import Table
 
     h, w = result.input_size
@@ -422,7 +442,19 @@ def render_profile(result: ProfileResult) -> list[Any]:
     methods = sorted({r.memory_method for r in result.latency})
     lat.caption = (f"{m.get('device_name')} | torch {m.get('torch')} | onnxruntime {m.get('onnxruntime')} "
                    f"| {m.get('date')}\npeak memory: " + "; ".join(MEMORY_METHODS[k] for k in methods))
-    return [sizes, lat]
+    renderables: list[Any] = [sizes, lat]
+    comparison = result.backend_comparison()
+    if comparison:
+        cmp = Table(title=f"eager PyTorch vs onnxruntime ({result.device}, {threads}; ms per call of the batch)")
+        for col in ("batch", "eager p50", "onnxruntime p50", "eager p90", "onnxruntime p90", "eager / onnxruntime"):
+            cmp.add_column(col, justify="right")
+        for c in comparison:
+            cmp.add_row(str(c["batch_size"]), f"{c['eager_p50_ms']:.2f}", f"{c['onnxruntime_p50_ms']:.2f}",
+                        f"{c['eager_p90_ms']:.2f}", f"{c['onnxruntime_p90_ms']:.2f}",
+                        "-" if c["eager_over_ort"] is None else f"{c['eager_over_ort']:.2f}x")
+        cmp.caption = f"onnxruntime provider: {comparison[0]['onnxruntime_provider']}; > 1x: onnxruntime is faster"
+        renderables.append(cmp)
+    return renderables
 
 
 def write_profile_json(result: ProfileResult, path: str | Path) -> Path:
