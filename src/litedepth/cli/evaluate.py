@@ -82,7 +82,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     model.add_argument("--split-seed", type=int, default=42)
 
     proto = parser.add_argument_group("protocol and scaling")
-    proto.add_argument("--protocol", required=True, choices=list_protocols(), help="evaluation protocol")
+    proto.add_argument("--protocol", default=None, choices=list_protocols(),
+                       help="evaluation protocol (required for depth evaluation)")
     proto.add_argument(
         "--pred-kind", choices=PRED_KINDS, default=None,
         help="what the predictions hold (default: depth, or disparity with --align)",
@@ -107,6 +108,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--per-image-csv", type=Path, default=None, metavar="FILE", help="also write one row per image"
     )
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from litedepth.inference.segmentation import add_segmentation_arguments
+
+    add_segmentation_arguments(parser)
     parser.set_defaults(func=run)
     return parser
 
@@ -169,6 +173,12 @@ def run(args: argparse.Namespace) -> int:
     """
     from litedepth.metrics.evaluate import evaluate_folders
 
+    if getattr(args, "seg_data", None) is not None:  # segmentation / multi-task networks
+        from litedepth.inference.segmentation import run_evaluate
+
+        return run_evaluate(args)
+    if args.protocol is None:
+        raise ConfigError("evaluate needs --protocol (depth) or --seg-data (segmentation)")
     kwargs = _scaling_kwargs(args)
     if getattr(args, "checkpoint", None) is not None:
         return _run_model(args)

@@ -18,6 +18,11 @@ an exponential moving average restarted at scene cuts) and with one ``.npy`` per
 
 ``--onnx FILE`` (or ``--backend onnxruntime``, which exports the network to a temporary
 parity-checked file first) runs the network with onnxruntime.
+
+Segmentation and multi-task networks (``--model`` / ``--checkpoint`` of task segmentation or
+multitask) write ``<stem>_seg.png`` per image instead: a palette PNG whose pixel values are
+class ids (PASCAL VOC colours); multi-task networks also write their depth map in the
+``--formats`` above (:mod:`litedepth.inference.segmentation`).
 """
 
 from __future__ import annotations
@@ -203,6 +208,12 @@ def run_video(args: argparse.Namespace, predictor, source_spec: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from litedepth.inference.segmentation import is_segmentation_request
+    from litedepth.inference.segmentation import run_predict as run_segmentation_predict
+
+    if is_segmentation_request(args):  # segmentation / multi-task networks: palette masks (+ depth)
+        return run_segmentation_predict(args)
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     import tempfile

@@ -26,6 +26,11 @@ _EXPORTS = {
     "KittiRawDataset": "litedepth.data.kitti_raw",
     "ColorJitter": "litedepth.data.augment",
     "ColorJitterParams": "litedepth.data.augment",
+    "SegmentationDataModule": "litedepth.data.segmentation",
+    "SegmentationDataset": "litedepth.data.segmentation",
+    "read_mask": "litedepth.data.segmentation",
+    "VOC_CLASSES": "litedepth.data.voc",
+    "voc_palette": "litedepth.data.voc",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -9,6 +9,8 @@ from litedepth.models import monodepth2  # noqa: F401,E402
 from litedepth.models import pose  # noqa: F401,E402
 from litedepth.models import lite_mono  # noqa: F401,E402
 from litedepth.models import hybrid  # noqa: F401,E402
+from litedepth.models import multitask  # noqa: F401,E402
+from litedepth.models import segmentation  # noqa: F401,E402
 
 from litedepth.models.pretrained import load_pretrained  # noqa: E402
 
