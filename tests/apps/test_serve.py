@@ -139,3 +139,38 @@ def test_server_serves_the_page_and_one_prediction_through_its_api(tmp_path):
     assert depth_rgb.shape == overlay.shape == (36, 54, 3)
     assert depth_rgb.std() > 0  # a colourised map, not a blank image
     assert summary.startswith("lite-mono-tiny (random weights: untrained): relative")
+
+
+def test_detector_overlay_announces_objects_by_band(tmp_path):
+    import json
+
+    from litedepth.apps.detectors import ScriptedDetector
+    from litedepth.apps.serve import detector_overlay
+
+    rgb, depth = _scene()
+    boxes = {"frames": {"0": [{"box": [45, 10, 58, 30], "label": "chair"},
+                              {"box": [0, 5, 18, 30], "label": "person"},
+                              {"box": [25, 0, 40, 8], "label": "clock"}]}}
+    (tmp_path / "d.json").write_text(json.dumps(boxes))
+    r = detector_overlay(ScriptedDetector(tmp_path / "d.json"))(rgb, depth, "metres", 1.0, 2.0)
+    assert r.messages == ["chair on the right, 0.7 metres", "person on the left, 1.5 metres"]  # the clock is far
+    assert r.nearest_m == pytest.approx(0.7) and r.image.shape == rgb.shape
+    assert tuple(r.image[2, 25]) == (60, 200, 60)  # the far clock's box edge is green
+
+
+def test_serve_cli_builds_a_service_with_a_detector(tmp_path):
+    import argparse
+    import json
+
+    from litedepth.cli import serve as serve_cli
+
+    (tmp_path / "d.json").write_text(json.dumps({"frames": {"0": [{"box": [0, 0, 10, 10], "label": "cup"}]}}))
+    parser = argparse.ArgumentParser()
+    serve_cli.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["serve", "--models", "lite-mono-tiny", "--size", "32", "48", "--device", "cpu",
+                              "--detector", "ground-truth", "--detections", str(tmp_path / "d.json")])
+    service = serve_cli.build_service(args)
+    r = service.predict(np.zeros((24, 36, 3), np.uint8), near_m=0.5)
+    assert service.labels == ["lite-mono-tiny"] and r.overlay_rgb.shape == (24, 36, 3)
+    with pytest.raises(ConfigError, match="port"):
+        serve_cli.build_service(parser.parse_args(["serve", "--port", "0"]))

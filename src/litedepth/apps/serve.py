@@ -9,7 +9,8 @@ The work is split so that everything but the page is testable without Gradio:
 * :func:`near_region_overlay` is the default alert overlay, computed from the depth map
   alone with the alert logic of :mod:`litedepth.apps.alerts`: pixels nearer than
   ``near_m`` / ``close_m`` are tinted, the distance of the left / ahead / right thirds of the
-  image is printed on it, and near thirds are announced.
+  image is printed on it, and near thirds are announced. :func:`detector_overlay` does the
+  same for the boxes of an object detector (``litedepth serve --detector ...``).
 * :class:`DepthService` runs a prediction and the overlay for one image. Its ``overlay``
   argument is the hook for other alert logic: any callable with the signature of
   :data:`OverlayFn` (e.g. one that runs an object detector and ``litedepth assist``'s alert
@@ -53,6 +54,7 @@ __all__ = [
     "OverlayResult",
     "ServeResult",
     "build_app",
+    "detector_overlay",
     "launch",
     "near_region_overlay",
 ]
@@ -176,14 +178,7 @@ def near_region_overlay(
     if not 0.0 < near_m < close_m:
         raise ConfigError(f"limits must satisfy 0 < near < close, got near={near_m}, close={close_m}")
     metric = units == "metres"
-    valid = np.isfinite(depth) & (depth > 0)
-    out = rgb.astype(np.float32)
-    close = valid & (depth < close_m)
-    near = valid & (depth < near_m)
-    out[close & ~near] = 0.65 * out[close & ~near] + 0.35 * _CLOSE_RGB
-    out[near] = 0.45 * out[near] + 0.55 * _NEAR_RGB
-    out = out.round().clip(0, 255).astype(np.uint8)
-
+    out = _tint(rgb, depth, near_m, close_m)
     h, w = depth.shape
     edges = [0, w // 3, (2 * w) // 3, w]
     observations = []
@@ -199,6 +194,73 @@ def near_region_overlay(
     image = _draw_labels(out, labels, "m" if metric else "", edges)
     distances = [o.distance_m for o in observations if o.distance_m is not None]
     return OverlayResult(image, messages, min(distances) if distances else None)
+
+
+def _tint(rgb: np.ndarray, depth: np.ndarray, near_m: float, close_m: float) -> np.ndarray:
+    """``rgb`` with pixels nearer than ``near_m`` tinted red and than ``close_m`` orange."""
+    valid = np.isfinite(depth) & (depth > 0)
+    out = rgb.astype(np.float32)
+    close = valid & (depth < close_m)
+    near = valid & (depth < near_m)
+    out[close & ~near] = 0.65 * out[close & ~near] + 0.35 * _CLOSE_RGB
+    out[near] = 0.45 * out[near] + 0.55 * _NEAR_RGB
+    return out.round().clip(0, 255).astype(np.uint8)
+
+
+_BAND_RGB = {"near": (230, 30, 30), "close": (255, 160, 0), "far": (60, 200, 60), None: (160, 160, 160)}
+
+
+def detector_overlay(detector: Any, percentile: float = 15.0) -> OverlayFn:
+    """An overlay that announces detected objects instead of image thirds.
+
+    Args:
+        detector: anything with ``detect(frame) -> list[Detection]`` for a
+            :class:`~litedepth.utils.video_io.Frame`, e.g. from
+            :func:`litedepth.apps.detectors.create_detector` (SSDlite, Faster R-CNN, YOLO).
+        percentile: percentile of the valid depth inside a box (or mask) taken as the
+            object's distance (:func:`~litedepth.apps.alerts.object_distance`).
+
+    Returns:
+        an :data:`OverlayFn`: near / close pixels tinted, each object boxed in its band's
+        colour with its label and distance, and a stateless
+        :class:`~litedepth.apps.alerts.AlertPolicy` decision announcing objects nearer than
+        the close limit (near first, then nearest and most central).
+    """
+    from litedepth.apps.alerts import AlertConfig, AlertPolicy, Observation, object_distance
+    from litedepth.utils.video_io import Frame
+
+    def overlay(rgb: np.ndarray, depth: np.ndarray, units: str, near_m: float, close_m: float) -> OverlayResult:
+        from PIL import Image, ImageDraw, ImageFont
+
+        depth = np.asarray(depth, dtype=np.float32)
+        if rgb.shape[:2] != depth.shape:
+            raise DataError(None, f"image {rgb.shape} and depth {depth.shape} sizes differ")
+        detections = list(detector.detect(Frame(0, rgb, 0.0)))
+        observations = [Observation(d, object_distance(depth, d.box, d.mask, percentile=percentile, min_valid=1))
+                        for d in detections]
+        policy = AlertPolicy(AlertConfig(bands_m=(near_m, close_m), min_hits=1, min_interval_s=0.0,
+                                         cooldown_s=0.0, max_alerts_per_frame=max(1, len(observations))))
+        decision = policy.update(0.0, 0, observations, image_width=depth.shape[1])
+        pil = Image.fromarray(_tint(rgb, depth, near_m, close_m))
+        draw = ImageDraw.Draw(pil)
+        w = depth.shape[1]
+        try:
+            font = ImageFont.load_default(size=max(9, w // 40))
+        except TypeError:  # Pillow < 10.1
+            font = ImageFont.load_default()
+        unit = "m" if units == "metres" else ""
+        for obj in decision.objects:
+            colour = _BAND_RGB.get(obj.band, _BAND_RGB[None])
+            draw.rectangle(obj.box, outline=colour, width=max(1, w // (150 if obj.alerted else 300)))
+            dist = "?" if obj.distance_m is None else f"{obj.distance_m:.2f}{unit}"
+            draw.text((obj.box[0] + 2, obj.box[1] + 2), f"{obj.label} {dist}", fill=colour, font=font,
+                      stroke_width=1, stroke_fill=(0, 0, 0))
+        messages = [a.message if units == "metres" else f"{a.message} (relative scale, not metric)"
+                    for a in decision.alerts]
+        distances = [o.distance_m for o in observations if o.distance_m is not None]
+        return OverlayResult(np.asarray(pil), messages, min(distances) if distances else None)
+
+    return overlay
 
 
 def _draw_labels(image: np.ndarray, labels: list[tuple[int, str, float | None]], unit: str,
@@ -357,8 +419,8 @@ def build_app(service: DepthService, title: str = "litedepth depth demo"):
     with gr.Blocks(title=title, analytics_enabled=False) as app:
         gr.Markdown(f"## {title}\nUpload an image or take a webcam snapshot, pick a model, press "
                     "**Estimate depth**. Bright = near. The overlay tints what is nearer than the "
-                    "near (red) and close (orange) limits and gives the nearest distance to the left, "
-                    "ahead and to the right.")
+                    "near (red) and close (orange) limits and announces what is near: detected "
+                    "objects, or the left / ahead / right thirds of the view without a detector.")
         with gr.Row():
             with gr.Column():
                 image = gr.Image(sources=["upload", "webcam", "clipboard"], type="numpy", label="image",

@@ -5,7 +5,9 @@ near-object alert overlay. The server listens on 127.0.0.1 (this machine only) u
 ``--host`` says otherwise; it has no authentication. The page's prediction is also an API
 endpoint, ``/predict``, for ``gradio_client``.
 
-Networks named without weights are randomly initialised (the page says so).
+Networks named without weights are randomly initialised (the page says so). Without
+``--detector`` the overlay announces the left / ahead / right thirds of the view; with one
+(the detectors of ``litedepth assist``, local weights) it announces detected objects.
 
 Examples:
     litedepth serve                                   # every registered depth network, random weights
@@ -47,18 +49,35 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--close", type=float, default=2.0, help="the close band's limit in metres (default 2)")
     p.add_argument("--relative-scale", type=float, default=1.0,
                    help="factor applied to disparity networks' relative depth before the limits (default 1)")
+    det = p.add_argument_group("object detector (optional; default: the image thirds stand in for objects)")
+    det.add_argument("--detector", default=None, help="ssdlite, fasterrcnn, yolo or ground-truth (see `litedepth assist`)")
+    det.add_argument("--detector-weights", default=None, help="local detector weights file")
+    det.add_argument("--detections", default=None, help="JSON boxes for --detector ground-truth")
+    det.add_argument("--score-threshold", type=float, default=0.5, help="minimum detection score (default 0.5)")
     return p
 
 
-def run(args: argparse.Namespace) -> int:
-    from litedepth.apps.serve import DepthService, build_app, default_sources, launch
+def build_service(args: argparse.Namespace):
+    """The :class:`~litedepth.apps.serve.DepthService` described by the options."""
+    from litedepth.apps.serve import DepthService, default_sources, detector_overlay, near_region_overlay
 
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port must be between 1 and 65535, got {args.port}")
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     sources = default_sources(models, dict(args.weights), args.checkpoint, args.onnx)
-    service = DepthService(sources, input_size=tuple(args.size) if args.size else None, device=args.device,
-                           close_m=args.close, relative_scale=args.relative_scale)
-    app = build_app(service)
+    overlay = near_region_overlay
+    if args.detector:
+        from litedepth.apps.detectors import create_detector
+
+        overlay = detector_overlay(create_detector(args.detector, args.detector_weights, args.score_threshold,
+                                                   args.device, args.detections))
+    return DepthService(sources, input_size=tuple(args.size) if args.size else None, device=args.device,
+                        close_m=args.close, relative_scale=args.relative_scale, overlay=overlay)
+
+
+def run(args: argparse.Namespace) -> int:
+    from litedepth.apps.serve import build_app, launch
+
+    app = build_app(build_service(args))
     launch(app, args.host, args.port, block=True)
     return 0
