@@ -353,6 +353,12 @@ class _FrameWriter(ABC):
             self.abort()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class VideoWriter(_FrameWriter):
     """Write RGB frames to a video file, atomically (temporary file renamed on close).
 
@@ -439,6 +445,7 @@ class VideoWriter(_FrameWriter):
         assert self._tmp is not None
         with open(self._tmp, "rb") as f:
             os.fsync(f.fileno())
+        os.chmod(self._tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(self._tmp, self.path)
         self._tmp = None
 
