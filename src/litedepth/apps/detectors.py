@@ -151,7 +151,7 @@ class TorchvisionDetector(Detector):
     def detect(self, frame: Frame) -> list[Detection]:
         import torch
 
-        x = torch.from_numpy(frame.rgb).to(self.device).permute(2, 0, 1).float().div_(255.0)
+        x = torch.tensor(frame.rgb, device=self.device).permute(2, 0, 1).float().div_(255.0)
         with torch.inference_mode():
             out = self.net([x])[0]
         scores = out["scores"].cpu().numpy()

@@ -28,6 +28,7 @@ SUBCOMMANDS = {
     "profile": "profile",
     "export": "export",
     "pseudo-label": "pseudo_label",
+    "assist": "assist",
     "serve": "serve",
 }
 

@@ -1,0 +1,187 @@
+"""``litedepth assist``: near-object alerts from a camera, a video or images (seed 000's app).
+
+Per frame a depth model and an object detector run; each object's distance is a low
+percentile of the metric depth in its box; objects are tracked, put in distance bands
+(near < 1 m, close < 2 m by default) and directions (left / ahead / right), and announced
+without nagging (hysteresis, per-object cooldown, a maximum alert rate).
+
+Writes into --output: events.jsonl (header + one line per alert), annotated.mp4 (or
+frames/), summary.json (frames per second, scale method, counts). Alerts are also logged
+and spoken with espeak-ng when it is installed.
+
+Relative-depth models (Lite-Mono, Monodepth2: disparity) need --scale:
+  fixed:F           metres = model depth x F
+  calibrate:D       the centre of the first frame is D metres away
+  camera-height:H   the camera is H metres above a flat floor seen in the lower rows
+Metric models (supervised DeepLabV3 checkpoints) default to --scale metric.
+
+Examples:
+  litedepth assist --source 0 --model lite-mono-tiny --weights lite-mono-tiny/ \\
+      --scale camera-height:1.4 --detector ssdlite --detector-weights ssdlite.pth --output run/
+  litedepth assist --source clip.mp4 --onnx lite-mono.onnx --scale calibrate:2.0 \\
+      --detector-weights ssdlite.pth --output run/ --no-speech
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from typing import Any
+
+from litedepth.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def _floats(text: str, n: int | None = None, what: str = "values") -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"{what}: expected comma-separated numbers, got {text!r}") from None
+    if n is not None and len(values) != n:
+        raise ConfigError(f"{what}: expected {n} comma-separated numbers, got {text!r}")
+    return values
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("assist", help="near-object alerts from a camera, video or images",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", required=True, help="camera index (0), video file, image folder or glob")
+    p.add_argument("--output", required=True, help="output folder")
+    depth = p.add_argument_group("depth")
+    src = depth.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", help="registered depth network (with --weights; without, it is untrained)")
+    src.add_argument("--checkpoint", help="checkpoint written by `litedepth train`")
+    src.add_argument("--onnx", help="ONNX file written by `litedepth export`")
+    src.add_argument("--depth-dir", help="recorded depth per frame (.npy metres or uint16 PNG, see --depth-scale)")
+    depth.add_argument("--weights", help="weights for --model: a file or a folder of official Lite-Mono/Monodepth2 files")
+    depth.add_argument("--backend", choices=("torch", "onnxruntime"), help="default: onnxruntime with --onnx, else torch")
+    depth.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="depth network input size")
+    depth.add_argument("--depth-scale", default="mm", help="integer depth encoding for --depth-dir PNGs (default mm)")
+    depth.add_argument("--scale", help="metric | fixed:F | calibrate:METRES | camera-height:METRES")
+    depth.add_argument("--hfov", type=float, default=70.0, help="camera horizontal field of view, degrees (default 70)")
+    depth.add_argument("--intrinsics", help="fx,fy,cx,cy in pixels of the source frames (overrides --hfov)")
+    det = p.add_argument_group("detector")
+    det.add_argument("--detector", default="ssdlite", choices=("ssdlite", "fasterrcnn", "yolo", "ground-truth"))
+    det.add_argument("--detector-weights", help="torchvision .pth / YOLO .pt (default: torchvision's cache path)")
+    det.add_argument("--detections", help="JSON boxes per frame for --detector ground-truth")
+    det.add_argument("--score-threshold", type=float, default=0.5)
+    pol = p.add_argument_group("alerts")
+    pol.add_argument("--bands", default="1,2", help="band limits in metres, near,close[,...] (default 1,2)")
+    pol.add_argument("--band-names", help="comma list, one more than --bands (default near,close,far)")
+    pol.add_argument("--percentile", type=float, default=15.0, help="percentile of box depth = distance (default 15)")
+    pol.add_argument("--hysteresis", type=float, default=0.15, help="metres past a limit to change band")
+    pol.add_argument("--cooldown", type=float, default=5.0, help="seconds before an object's band is repeated")
+    pol.add_argument("--min-interval", type=float, default=1.0, help="seconds between any two alerts")
+    pol.add_argument("--min-hits", type=int, default=2, help="frames an object must be seen before an alert")
+    pol.add_argument("--labels", help="comma list of labels to announce (default all)")
+    out = p.add_argument_group("output")
+    out.add_argument("--speech", action=argparse.BooleanOptionalAction, default=True,
+                     help="speak alerts with espeak-ng when installed (default on)")
+    out.add_argument("--annotated", choices=("video", "frames", "none"), default="video")
+    out.add_argument("--log-objects", action="store_true", help="also write objects.jsonl (every object, every frame)")
+    out.add_argument("--no-inset", action="store_true", help="no depth inset in annotated frames")
+    out.add_argument("--max-frames", type=int, help="stop after N frames")
+    out.add_argument("--fps", type=float, help="frame rate of image folders (default 1) or override of a video's")
+    out.add_argument("--device", help="cpu / cuda (default: cuda when available)")
+    out.add_argument("--threads", type=int, help="CPU threads per model (default: half the cores with the "
+                                                  "detector in its own thread, else all)")
+    out.add_argument("--sequential", action="store_true", help="run detector and depth model one after the other")
+    return p
+
+
+def build_depth(args: argparse.Namespace) -> Any:
+    """The depth estimator chosen on the command line (a PredictorDepth or DepthFiles)."""
+    from litedepth.apps.assist import DepthFiles, PredictorDepth
+
+    backend = args.backend or ("onnxruntime" if args.onnx else "torch")
+    if backend == "onnxruntime" and not args.onnx:
+        raise ConfigError("--backend onnxruntime runs an exported file: give --onnx FILE (see `litedepth export`)")
+    if args.onnx and backend != "onnxruntime":
+        raise ConfigError("--onnx files run with --backend onnxruntime")
+    if args.weights and not args.model:
+        raise ConfigError("--weights goes with --model")
+    size = tuple(args.size) if args.size else None
+    if args.depth_dir:
+        return DepthFiles(args.depth_dir, args.depth_scale)
+    if args.onnx:
+        from litedepth.inference.onnx_backend import predictor_from_onnx
+
+        pred = predictor_from_onnx(args.onnx, device=args.device, input_size=size, threads=args.threads)
+        return PredictorDepth(pred, {"name": pred.model.model_name, "onnx": args.onnx, "backend": "onnxruntime"})
+    from litedepth.inference import Predictor
+
+    if args.checkpoint:
+        kw = {"input_size": size} if size else {}
+        pred = Predictor.from_checkpoint(args.checkpoint, device=args.device, **kw)
+        return PredictorDepth(pred, {"checkpoint": args.checkpoint, "backend": "torch"})
+    if args.weights:
+        from litedepth.models import load_pretrained
+
+        net, trained = load_pretrained(args.model, args.weights)
+        pred = Predictor(net, size or trained, device=args.device)
+        return PredictorDepth(pred, {"name": args.model, "weights": args.weights, "backend": "torch"})
+    log.warning("%s has no --weights: it is randomly initialised, so its distances mean nothing "
+                "(fine for timing and testing)", args.model)
+    pred = Predictor.from_name(args.model, input_size=size, device=args.device)
+    return PredictorDepth(pred, {"name": args.model, "weights": None, "backend": "torch"})
+
+
+def _default_threads(parallel: bool) -> int:
+    cores = os.cpu_count() or 1
+    return max(1, cores // 2) if parallel else cores
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from litedepth.apps.alerts import AlertConfig
+    from litedepth.apps.assist import AssistConfig
+
+    bands = _floats(args.bands, what="--bands")
+    names = tuple(n.strip() for n in args.band_names.split(",")) if args.band_names else (
+        ("near", "close", "far") if len(bands) == 2 else tuple(f"band{i}" for i in range(len(bands))) + ("far",))
+    alert = AlertConfig(bands_m=bands, band_names=names, hysteresis_m=args.hysteresis, cooldown_s=args.cooldown,
+                        min_interval_s=args.min_interval, min_hits=args.min_hits,
+                        labels=tuple(s.strip() for s in args.labels.split(",")) if args.labels else None)
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ConfigError("--max-frames must be >= 1")
+    intrinsics = _floats(args.intrinsics, 4, "--intrinsics") if args.intrinsics else None
+    config = AssistConfig(alert=alert, percentile=args.percentile, hfov_deg=args.hfov, intrinsics=intrinsics,
+                          inset=not args.no_inset, parallel=not args.sequential)  # type: ignore[arg-type]
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError("--threads must be >= 1")
+    args.threads = args.threads or _default_threads(config.parallel)
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        return _run(args, config)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _run(args: argparse.Namespace, config: Any) -> int:
+    from litedepth.apps.assist import AssistPipeline, run_assist
+    from litedepth.apps.detectors import create_detector
+    from litedepth.apps.scale import parse_scale
+    from litedepth.apps.speech import make_speaker
+    from litedepth.utils.video_io import open_source
+
+    depth = build_depth(args)
+    if args.scale is None and depth.kind != "depth":
+        raise ConfigError("this depth model predicts relative disparity: give --scale fixed:F, calibrate:METRES "
+                          "or camera-height:METRES")
+    scale = parse_scale(args.scale, hfov_deg=args.hfov)
+    detector = create_detector(args.detector, args.detector_weights, args.score_threshold, args.device,
+                               args.detections)
+    pipeline = AssistPipeline(depth, detector, scale, config)
+    try:
+        with open_source(args.source, fps=args.fps) as source, make_speaker(args.speech) as speaker:
+            summary = run_assist(source, pipeline, args.output, speaker, max_frames=args.max_frames,
+                                 annotated=args.annotated, progress=True, log_objects=args.log_objects)
+    finally:
+        pipeline.close()
+    scale_info = summary["scale"]
+    log.info("distances in metres by scale method %r: %s", scale_info["method"], scale_info.get("assumption", ""))
+    return 0
