@@ -27,7 +27,7 @@ def test_preset_parses_and_instantiates(path, tmp_path):
     cfg = parser.parse_args(["--config", str(path), "--data.init_args.root", str(tmp_path)])
     init = parser.instantiate_classes(cfg)
     assert init.model.hparams.network == cfg.model.init_args.network
-    assert type(init.data).__name__ in ("DepthDataModule", "VideoDataModule")
+    assert type(init.data).__name__ in ("DepthDataModule", "VideoDataModule", "SegmentationDataModule")
     if "lite_mono" in path.stem:
         h, w = cfg.data.init_args.size
         assert (cfg.model.init_args.network_options["height"], cfg.model.init_args.network_options["width"]) == (h, w)
