@@ -124,13 +124,34 @@ def test_disparity_model_through_the_python_api(walk, tmp_path):
         def describe(self):
             return {"name": "oracle"}
 
-    pipeline = AssistPipeline(OracleDisparity(), ScriptedDetector(walk["root"] / "boxes.json"),
-                              CameraHeightScale(CAM_HEIGHT, hfov_deg=HFOV),
-                              AssistConfig(alert=AlertConfig(bands_m=(2.0, 3.0), min_hits=1)))
-    with open_source(walk["root"] / "img", fps=5) as src:
+    with AssistPipeline(OracleDisparity(), ScriptedDetector(walk["root"] / "boxes.json"),
+                        CameraHeightScale(CAM_HEIGHT, hfov_deg=HFOV),
+                        AssistConfig(alert=AlertConfig(bands_m=(2.0, 3.0), min_hits=1))) as pipeline, \
+            open_source(walk["root"] / "img", fps=5) as src:
         summary = run_assist(src, pipeline, tmp_path / "api", annotated="none", log_objects=True, max_frames=6)
     assert summary["frames"] == 6 and summary["outputs"]["annotated"] is None
     for line in (tmp_path / "api" / "objects.jsonl").read_text().splitlines():
         obj = json.loads(line)
         true = walk["truth"][(obj["frame"], tuple(int(v) for v in obj["box"]))]
         assert obj["distance_m"] == pytest.approx(true, rel=TOLERANCE)
+
+
+def test_interrupted_run_keeps_complete_outputs(walk, tmp_path):
+    """Ctrl-C (as when stopping a camera) finishes the video, the log and the summary."""
+    from litedepth.apps.assist import AssistPipeline, DepthFiles, run_assist
+    from litedepth.apps.detectors import ScriptedDetector
+    from litedepth.apps.scale import MetricScale
+    from litedepth.utils.video_io import open_source
+
+    def stop_after_four(result):
+        if result.frame.index == 3:
+            raise KeyboardInterrupt
+
+    with AssistPipeline(DepthFiles(walk["root"] / "depth"), ScriptedDetector(walk["root"] / "boxes.json"),
+                        MetricScale()) as pipeline, open_source(walk["root"] / "img", fps=5) as src:
+        summary = run_assist(src, pipeline, tmp_path / "o", on_frame=stop_after_four)
+    assert summary["interrupted"] and summary["frames"] == 4
+    with open_source(tmp_path / "o" / "annotated.mp4") as video:
+        assert video.frame_count == 4
+    lines = (tmp_path / "o" / "events.jsonl").read_text().splitlines()
+    assert all(json.loads(x) for x in lines)

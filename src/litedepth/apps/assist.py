@@ -249,6 +249,12 @@ class AssistPipeline:
             self._pool.shutdown(wait=True)
             self._pool = None
 
+    def __enter__(self) -> AssistPipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def describe(self) -> dict:
         """Everything that determines the results (for the log header and the summary)."""
         cfg = self.config
@@ -416,12 +422,12 @@ def run_assist(
                 if writer is not None:
                     text = banner[1] if banner and frame.time_s - banner[0] <= banner_s else None
                     writer.write(annotate(result, band_names, text, pipeline.config.inset))
-                if on_frame is not None:
-                    on_frame(result)
                 stage_ms["annotate_write"].append((time.perf_counter() - t2) * 1e3)
                 frames += 1
                 frame_s.append(time.perf_counter() - t0)
                 bar.advance(task)
+                if on_frame is not None:
+                    on_frame(result)
     except KeyboardInterrupt:
         interrupted = True
         log.warning("interrupted: finishing the outputs of %d frames", frames)
