@@ -87,13 +87,21 @@ def test_assist_onnx_backend(tmp_path, ssdlite_weights):
     (["--model", "lite-mono-tiny", "--scale", "fixed:1", "--bands", "2,1"], "increasing"),
 ])
 def test_assist_errors_are_one_line(tmp_path, capsys, args, message):
+    from PIL import Image
+
     (tmp_path / "f").mkdir()
+    Image.new("RGB", (32, 24)).save(tmp_path / "f" / "a.png")
     rc = main(["assist", "--source", str(tmp_path / "f"), "--output", str(tmp_path / "o"), "--no-speech", *args])
     err = capsys.readouterr().err
     assert rc == 2 and message in err and len(err.strip().splitlines()) == 1, err
 
 
-def test_assist_missing_source(tmp_path, capsys, ssdlite_weights):
-    rc = main(["assist", "--source", str(tmp_path / "none.mp4"), "--model", "lite-mono-tiny", "--scale", "fixed:1",
-               "--detector-weights", str(ssdlite_weights), "--output", str(tmp_path / "o"), "--no-speech"])
-    assert rc == 2 and "no such camera index, video file" in capsys.readouterr().err
+@pytest.mark.parametrize("source, message", [("none.mp4", "no such camera index, video file"),
+                                             ("empty", "no image files"), ("97", "cannot open the camera")])
+def test_assist_bad_source_fails_first(tmp_path, capsys, source, message):
+    (tmp_path / "empty").mkdir()
+    src = source if source.isdigit() else str(tmp_path / source)
+    # the source is checked before any model loads (the detector weights here do not exist)
+    rc = main(["assist", "--source", src, "--model", "lite-mono-tiny", "--scale", "fixed:1",
+               "--detector-weights", str(tmp_path / "absent.pth"), "--output", str(tmp_path / "o"), "--no-speech"])
+    assert rc == 2 and message in capsys.readouterr().err

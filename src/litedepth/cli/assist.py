@@ -168,20 +168,17 @@ def _run(args: argparse.Namespace, config: Any) -> int:
     from litedepth.apps.speech import make_speaker
     from litedepth.utils.video_io import open_source
 
-    depth = build_depth(args)
-    if args.scale is None and depth.kind != "depth":
-        raise ConfigError("this depth model predicts relative disparity: give --scale fixed:F, calibrate:METRES "
-                          "or camera-height:METRES")
-    scale = parse_scale(args.scale, hfov_deg=args.hfov)
-    detector = create_detector(args.detector, args.detector_weights, args.score_threshold, args.device,
-                               args.detections)
-    pipeline = AssistPipeline(depth, detector, scale, config)
-    try:
-        with open_source(args.source, fps=args.fps) as source, make_speaker(args.speech) as speaker:
+    with open_source(args.source, fps=args.fps) as source:  # first: a wrong source fails before models load
+        depth = build_depth(args)
+        if args.scale is None and depth.kind != "depth":
+            raise ConfigError("this depth model predicts relative disparity: give --scale fixed:F, "
+                              "calibrate:METRES or camera-height:METRES")
+        scale = parse_scale(args.scale, hfov_deg=args.hfov)
+        detector = create_detector(args.detector, args.detector_weights, args.score_threshold, args.device,
+                                   args.detections)
+        with AssistPipeline(depth, detector, scale, config) as pipeline, make_speaker(args.speech) as speaker:
             summary = run_assist(source, pipeline, args.output, speaker, max_frames=args.max_frames,
                                  annotated=args.annotated, progress=True, log_objects=args.log_objects)
-    finally:
-        pipeline.close()
     scale_info = summary["scale"]
     log.info("distances in metres by scale method %r: %s", scale_info["method"], scale_info.get("assumption", ""))
     return 0

@@ -228,6 +228,22 @@ class VideoFileSource(_CaptureSource):
             self._cap = None
 
 
+@contextlib.contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    import cv2
+
+    logging_api = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging_api is None:
+        yield
+        return
+    before = logging_api.getLogLevel()
+    logging_api.setLogLevel(logging_api.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        logging_api.setLogLevel(before)
+
+
 class CameraSource(_CaptureSource):
     """Frames from a camera by device index (OpenCV; ``time_s`` is wall-clock time).
 
@@ -244,7 +260,8 @@ class CameraSource(_CaptureSource):
 
         self.index = int(index)
         self.name = f"camera {self.index}"
-        self._cap = cv2.VideoCapture(self.index)
+        with _quiet_opencv():  # OpenCV prints backend warnings for absent cameras; our error says it
+            self._cap = cv2.VideoCapture(self.index)
         if not self._cap.isOpened():
             self._cap.release()
             raise DataError(self.name, "cannot open the camera (no such device, or it is in use)")
