@@ -52,6 +52,17 @@ def test_minmax_normalisation_and_explicit_mask() -> None:
         normalise_teacher_disparity(t[0])
 
 
+def test_mad_normalisation_known_values_and_invariance() -> None:
+    # valid 30, 60, 90, 150: lower median 60, mean |t - 60| = (30 + 0 + 30 + 90) / 4 = 37.5,
+    # spread 4 x 37.5 = 150 -> n = 0.5 + (t - 60) / 300
+    t = as_map([0.0, 30.0, 60.0, 90.0, 150.0])
+    n, valid = normalise_teacher_disparity(t, method="mad")
+    assert n.flatten().tolist() == pytest.approx([0.0, 0.4, 0.5, 0.6, 0.8], abs=1e-12)
+    assert valid.flatten().tolist() == [False, True, True, True, True]
+    n3, _ = normalise_teacher_disparity(2.5 * t + 1.0, valid, mask_zero=False, method="mad")
+    assert torch.allclose(n3, n)
+
+
 def test_per_frame_and_invariant_to_scale_and_shift() -> None:
     g = torch.Generator().manual_seed(0)
     t = torch.rand(3, 1, 5, 6, generator=g, dtype=torch.float64) * 150

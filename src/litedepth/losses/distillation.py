@@ -16,7 +16,16 @@ Median-centring followed by a min-max rescale would be identical to min-max alon
 map does not see shifts), so here the centring is what aligns the two maps: both medians land
 on 0.5, and the range is set by the pixel farthest from the median (which lands on 0 or 1).
 ``method="minmax"`` gives the plain alternative, ``(t - min) / max(max - min, eps)`` over the
-valid pixels. Invalid pixels are set to 0 in the output and flagged in the returned mask.
+valid pixels. ``method="mad"`` is the robust variant: the same median centring, with the
+spread set by the mean absolute deviation instead of the single farthest pixel::
+
+    s = 4 * mean(|t[valid] - m|)              # most valid pixels land in [0, 1]
+
+With ``"median"`` and ``"minmax"`` one extreme pixel (the nearest object) sets the scale of the
+whole map, and so of every gradient; on the synthetic oracle-teacher check
+(``tests/tasks/test_distillation_oracle.py``) ``"mad"`` is the setting under which
+distillation clearly helps. Invalid pixels are set to 0 in the output and flagged in the
+returned mask.
 
 The student is normalised the same way, with its statistics taken over the teacher's valid
 pixels, so the loss is invariant to a positive scale and shift of either map.
@@ -33,7 +42,7 @@ from torch import Tensor, nn
 __all__ = ["NormaliseMethod", "PixelDistillationLoss", "normalise_teacher_disparity",
            "pixel_distillation_loss"]
 
-NormaliseMethod = Literal["median", "minmax"]
+NormaliseMethod = Literal["median", "minmax", "mad"]
 _EPS = 1e-6
 
 
@@ -56,11 +65,14 @@ def normalise_teacher_disparity(
         t: ``(B, 1, H, W)`` disparity (teacher: any positive range; student: 0..1).
         valid: optional ``(B, 1, H, W)`` bool mask of pixels to use.
         mask_zero: also exclude pixels with ``t <= 0`` (sky / infinity in a teacher map).
-        method: ``"median"`` (median -> 0.5, see the module docstring) or ``"minmax"``.
+        method: ``"median"`` (median -> 0.5, farthest pixel -> 0 or 1), ``"mad"`` (median ->
+            0.5, spread from the mean absolute deviation; values may leave [0, 1]) or
+            ``"minmax"``; see the module docstring.
         eps: floor of the range denominator (a constant frame maps to 0.5 / 0).
 
     Returns:
-        ``(normalised, valid)``: ``(B, 1, H, W)`` values in ``[0, 1]`` on valid pixels and 0
+        ``(normalised, valid)``: ``(B, 1, H, W)`` values (in ``[0, 1]`` for ``"median"`` and
+        ``"minmax"``) on valid pixels and 0
         elsewhere, and the bool mask actually used. Differentiable with respect to ``t``.
 
     Example:
@@ -70,8 +82,8 @@ def normalise_teacher_disparity(
         ([0.0, 0.25, 0.5, 1.0], [False, True, True, True])
     """
     _check_map("disparity", t)
-    if method not in ("median", "minmax"):
-        raise ValueError(f"method must be 'median' or 'minmax', not {method!r}")
+    if method not in ("median", "minmax", "mad"):
+        raise ValueError(f"method must be 'median', 'minmax' or 'mad', not {method!r}")
     mask = torch.ones_like(t, dtype=torch.bool) if valid is None else valid.to(torch.bool)
     if mask.shape != t.shape:
         raise ValueError(f"valid {tuple(mask.shape)} must match disparity {tuple(t.shape)}")
@@ -80,10 +92,14 @@ def normalise_teacher_disparity(
     b = t.shape[0]
     flat = t.reshape(b, -1)
     fmask = mask.reshape(b, -1)
-    if method == "median":
+    if method in ("median", "mad"):
         centre = torch.nanmedian(flat.masked_fill(~fmask, float("nan")), dim=1).values
         centre = torch.nan_to_num(centre, nan=0.0)[:, None]
-        spread = ((flat - centre).abs() * fmask).amax(dim=1, keepdim=True)
+        dev = (flat - centre).abs() * fmask
+        if method == "median":
+            spread = dev.amax(dim=1, keepdim=True)
+        else:  # mean absolute deviation, 4x so a typical map spans about 0..1
+            spread = 4 * dev.sum(dim=1, keepdim=True) / fmask.sum(dim=1, keepdim=True).clamp_min(1)
         out = 0.5 + (flat - centre) / (2 * spread.clamp_min(eps))
     else:
         big = torch.finfo(t.dtype).max

@@ -104,6 +104,7 @@ class SelfSupervisedDepthTask(L.LightningModule):
         distillation_weight: float = 0.0,
         chamfer_weight: float = 0.0,
         chamfer_points: int = 1024,
+        distillation_normalisation: Literal["median", "minmax", "mad"] = "median",
     ) -> None:
         super().__init__()
         ids = [f if f == "s" else int(f) for f in frame_ids]
@@ -184,7 +185,8 @@ class SelfSupervisedDepthTask(L.LightningModule):
         out: dict[str, Tensor] = {}
         hp = self.hparams
         if hp.distillation_weight > 0:
-            out["distillation"] = pixel_distillation_loss(outputs.pred, teacher, hp.distillation_weight)
+            out["distillation"] = pixel_distillation_loss(outputs.pred, teacher, hp.distillation_weight,
+                                                        method=hp.distillation_normalisation)
         centres = outputs.extras.get("bin_centres")
         if hp.chamfer_weight > 0 and centres is not None:
             t = teacher if teacher.shape[-2:] == outputs.pred.shape[-2:] else F.interpolate(
