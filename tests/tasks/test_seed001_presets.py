@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -38,6 +40,35 @@ def test_preset_profile(name, capsys):
     with capsys.disabled():
         print(f"\n{name}: {macs / 1e9:.3f} G MACs (conv+linear) vs seed {seed:.3f} G: {macs / 1e9 - seed:+.3f} G")
     assert macs == ours
+
+
+@pytest.mark.parametrize("name", ["seed001_baseline", "seed001_adaptive_bins_chamfer"])
+def test_profile_command_prints_preset_macs_beside_seed_flops(name, tmp_path):
+    """``litedepth profile --config PRESET`` reads the seed figure off the preset's first line."""
+    from litedepth.cli.main import main
+
+    out = tmp_path / "profile.json"
+    assert main(["profile", "--config", _config(name), "--warmup", "0", "--repeats", "1",
+                 "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    ours, seed = ROWS[name]
+    assert report["input_size"] == {"height": 192, "width": 640}
+    assert report["macs_per_image"]["conv_linear"] == ours
+    ref = report["reference"]
+    assert ref["reference_gmacs"] == seed and "seed 001" in ref["source"]
+    assert ref["difference_gmacs"] == pytest.approx(ours / 1e9 - seed)
+
+
+def test_profile_config_errors(tmp_path):
+    from litedepth.cli.main import main
+    from litedepth.errors import DataError
+    from litedepth.cli.profile import network_from_preset
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  init_args: {lr: 1}\n")
+    with pytest.raises(DataError, match="bad.yaml.*network"):
+        network_from_preset(bad)
+    assert main(["profile", "--config", str(bad)]) == 2
 
 
 @pytest.fixture(scope="module")

@@ -6,18 +6,29 @@ products included). Latency is p50 / p90 / mean milliseconds per call of the who
 after warm-up, for each batch size and backend; ``--backends eager,onnxruntime`` also times
 the network exported to ONNX and run by onnxruntime, with the eager / onnxruntime ratio.
 
+``--config PRESET`` profiles the network a training preset builds (``model.init_args.network``
+with its ``network_options``) at the preset's data size; when the preset's first line says
+``# Reproduces: ... <X>G ...`` (the published "FLOPs" of the row it reproduces, which like
+thop's are multiply-accumulates) that figure is printed beside our conv + linear MACs with the
+difference.
+
 Example:
     litedepth profile --model lite-mono --height 192 --width 640 --batch-sizes 1,8 \\
         --backends eager,onnxruntime --json profile.json
+    litedepth profile --config configs/seed001_fixed_bins.yaml --repeats 5
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
+from pathlib import Path
 from typing import Any
 
-from litedepth.errors import ConfigError
+from torch import nn
+
+from litedepth.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +49,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("profile", help="parameters, MACs, latency and memory of a network",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_arguments(p)
+    p.add_argument("--config", help="a training preset (YAML): profile the network it builds")
     p.add_argument("--height", type=int, default=None, help="input height (default: training size)")
     p.add_argument("--width", type=int, default=None, help="input width (default: training size)")
     p.add_argument("--batch-sizes", type=_int_list, default=[1], help="comma list, e.g. 1,8")
@@ -60,12 +72,19 @@ def run(args: argparse.Namespace) -> int:
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
-    net, name, size = load_network(args.model, args.weights, args.checkpoint)
+    reference = None
+    if args.config:
+        if args.model or args.checkpoint or args.weights:
+            raise ConfigError("give --config alone, or --model/--checkpoint, not both")
+        net, name, size, reference = network_from_preset(args.config)
+    else:
+        net, name, size = load_network(args.model, args.weights, args.checkpoint)
     height = args.height or size[0]
     width = args.width or size[1]
     result = profile_model(net, height, width, args.batch_sizes, warmup=args.warmup, repeats=args.repeats,
                            device=args.device, threads=args.threads, backends=backends,
                            onnx_path=args.onnx, model_name=name)
+    result.reference = reference
     console = Console()
     if not console.is_terminal:
         console = Console(width=180)
@@ -77,3 +96,50 @@ def run(args: argparse.Namespace) -> int:
         path = write_profile_json(result, args.json)
         log.info("wrote %s", path)
     return 0
+
+
+_REFERENCE = re.compile(r"^#\s*Reproduces:\s*(?P<source>.*?):\s*(?P<g>\d+(?:\.\d+)?)\s*G\b")
+
+
+def network_from_preset(path: str | Path) -> tuple[nn.Module, str, tuple[int, int], dict[str, Any] | None]:
+    """The depth network a training preset builds, randomly initialised.
+
+    Args:
+        path: a ``litedepth train`` YAML whose ``model.init_args`` name ``network`` (and
+            optionally ``network_options``).
+
+    Returns:
+        ``(network in eval mode, name, (height, width) in pixels, reference)`` where the size is
+        ``data.init_args.size`` (else the network options' height/width, else the registry's)
+        and ``reference`` is ``{"source", "gmacs"}`` from a first line
+        ``# Reproduces: <source>: <X>G, ...`` or ``None``.
+    """
+    import yaml
+
+    from litedepth.models import create_model, model_info
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+        cfg = yaml.safe_load(text) or {}
+    except OSError as exc:
+        raise DataError(path, f"cannot read preset: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise DataError(path, f"not valid YAML: {exc}") from None
+    model = (cfg.get("model") or {}).get("init_args") or {}
+    name = model.get("network")
+    if not isinstance(name, str):
+        raise DataError(path, "preset has no model.init_args.network to profile")
+    options = dict(model.get("network_options") or {})
+    size = ((cfg.get("data") or {}).get("init_args") or {}).get("size")
+    if not size:
+        size = (options["height"], options["width"]) if "height" in options and "width" in options else None
+    size = tuple(int(v) for v in size) if size else tuple(model_info(name).default_size)
+    net = create_model(name, **options).eval()
+    reference = None
+    first = text.lstrip().splitlines()[0] if text.strip() else ""
+    match = _REFERENCE.match(first)
+    if match:
+        reference = {"source": match.group("source").strip(), "gmacs": float(match.group("g"))}
+    log.info("%s: %s%s at %dx%d", path.name, name, f" {options}" if options else "", size[0], size[1])
+    return net, name, (size[0], size[1]), reference

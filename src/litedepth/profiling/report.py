@@ -134,6 +134,8 @@ class ProfileResult:
         machine: :func:`~litedepth.profiling.latency.machine_info`.
         onnx: for the onnxruntime backend: the file, its parity and H/W mode.
         notes: caveats worth printing with the numbers.
+        reference: a published figure to compare with, e.g. ``{"source": "seed 001 ...",
+            "gmacs": 5.032}`` (GMACs; the seed tables call them FLOPs, as thop does).
     """
 
     model_name: str
@@ -148,6 +150,20 @@ class ProfileResult:
     machine: dict[str, Any] = field(default_factory=dict)
     onnx: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    reference: dict[str, Any] | None = None
+
+    def reference_comparison(self) -> dict[str, Any] | None:
+        """Our conv/linear GMACs beside :attr:`reference` (``None`` without one).
+
+        Keys: ``source``, ``reference_gmacs``, ``gmacs`` (ours, conv/linear scope, one image),
+        ``difference_gmacs`` (ours - reference), ``ratio`` (ours / reference).
+        """
+        if not self.reference or self.reference.get("gmacs") is None:
+            return None
+        ref = float(self.reference["gmacs"])
+        ours = self.macs_conv_linear / 1e9
+        return {"source": self.reference.get("source", ""), "reference_gmacs": ref, "gmacs": ours,
+                "difference_gmacs": ours - ref, "ratio": ours / ref if ref else None}
 
     def rows(self, backend: str) -> list[LatencyRow]:
         """Latency rows of one backend, in batch-size order."""
@@ -191,6 +207,7 @@ class ProfileResult:
             "onnx": self.onnx,
             "machine": self.machine,
             "notes": list(self.notes),
+            "reference": self.reference_comparison(),
         }
 
 
@@ -424,6 +441,11 @@ def render_profile(result: ProfileResult) -> list[Any]:
         sizes.add_row(f"  parameters: {child}", f"{n:,} ({_si(n)})")
     sizes.add_row(f"{MAC_LABELS['conv_linear']}, per image", _si(result.macs_conv_linear, "MACs"))
     sizes.add_row(f"{MAC_LABELS['full']}, per image", _si(result.macs_full, "MACs"))
+    ref = result.reference_comparison()
+    if ref is not None:
+        sizes.add_row(f"reference: {ref['source']}", f"{ref['reference_gmacs']:.3f} GMACs (\"FLOPs\")")
+        sizes.add_row("ours - reference (conv + linear)",
+                      f"{ref['difference_gmacs']:+.3f} G ({ref['ratio']:.3f}x)")
     if result.onnx and "parity_max_abs_diff" in result.onnx:
         sizes.add_row("ONNX parity (max abs diff)", f"{result.onnx['parity_max_abs_diff']:.2e}")
 
