@@ -98,6 +98,11 @@ def test_errors(tmp_path):
         read_ply(tmp_path / "junk.ply")
     with pytest.raises(DataError, match="not found"):
         read_ply(tmp_path / "none.ply")
+    for binary in (True, False):
+        cut = write_ply(tmp_path / "cut.ply", np.zeros((10, 3)), binary=binary)
+        cut.write_bytes(cut.read_bytes()[:-30])
+        with pytest.raises(DataError, match="cut.ply: truncated"):
+            read_ply(cut)
 
 
 def test_as_depth_matches_disp_to_depth():

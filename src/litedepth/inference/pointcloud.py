@@ -244,9 +244,16 @@ def read_ply(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, list[str]
     if not {"x", "y", "z"} <= set(names):
         raise DataError(path, f"vertices have no x, y, z (properties {names})")
     if fmt == "binary_little_endian":
+        if len(body) < count * np.dtype(props).itemsize:
+            raise DataError(path, f"truncated: the header declares {count} vertices, the data holds fewer")
         vertices = np.frombuffer(body, dtype=props, count=count)
     elif fmt == "ascii":
-        table = np.loadtxt(body.decode("ascii").splitlines(), ndmin=2, max_rows=count) if count else np.zeros((0, len(props)))
+        try:
+            table = np.loadtxt(body.decode("ascii").splitlines(), ndmin=2, max_rows=count) if count else np.zeros((0, len(props)))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DataError(path, f"malformed ASCII vertex data ({exc})") from None
+        if len(table) < count:
+            raise DataError(path, f"truncated: the header declares {count} vertices, the data holds {len(table)}")
         vertices = np.empty(count, dtype=props)
         for i, name in enumerate(names):
             vertices[name] = table[:, i]
