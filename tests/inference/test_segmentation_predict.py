@@ -110,6 +110,12 @@ def test_predict_and_evaluate_cli_for_a_segmentation_model(tmp_path, capsys):
     result = json.loads(report.read_text())
     assert result["count"] == 3 and set(result["iou"]) == {str(i) for i in range(7)}
     assert "per-class IoU" in capsys.readouterr().out
+    # 2 images: the seeded 80/10/10 split leaves "val" empty - an error, not NaN scores
+    two = tmp_path / "two"
+    make_dataset(two, n_sequences=1, frames_per_sequence=2, cfg=SceneConfig(kind="room", height=24, width=32), seed=0)
+    assert main(["evaluate", "--checkpoint", str(ckpt), "--seg-data", str(two), "--seg-layout", "folder",
+                 "--masks-dir", "labels", "--seg-split", "val", "--output", str(tmp_path / "empty.json")]) == 2
+    assert "split 'val' is empty" in capsys.readouterr().err and not (tmp_path / "empty.json").exists()
     with pytest.raises(ConfigError, match="--protocol"):
         from litedepth.cli import evaluate as ev
 

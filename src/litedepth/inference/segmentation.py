@@ -430,6 +430,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
         everything = folder_items(args.seg_data, args.images_dir, args.masks_dir, args.image_suffix, args.mask_suffix)
         items = [everything[i] for i in split_indices(len(everything), args.seg_split)]
+        if not items:
+            raise DataError(args.seg_data, f"split {args.seg_split!r} is empty ({len(everything)} images in total)")
     result = evaluate_segmentation(predictor, items)
     result["options"] = {"data": str(args.seg_data), "layout": args.seg_layout, "split": args.seg_split,
                          "checkpoint": str(args.checkpoint) if args.checkpoint else None, "model": args.seg_model,
