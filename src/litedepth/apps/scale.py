@@ -162,6 +162,8 @@ class DepthScale(ABC):
         """The factor for this frame (``None``: unknown)."""
 
     def __call__(self, depth: np.ndarray, K: np.ndarray | None = None) -> np.ndarray | None:
+        """``(H, W)`` relative depth (and optional ``(3, 3)`` pixel intrinsics) -> ``(H, W)``
+        float32 metres, or ``None`` while the factor is unknown."""
         f = self.factor_for(depth, K)
         if f is None:
             return None

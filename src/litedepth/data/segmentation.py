@@ -166,7 +166,10 @@ def joint_resize(image: Tensor, mask: Tensor, depth: Tensor, valid: Tensor, size
 
 
 def joint_hflip(image: Tensor, mask: Tensor, depth: Tensor, valid: Tensor) -> tuple[Tensor, ...]:
-    """Mirror every tensor of a sample left-right (last axis)."""
+    """Mirror every tensor of a sample left-right (last axis).
+
+    Shapes: image ``(3, H, W)``, mask ``(H, W)``, depth / valid ``(1, H, W)`` (returned the same).
+    """
     return image.flip(-1), mask.flip(-1), depth.flip(-1), valid.flip(-1)
 
 

@@ -125,7 +125,8 @@ class TemporalSmoother:
         self._state = None
 
     def is_cut(self, rgb: np.ndarray) -> bool:
-        """Whether ``rgb`` starts a new shot relative to the previous frame (updates the memory)."""
+        """Whether ``rgb`` (``(H, W, 3)`` uint8) starts a new shot relative to the previous frame
+        (updates the memory)."""
         thumb = _thumbnail(rgb)
         prev, self._thumb = self._thumb, thumb
         if prev is None or self.cut_threshold is None:
