@@ -37,3 +37,18 @@ def real_subdir(root: Path, name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"real sample folder {path} is absent")
     return path
+
+
+@pytest.fixture
+def one_thread():
+    """One torch intra-op thread for the test, restored after it.
+
+    Oversubscribed OpenMP threads are 10-100x slower on busy 2-core CI machines for networks
+    made of many small ops. Modules opt in with ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

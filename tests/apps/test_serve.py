@@ -7,19 +7,13 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 from litedepth.apps.serve import DepthService, ModelSource, OverlayResult, default_sources, near_region_overlay
 from litedepth.errors import ConfigError, DataError
 from tests.apps.serve_helpers import SERVE_ARGS, running_server
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _scene(h: int = 30, w: int = 60) -> tuple[np.ndarray, np.ndarray]:

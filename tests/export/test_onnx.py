@@ -27,13 +27,7 @@ from litedepth.profiling import count_params
 H, W = 64, 96  # multiples of 32: every registered depth network accepts it
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: oversubscribed OpenMP threads are 10-100x slower on busy CI cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _families() -> dict[str, str]:

@@ -13,12 +13,7 @@ from litedepth.export import export_onnx
 from litedepth.models import create_model
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _predict(tmp_path, out: str, *args: str) -> np.ndarray:

@@ -16,12 +16,7 @@ from litedepth.utils.video_io import ImageSequenceSource, VideoWriter, open_sour
 H, W = 40, 64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _scene_image(kind: int, shift: int = 0) -> np.ndarray:

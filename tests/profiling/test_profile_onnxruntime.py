@@ -15,12 +15,7 @@ from litedepth.models import create_model
 H, W = 32, 48
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _profile(tmp_path, capsys, *extra: str) -> tuple[str, dict]:

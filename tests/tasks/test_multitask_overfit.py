@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 import lightning as L
+import pytest
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
@@ -34,8 +35,8 @@ def scores(task, batch):
     return float(m.compute()["miou"]), abs_rel
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_overfits_synthetic_segmentation_and_depth(tmp_path):
-    torch.set_num_threads(1)
     make_dataset(tmp_path, n_sequences=3, frames_per_sequence=2, cfg=SceneConfig(kind="room", height=48, width=64), seed=3)
     dm = SegmentationDataModule(str(tmp_path), layout="folder", masks_dir="labels", depth_dir="depth", depth_scale="mm",
                                 num_classes=len(CLASS_NAMES), class_names=list(CLASS_NAMES), size=(48, 64),

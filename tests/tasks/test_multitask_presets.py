@@ -103,7 +103,8 @@ def dev_run(name: str, root, run_dir, extra: list[str]) -> dict:
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     info = json.loads((run_dir / "run_info.json").read_text())
     assert info["monitor"] == "val/miou" and 0.0 <= info["best_score"] <= 1.0
-    rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
+    with open(run_dir / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
     assert len(rows) == len(cfg["model"]["init_args"]["phases"])
     assert all(np.isfinite(float(r["train_loss"])) and np.isfinite(float(r["val_loss"])) for r in rows)
     return ckpt
