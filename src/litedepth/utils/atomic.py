@@ -16,6 +16,13 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def default_file_mode() -> int:
+    """Permission bits a plain ``open()`` would give a new file (``0o666`` minus the umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open ``path`` for writing so that it appears only once complete.
@@ -38,6 +45,7 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
             yield f
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, default_file_mode())  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

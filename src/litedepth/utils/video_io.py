@@ -45,6 +45,7 @@ from types import TracebackType
 import numpy as np
 
 from litedepth.errors import ConfigError, DataError
+from litedepth.utils.atomic import default_file_mode
 
 log = logging.getLogger(__name__)
 
@@ -370,12 +371,6 @@ class _FrameWriter(ABC):
             self.abort()
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 class VideoWriter(_FrameWriter):
     """Write RGB frames to a video file, atomically (temporary file renamed on close).
 
@@ -462,7 +457,7 @@ class VideoWriter(_FrameWriter):
         assert self._tmp is not None
         with open(self._tmp, "rb") as f:
             os.fsync(f.fileno())
-        os.chmod(self._tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        os.chmod(self._tmp, default_file_mode())  # mkstemp makes 0600; give the usual permissions
         os.replace(self._tmp, self.path)
         self._tmp = None
 
