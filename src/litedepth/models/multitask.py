@@ -59,9 +59,9 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     if not path.is_file():
         raise CheckpointError(f"{path}: weights file not found")
     try:
-        # Lightning checkpoints hold hyper-parameter objects; plain weight files are loaded
-        # without unpickling arbitrary objects.
-        sd = torch.load(path, map_location="cpu", weights_only=path.suffix != ".ckpt")
+        # weights_only: a weights file handed to us must not run code when loaded
+        # (litedepth's own Lightning checkpoints hold plain types and load this way too).
+        sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling problem is a user error here
         raise CheckpointError(f"{path}: cannot read weights ({exc})") from exc
     if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
