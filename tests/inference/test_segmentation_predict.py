@@ -88,6 +88,9 @@ def test_predict_and_evaluate_cli_for_a_segmentation_model(tmp_path, capsys):
     assert main(["predict", str(images[0]), "--model", "deeplabv3plus-resnet50", "--weights", str(weights),
                  "--size", "32", "32", "--output", str(out)]) == 2  # weights of another encoder: a clear error
     assert "w.pth" in capsys.readouterr().err
+    assert main(["predict", str(images[0]), "--model", "deeplabv3plus-resnet50", "--pointcloud",
+                 "--output", str(out)]) == 2  # depth-only options are refused, not ignored
+    assert "--pointcloud" in capsys.readouterr().err
     args = argparse.Namespace(model="deeplabv3plus-resnet50", checkpoint=None)
     assert is_segmentation_request(args) and not is_segmentation_request(argparse.Namespace(model="lite-mono-tiny", checkpoint=None))
     # the Python API, then predict and evaluate from a checkpoint

@@ -212,6 +212,14 @@ def run(args: argparse.Namespace) -> int:
     from litedepth.inference.segmentation import run_predict as run_segmentation_predict
 
     if is_segmentation_request(args):  # segmentation / multi-task networks: palette masks (+ depth)
+        unsupported = [flag for flag, used in (
+            ("--backend onnxruntime", args.backend != "torch"), ("--pointcloud", args.pointcloud),
+            ("--smoothing", args.smoothing is not None), ("--npy-frames", args.npy_frames),
+            ("--as-video", args.as_video), ("--max-frames", args.max_frames is not None),
+            ("--fps", args.fps is not None)) if used]
+        if unsupported:
+            raise ConfigError(f"{', '.join(unsupported)}: not supported for segmentation / multi-task models "
+                              "(images only, PyTorch backend)")
         return run_segmentation_predict(args)
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
