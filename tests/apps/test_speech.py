@@ -78,3 +78,19 @@ def test_espeak_ng_writes_speech(tmp_path):
     sp.close(wait=True)
     assert sp.spoken == ["person ahead, 0.8 metres"]
     assert wav.read_bytes()[:4] == b"RIFF" and wav.stat().st_size > 5000
+
+
+def test_close_without_wait_stops_the_utterance_being_spoken(tmp_path):
+    log_path = tmp_path / "spoken.txt"
+    sp = EspeakSpeaker(command=_slow_logger_command(log_path, delay=30), timeout_s=60)
+    sp.say("long message")
+    deadline = time.monotonic() + 5
+    while sp._proc is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc = sp._proc
+    assert proc is not None
+    sp.close(wait=False)
+    assert proc.wait(timeout=5) != 0  # terminated, not left running for its 30 s
+    sp._thread.join(timeout=5)
+    assert not sp._thread.is_alive()
+    assert not log_path.exists() and sp.describe()["spoken"] == 0

@@ -85,6 +85,8 @@ class EspeakSpeaker(Speaker):
         self._cond = threading.Condition()
         self._stop = False
         self._failed = False
+        self._proc: subprocess.Popen[bytes] | None = None  # the utterance being spoken
+        self._abort = False  # close(wait=False): speak nothing more
         self._thread = threading.Thread(target=self._worker, name="litedepth-speech", daemon=True)
         self._thread.start()
 
@@ -110,8 +112,24 @@ class EspeakSpeaker(Speaker):
                 self.dropped += 1
                 continue
             try:
-                subprocess.run([*self.command, text], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               timeout=self.timeout_s, check=True)
+                with self._cond:
+                    if self._abort:
+                        return
+                    self._proc = subprocess.Popen([*self.command, text], stdout=subprocess.DEVNULL,
+                                                  stderr=subprocess.PIPE)
+                try:
+                    _, err = self._proc.communicate(timeout=self.timeout_s)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+                    self._proc.communicate()
+                    raise
+                finally:
+                    with self._cond:
+                        proc, self._proc = self._proc, None
+                if proc.returncode != 0:
+                    if self._abort:  # terminated by close(wait=False)
+                        return
+                    raise subprocess.CalledProcessError(proc.returncode, proc.args, stderr=err)
                 self.spoken.append(text)
             except (OSError, subprocess.SubprocessError) as exc:
                 detail = getattr(exc, "stderr", b"") or b""
@@ -123,11 +141,16 @@ class EspeakSpeaker(Speaker):
                 return
 
     def close(self, wait: bool = False) -> None:
+        """Stop the speech thread; ``wait=False`` also drops the pending message and stops the
+        utterance being spoken (no espeak-ng process outlives the call)."""
         with self._cond:
             if not wait:
                 if self._pending is not None:
                     self.dropped += 1
                 self._pending = None
+                self._abort = True
+                if self._proc is not None and self._proc.poll() is None:
+                    self._proc.terminate()
             self._stop = True
             self._cond.notify()
         self._thread.join(timeout=self.timeout_s if wait else 0.5)
