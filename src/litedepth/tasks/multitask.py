@@ -25,8 +25,9 @@ with the same task and the default single ``seg`` phase.
 Batches follow :mod:`litedepth.data.segmentation`: ``image`` ``(B, 3, H, W)`` in ``[0, 1]``,
 ``mask`` ``(B, H, W)`` class ids (``ignore_index`` = void), ``depth`` ``(B, 1, H, W)`` and
 ``depth_valid`` ``(B, 1, H, W)``. Logged: ``train/loss``, ``train/seg_loss``,
-``train/depth_loss``, ``train/phase``; ``val/loss`` (always ``seg_weight * seg +
-depth_weight * depth`` for networks with a depth head and data with depth, else the seg loss),
+``train/depth_loss``, ``train/phase``; ``val/loss`` (for networks with a depth head always
+``seg_weight * seg + depth_weight * depth``, the depth term 0 for batches without valid depth,
+so every batch is scored the same way; for segmentation-only networks the seg loss),
 ``val/seg_loss``, ``val/depth_loss``, ``val/miou``, ``val/pixel_acc``, ``val/iiou``,
 ``val/iou/<class>`` (:mod:`litedepth.metrics.segmentation`), and for metric depth heads
 ``val/abs_rel``, ``val/rmse``, ``val/a1``.
@@ -337,10 +338,12 @@ class MultiTaskSegDepthTask(L.LightningModule):
         self.log("val/seg_loss", seg, sync_dist=True, batch_size=bs)
         total = seg
         valid = batch["depth_valid"]
+        if out.depth is not None:
+            total = self.hparams.seg_weight * seg
         if out.depth is not None and bool(valid.any()):
             dl = self._depth_loss(out.depth.pred, batch["depth"], valid)
             self.log("val/depth_loss", dl, sync_dist=True, batch_size=bs)
-            total = self.hparams.seg_weight * seg + self.hparams.depth_weight * dl
+            total = total + self.hparams.depth_weight * dl
             if out.depth.kind == "depth":
                 from litedepth.metrics.depth import compute_depth_metrics
 
