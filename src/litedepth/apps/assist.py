@@ -387,10 +387,11 @@ def run_assist(
     bar = Progress(TextColumn("assist"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True,
                    disable=not progress)
     total = source.frame_count if max_frames is None or source.frame_count is None else min(max_frames, source.frame_count)
-    events = open(out / "events.jsonl", "w", encoding="utf-8")  # noqa: SIM115 - a live log, closed below
-    objects = open(out / "objects.jsonl", "w", encoding="utf-8") if log_objects else None  # noqa: SIM115
+    events = objects = None
     t_start = time.perf_counter()
     try:
+        events = open(out / "events.jsonl", "w", encoding="utf-8")  # noqa: SIM115 - a live log, closed below
+        objects = open(out / "objects.jsonl", "w", encoding="utf-8") if log_objects else None  # noqa: SIM115
         events.write(json.dumps(header) + "\n")
         events.flush()
         with bar:
@@ -436,9 +437,9 @@ def run_assist(
             writer.abort()
         raise
     finally:
-        events.close()
-        if objects is not None:
-            objects.close()
+        for f in (events, objects):
+            if f is not None:
+                f.close()
     elapsed = time.perf_counter() - t_start
     if writer is not None:
         writer.close()
