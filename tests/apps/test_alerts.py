@@ -92,6 +92,9 @@ def test_maximum_alert_rate():
     fast = run(AlertPolicy(AlertConfig(min_interval_s=0.0, max_alerts_per_frame=2)), script[:3])
     assert [a.frame for a in fast] == [1, 1, 2, 2]  # two per frame, most urgent first
     assert len({a.track_id for a in fast}) == 4
+    # with a rate limit too, the alerts of one frame count as one announcement
+    paced = run(AlertPolicy(AlertConfig(min_interval_s=1.0, max_alerts_per_frame=2)), script)
+    assert [a.time_s for a in paced] == pytest.approx([0.1, 0.1, 1.1, 1.1, 2.1])
 
 
 def test_min_hits_and_label_filter():

@@ -164,7 +164,8 @@ class AlertConfig:
         cooldown_s: per-object: a band already announced for an object is not repeated within
             this time (escalation to a more urgent band is not delayed).
         min_interval_s: global: at least this long between two alerts (maximum alert rate).
-        max_alerts_per_frame: at most this many alerts per frame.
+        max_alerts_per_frame: at most this many alerts per frame (the alerts of one frame
+            count as one announcement for ``min_interval_s``).
         min_hits: frames a new object must be seen before it can be announced.
         direction_edges: box-centre x (fraction of the width) splitting left | ahead | right.
         centre_weight: how much off-centre objects are deprioritised within a band.
@@ -471,10 +472,10 @@ class AlertPolicy:
         candidates.sort()
         alerts: list[Alert] = []
         alerted: set[int] = set()
+        # the alerts of one frame are one announcement for the rate limit
+        rate_limited = self._last_alert_s is not None and time_s - self._last_alert_s < cfg.min_interval_s
         for _, tid, row in candidates:
-            if len(alerts) >= cfg.max_alerts_per_frame:
-                break
-            if self._last_alert_s is not None and time_s - self._last_alert_s < cfg.min_interval_s:
+            if rate_limited or len(alerts) >= cfg.max_alerts_per_frame:
                 break
             _, det, dist, band, direction = rows[row]
             mem = self._memory[tid]
