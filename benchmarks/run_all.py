@@ -32,7 +32,10 @@ def _run_one(name: str, threads: int, device: str) -> BenchResult:
         return bench_eval.run(threads=threads)
     if name == "inference":
         from benchmarks import bench_inference
-        return bench_inference.run(threads=threads, device=device, variants=True, profile_eager=True)
+        # issue 7: every network at its published resolutions (192x640 and 320x1024 for the
+        # self-supervised ones, NYU 480x640 for the supervised ones), batch 1 and 8
+        return bench_inference.run(threads=threads, device=device, batch_sizes=(1, 8), large=True, nyu=True,
+                                   variants=True, profile_eager=True)
     if name == "training":
         from benchmarks import bench_training
         return bench_training.run(device=device, threads=threads)
