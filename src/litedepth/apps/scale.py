@@ -30,6 +30,7 @@ from collections import deque
 import numpy as np
 
 from litedepth.errors import ConfigError
+from litedepth.geometry.depth import disp_to_depth
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,7 @@ def relative_depth(pred: np.ndarray, kind: str, min_depth: float = 0.1, max_dept
         return pred.astype(np.float32, copy=False)
     if kind != "disparity":
         raise ConfigError(f"unknown model output kind {kind!r}")
-    lo, hi = 1.0 / max_depth, 1.0 / min_depth
-    return (1.0 / (lo + (hi - lo) * np.clip(pred, 0.0, 1.0))).astype(np.float32)
+    return disp_to_depth(np.clip(pred, 0.0, 1.0), min_depth, max_depth)[1].astype(np.float32)
 
 
 def intrinsics_from_hfov(width: int, height: int, hfov_deg: float) -> np.ndarray:

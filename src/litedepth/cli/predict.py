@@ -207,6 +207,21 @@ def run_video(args: argparse.Namespace, predictor, source_spec: str) -> int:
     return 0
 
 
+def parse_common_options(args: argparse.Namespace) -> set[str]:
+    """Check ``--formats`` and ``--batch-size`` (shared by depth and segmentation predict).
+
+    Returns:
+        The requested output formats, a subset of ``{"npy", "png16", "color"}``.
+    """
+    formats = {f.strip() for f in args.formats.split(",") if f.strip()}
+    unknown = formats - {"npy", "png16", "color"}
+    if unknown:
+        raise ConfigError(f"unknown output format(s) {sorted(unknown)}; choose from npy, png16, color")
+    if args.batch_size < 1:
+        raise ConfigError("--batch-size must be >= 1")
+    return formats
+
+
 def run(args: argparse.Namespace) -> int:
     from litedepth.inference.segmentation import is_segmentation_request
     from litedepth.inference.segmentation import run_predict as run_segmentation_predict
@@ -229,12 +244,7 @@ def run(args: argparse.Namespace) -> int:
     from litedepth.data.io import read_rgb
     from litedepth.utils.atomic import atomic_write_bytes
 
-    formats = {f.strip() for f in args.formats.split(",") if f.strip()}
-    unknown = formats - {"npy", "png16", "color"}
-    if unknown:
-        raise ConfigError(f"unknown output format(s) {sorted(unknown)}; choose from npy, png16, color")
-    if args.batch_size < 1:
-        raise ConfigError("--batch-size must be >= 1")
+    formats = parse_common_options(args)
     if args.pointcloud_stride < 1:
         raise ConfigError("--pointcloud-stride must be >= 1")
     if args.intrinsics and args.fov is not None:

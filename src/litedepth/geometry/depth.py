@@ -37,7 +37,8 @@ def disp_to_depth(
     """Map a sigmoid disparity to scaled disparity and depth.
 
     Args:
-        disp: network output in ``[0, 1]``, any shape (typically ``(B, 1, H, W)``).
+        disp: network output in ``[0, 1]``, any shape (typically ``(B, 1, H, W)``); a NumPy
+            array works too (plain arithmetic), giving NumPy arrays back.
         min_depth: depth in metres that ``disp = 1`` maps to. Must be > 0.
         max_depth: depth in metres that ``disp = 0`` maps to. Must be > ``min_depth``.
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from litedepth.errors import ConfigError, DataError
+from litedepth.geometry.depth import disp_to_depth
 from litedepth.utils.atomic import atomic_open
 
 __all__ = ["DEFAULT_FOV_DEG", "as_depth", "default_intrinsics", "depth_to_points", "read_ply", "save_pointcloud", "write_ply"]
@@ -63,8 +64,7 @@ def as_depth(pred: np.ndarray, kind: str, min_depth: float = 0.1, max_depth: flo
         return pred, "metres"
     if kind != "disparity":
         raise ConfigError(f"unknown prediction kind {kind!r}; expected 'depth' or 'disparity'")
-    min_disp, max_disp = 1.0 / max_depth, 1.0 / min_depth
-    depth = 1.0 / (min_disp + (max_disp - min_disp) * np.clip(pred, 0.0, 1.0))
+    depth = disp_to_depth(np.clip(pred, 0.0, 1.0), min_depth, max_depth)[1]
     return depth.astype(np.float32), (f"relative (disp_to_depth({min_depth:g}, {max_depth:g}) of a disparity "
                                       f"network; multiply by a metric scale for metres)")
 

@@ -360,16 +360,11 @@ def run_predict(args: argparse.Namespace) -> int:
     ``<stem>_depth.png``, ``<stem>_color.png``, as for depth networks), and
     ``predictions.json``.
     """
-    from litedepth.cli.predict import collect_images, write_outputs
+    from litedepth.cli.predict import collect_images, parse_common_options, write_outputs
     from litedepth.data.io import read_rgb
     from litedepth.utils.atomic import atomic_write_bytes
 
-    formats = {f.strip() for f in args.formats.split(",") if f.strip()}
-    unknown = formats - {"npy", "png16", "color"}
-    if unknown:
-        raise ConfigError(f"unknown output format(s) {sorted(unknown)}; choose from npy, png16, color")
-    if args.batch_size < 1:
-        raise ConfigError("--batch-size must be >= 1")
+    formats = parse_common_options(args)
     predictor = _predictor_from_args(args, args.model, args.weights, args.size)
     images = collect_images(args.inputs)
     stems = [p.stem for p in images]
