@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,22 +22,9 @@ from litedepth.teachers import (
 from litedepth.teachers.hf import KILL_AFTER_ENV
 from tests.conftest import real_subdir
 
-# Until litedepth.cli.main.SUBCOMMANDS lists "pseudo-label" (the lead adds it), register it here;
-# setdefault is a no-op once it is there.
-_REGISTER = "from litedepth.cli import main as m; m.SUBCOMMANDS.setdefault('pseudo-label', 'pseudo_label'); "
+from tests.helpers import run_cli
 
-
-def main(argv: list[str]) -> int:
-    cli_main.SUBCOMMANDS.setdefault("pseudo-label", "pseudo_label")
-    return cli_main.main(argv)
-
-
-def run_cli(*args: str, env_extra: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """``litedepth *args`` in a fresh process (as :func:`tests.helpers.run_cli`)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", **(env_extra or {})}
-    code = _REGISTER + "import sys; sys.exit(m.main(sys.argv[1:]))"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+main = cli_main.main
 
 INPUT = 56  # tiny teacher input size (lower bound, multiple of 14) keeps the tests fast
 
@@ -248,3 +232,18 @@ def test_killed_run_resumes_only_missing_frames(synthetic_root: Path, tiny_teach
     ref = next(r for r in ds.targets if r.name == key)
     fresh = teacher.predict([ds.load_frame(ref, 0)])[0]
     np.testing.assert_allclose(cache.get(key), fresh.astype(np.float16).astype(np.float32), rtol=2e-3, atol=1e-2)
+
+
+@pytest.mark.slow
+def test_two_processes_split_the_frames(synthetic_root: Path, tiny_teacher_dir: Path, tmp_path: Path) -> None:
+    """``--devices 2`` on CPU: Lightning's DDP prediction loop, each rank writing its own frames."""
+    out = tmp_path / "pl"
+    res = run_cli("pseudo-label", "--teacher", str(tiny_teacher_dir), "--dataset", "synthetic", "--root",
+                  str(synthetic_root), "--out", str(out), "--batch-size", "2", "--device", "cpu", "--devices", "2",
+                  "--workers", "0", "--input-size", str(INPUT), "--no-progress",
+                  env_extra={"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    expected = {f"seq{s:04d}/{i:06d}": (32, 48) for s in range(2) for i in range(6)}
+    manifest = _check_cache(out, expected)
+    assert manifest["last_run"]["computed"] == 12
+    assert not list(out.rglob("*.tmp"))
