@@ -21,6 +21,7 @@ log = logging.getLogger("litedepth")
 SUBCOMMANDS = {
     "train": "train",
     "evaluate": "evaluate",
+    "evaluate-pose": "evaluate_pose",
     "predict": "predict",
     "kitti-gt": "kitti_gt",
     "demo": "demo",
