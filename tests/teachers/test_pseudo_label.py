@@ -247,3 +247,6 @@ def test_two_processes_split_the_frames(synthetic_root: Path, tiny_teacher_dir: 
     manifest = _check_cache(out, expected)
     assert manifest["last_run"]["computed"] == 12
     assert not list(out.rglob("*.tmp"))
+    # one summary line for the run (rank 0), counting every rank's frames
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("pseudo-labels:")]
+    assert len(lines) == 1 and "computed 12" in lines[0], res.stdout

@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     cache = PseudoLabelCache(args.out)
     report = run_pseudo_labels(frames, teacher, cache, args.batch_size, progress=not args.no_progress,
                                num_workers=args.workers, device=args.device, devices=devices)
-    print(f"pseudo-labels: {report.total} frames, {report.skipped} already cached, "
-          f"computed {report.computed} in {report.seconds:.1f} s -> {args.out} "
-          f"({teacher.output_kind}; licence: {teacher.describe()['licence']})")
+    if report.rank == 0:  # one line for the whole run, whatever the number of processes
+        print(f"pseudo-labels: {report.total} frames, {report.skipped} already cached, "
+              f"computed {report.total - report.skipped} in {report.seconds:.1f} s -> {args.out} "
+              f"({teacher.output_kind}; licence: {teacher.describe()['licence']})")
     return 0

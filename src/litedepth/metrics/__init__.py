@@ -6,6 +6,8 @@
   ``none`` as data.
 * :mod:`litedepth.metrics.evaluate` — resize, mask, scale, clamp and score one image, an
   iterable of images, or files on disk.
+* :mod:`litedepth.metrics.pose` — Monodepth2's KITTI odometry ATE (5-frame snippets).
+* :mod:`litedepth.metrics.segmentation` — mIoU, pixel accuracy, iIoU, per-class IoU.
 """
 
 from litedepth.metrics.depth import (
@@ -27,6 +29,7 @@ from litedepth.metrics.evaluate import (
     resolve_options,
     split_key,
 )
+from litedepth.metrics.pose import PoseEvalResult, compute_ate, evaluate_ate, read_kitti_poses
 from litedepth.metrics.protocols import (
     PROTOCOLS,
     EvalProtocol,
@@ -37,6 +40,10 @@ from litedepth.metrics.protocols import (
 )
 
 __all__ = [
+    "PoseEvalResult",
+    "compute_ate",
+    "evaluate_ate",
+    "read_kitti_poses",
     "HIGHER_IS_BETTER",
     "METRIC_NAMES",
     "PROTOCOLS",

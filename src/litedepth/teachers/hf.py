@@ -335,12 +335,14 @@ def _collate(items: list[dict[str, Any]]) -> dict[str, list[Any]]:
 @dataclass(frozen=True)
 class PseudoLabelReport:
     """What one :func:`run_pseudo_labels` call did (counts over all ranks except ``computed``,
-    which counts this process's frames)."""
+    which counts this process's frames; ``rank`` is this process's global rank, 0 without
+    several devices)."""
 
     total: int
     skipped: int
     computed: int
     seconds: float
+    rank: int = 0
 
 
 def _make_module(teacher: HFDepthTeacher, cache: PseudoLabelCache, on_written: Callable[[int], None]) -> Any:
@@ -430,6 +432,7 @@ def run_pseudo_labels(
     kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
     written = [0]
     bar: dict[str, Any] = {}
+    rank = 0
 
     def on_written(n: int) -> None:
         written[0] += n
@@ -447,7 +450,8 @@ def run_pseudo_labels(
             enable_model_summary=False,
             inference_mode=True,
         )
-        cache.write_manifest = cache.write_manifest and trainer.global_rank == 0
+        rank = trainer.global_rank
+        cache.write_manifest = cache.write_manifest and rank == 0
         loader = DataLoader(_Subset(source, todo), batch_size=int(batch_size), shuffle=False,
                             num_workers=int(num_workers), collate_fn=_collate)
         module = _make_module(teacher, cache, on_written)
@@ -465,7 +469,7 @@ def run_pseudo_labels(
         if trainer.is_global_zero and trainer.world_size > 1:
             cache.reconcile(source.keys)  # frames written by other ranks
     seconds = time.perf_counter() - t0
-    report = PseudoLabelReport(total=len(source), skipped=skipped, computed=written[0], seconds=seconds)
+    report = PseudoLabelReport(total=len(source), skipped=skipped, computed=written[0], seconds=seconds, rank=rank)
     cache.flush(last_run={"total": report.total, "skipped": report.skipped, "computed": len(todo),
                           "seconds": round(seconds, 3)})
     return report
