@@ -58,16 +58,9 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: weights file not found")
-    try:
-        # weights_only: a weights file handed to us must not run code when loaded
-        # (litedepth's own Lightning checkpoints hold plain types and load this way too).
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling problem is a user error here
-        raise CheckpointError(f"{path}: cannot read weights ({exc})") from exc
-    if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
-        sd = sd["state_dict"]
-        if any(k.startswith("net.") for k in sd):
-            sd = {k[len("net."):]: v for k, v in sd.items() if k.startswith("net.")}
+    from litedepth.models.pretrained import read_weights_file
+
+    sd = read_weights_file(path)
     if isinstance(sd, dict) and isinstance(sd.get("model"), dict):  # torchvision reference scripts
         sd = sd["model"]
     if not isinstance(sd, dict) or not sd or not all(isinstance(v, Tensor) for v in sd.values()):

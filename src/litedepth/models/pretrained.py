@@ -56,17 +56,31 @@ def _training_size(folder: Path) -> dict[str, int]:
     return {"height": h, "width": w} if isinstance(h, int) and isinstance(w, int) else {}
 
 
-def _load_state_dict_file(net: nn.Module, path: Path) -> None:
+def read_weights_file(path: str | Path) -> Any:
+    """The contents of a local weights file, unwrapped from a ``litedepth train`` checkpoint.
+
+    Loaded on CPU with ``weights_only=True`` (a file handed to us must not run code). A
+    Lightning checkpoint gives its ``state_dict``, with the task's ``net.`` prefix removed when
+    present; anything else is returned as loaded, for the caller to check.
+
+    Raises:
+        CheckpointError: the file cannot be unpickled.
+    """
     import torch
 
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any unpickling problem is a user error here
         raise CheckpointError(f"{path}: cannot read weights ({exc})") from exc
     if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
         sd = sd["state_dict"]
         if any(k.startswith("net.") for k in sd):
             sd = {k[len("net."):]: v for k, v in sd.items() if k.startswith("net.")}
+    return sd
+
+
+def _load_state_dict_file(net: nn.Module, path: Path) -> None:
+    sd = read_weights_file(path)
     if not isinstance(sd, dict) or not sd:
         raise CheckpointError(f"{path}: not a state dict")
     result = net.load_state_dict(sd, strict=False)
