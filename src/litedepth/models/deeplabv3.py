@@ -37,6 +37,22 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+class ImageNetNormalise(nn.Module):
+    """``(image - mean) / std`` with the ImageNet statistics torchvision / timm encoders expect.
+
+    Shapes: ``(B, 3, H, W)`` RGB in ``[0, 1]`` -> normalised ``(B, 3, H, W)``. The statistics are
+    non-persistent buffers: they follow the module's device and dtype but are not in its state dict.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, image: Tensor) -> Tensor:
+        return (image - self.mean) / self.std
+
+
 class DeepLabV3Depth(nn.Module):
     """DeepLabV3 with a one-channel Softplus depth head.
 
@@ -96,16 +112,14 @@ class DeepLabV3Depth(nn.Module):
         self.backbone = net.backbone
         self.classifier = net.classifier
         self.activation = nn.Softplus()
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.normalise = ImageNetNormalise()
         if weights is not None:
             self.load_weights_file(weights)
 
     def forward(self, image: Tensor) -> DepthOutput:
         """Predict depth in metres for an RGB batch ``(B, 3, H, W)`` in ``[0, 1]``."""
         h, w = image.shape[-2:]
-        x = (image - self.mean) / self.std
-        feats = self.backbone(x)["out"]
+        feats = self.backbone(self.normalise(image))["out"]
         logits = self.classifier(feats)
         logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
         return DepthOutput(pred=self.activation(logits), kind="depth")

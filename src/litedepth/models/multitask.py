@@ -35,14 +35,13 @@ import torch
 from torch import Tensor, nn
 
 from litedepth.errors import CheckpointError, ConfigError
+from litedepth.models.deeplabv3 import IMAGENET_MEAN, IMAGENET_STD, ImageNetNormalise
 from litedepth.models.outputs import DepthOutput
 from litedepth.models.registry import register_model
 from litedepth.models.segmentation_outputs import SegmentationOutput
 
 log = logging.getLogger(__name__)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_DECODER_CHANNELS = (256, 128, 64, 32, 16)
 
 Head = Literal["seg", "depth"]
@@ -125,12 +124,11 @@ class DeployedSegmenter(nn.Module):
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, head: nn.Module) -> None:
         super().__init__()
+        self.normalise = ImageNetNormalise()
         self.encoder, self.decoder, self.head = encoder, decoder, head
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, image: Tensor) -> Tensor:
-        return self.head(self.decoder(self.encoder((image - self.mean) / self.std)))
+        return self.head(self.decoder(self.encoder(self.normalise(image))))
 
 
 class MultiDecoderUNet(nn.Module):
@@ -208,8 +206,7 @@ class MultiDecoderUNet(nn.Module):
                 raise ConfigError(f"init_depth must be > 0 metres, got {init_depth}")
             with torch.no_grad():  # softplus(b) = init_depth at initialisation
                 self.depth_head.bias.fill_(math.log(math.expm1(init_depth)))
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.normalise = ImageNetNormalise()
         if encoder_weights is not None:
             load_encoder_file(self.encoder, encoder_weights)
         if weights is not None:
@@ -238,7 +235,7 @@ class MultiDecoderUNet(nn.Module):
         unknown = set(heads) - set(self.heads)
         if unknown:
             raise ConfigError(f"this network has heads {self.heads}, not {sorted(unknown)}")
-        feats = self.encoder((image - self.mean) / self.std)
+        feats = self.encoder(self.normalise(image))
         logits = self.seg_head(self.seg_decoder(feats)) if "seg" in heads else None
         depth = None
         if "depth" in heads:

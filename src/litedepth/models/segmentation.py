@@ -33,15 +33,13 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models import segmentation as tvseg
 
 from litedepth.errors import CheckpointError, ConfigError
+from litedepth.models.deeplabv3 import IMAGENET_MEAN, IMAGENET_STD, ImageNetNormalise
 from litedepth.models.multitask import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
     load_encoder_file,
     load_matching,
     read_state_dict,
@@ -50,16 +48,6 @@ from litedepth.models.registry import register_model
 from litedepth.models.segmentation_outputs import SegmentationOutput
 
 log = logging.getLogger(__name__)
-
-
-class _Normalise(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-
-    def forward(self, image: Tensor) -> Tensor:
-        return (image - self.mean) / self.std
 
 
 class TorchvisionDeepLabV3Seg(nn.Module):
@@ -85,7 +73,7 @@ class TorchvisionDeepLabV3Seg(nn.Module):
             raise ConfigError(f"num_classes must be >= 2, got {num_classes}")
         net = builder(weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=False)
         self.num_classes = int(num_classes)
-        self.normalise = _Normalise()
+        self.normalise = ImageNetNormalise()
         self.backbone = net.backbone
         self.classifier = net.classifier
         if weights is not None:
@@ -154,7 +142,7 @@ class DeepLabV3PlusSeg(nn.Module):
         if num_classes < 2:
             raise ConfigError(f"num_classes must be >= 2, got {num_classes}")
         self.num_classes = int(num_classes)
-        self.normalise = _Normalise()
+        self.normalise = ImageNetNormalise()
         try:
             self.model = smp.DeepLabV3Plus(encoder_name=encoder, encoder_weights=None, classes=num_classes,
                                            encoder_output_stride=self.stride)
