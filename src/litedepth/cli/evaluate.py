@@ -108,11 +108,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--per-image-csv", type=Path, default=None, metavar="FILE", help="also write one row per image"
     )
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
-    from litedepth.inference.segmentation import add_segmentation_arguments
-
     add_segmentation_arguments(parser)
     parser.set_defaults(func=run)
     return parser
+
+
+def add_segmentation_arguments(parser: argparse.ArgumentParser) -> None:
+    """``litedepth evaluate`` options for segmentation / multi-task networks (declared here, with
+    no model imports, so that building the command-line parser stays cheap; the run is
+    :func:`litedepth.inference.segmentation.run_evaluate`)."""
+    g = parser.add_argument_group("or: a segmentation / multi-task model on VOC or an image + mask folder "
+                                  "(mIoU, pixel accuracy, iIoU, per-class IoU)")
+    g.add_argument("--seg-data", type=Path, default=None, metavar="DIR",
+                   help="PASCAL VOC 2012 folder (layout voc) or images + masks folder (layout folder); "
+                        "the model comes from --checkpoint or --seg-model")
+    g.add_argument("--seg-layout", choices=["voc", "folder"], default="voc")
+    g.add_argument("--seg-split", default="val", help="VOC split file name, or train/val/test/all of a folder")
+    g.add_argument("--seg-model", default=None, help="registered segmentation model (instead of --checkpoint)")
+    g.add_argument("--seg-weights", default=None, help="local weights file for --seg-model")
+    g.add_argument("--seg-size", type=int, nargs=2, default=None, metavar=("H", "W"), help="network input size")
+    g.add_argument("--images-dir", default="images", help="folder layout: image folder")
+    g.add_argument("--masks-dir", default="masks", help="folder layout: mask folder")
+    g.add_argument("--image-suffix", default="", help="folder layout: image name suffix (e.g. _image)")
+    g.add_argument("--mask-suffix", default="", help="folder layout: mask name suffix (e.g. _SegmentationClass)")
 
 
 def _model_items(args: argparse.Namespace) -> tuple[list[tuple[str, Any, Any]], str]:

@@ -43,7 +43,6 @@ __all__ = [
     "SEGMENTATION_TASKS",
     "SegPrediction",
     "SegmentationPredictor",
-    "add_segmentation_arguments",
     "evaluate_segmentation",
     "export_segmentation_onnx",
     "is_segmentation_request",
@@ -391,24 +390,6 @@ def run_predict(args: argparse.Namespace) -> int:
     atomic_write_bytes(out_dir / "predictions.json", json.dumps(meta, indent=2).encode())
     log.info("wrote %d segmentation predictions to %s", len(images), out_dir)
     return 0
-
-
-def add_segmentation_arguments(parser: argparse.ArgumentParser) -> None:
-    """``litedepth evaluate`` options for segmentation / multi-task networks."""
-    g = parser.add_argument_group("or: a segmentation / multi-task model on VOC or an image + mask folder "
-                                  "(mIoU, pixel accuracy, iIoU, per-class IoU)")
-    g.add_argument("--seg-data", type=Path, default=None, metavar="DIR",
-                   help="PASCAL VOC 2012 folder (layout voc) or images + masks folder (layout folder); "
-                        "the model comes from --checkpoint or --seg-model")
-    g.add_argument("--seg-layout", choices=["voc", "folder"], default="voc")
-    g.add_argument("--seg-split", default="val", help="VOC split file name, or train/val/test/all of a folder")
-    g.add_argument("--seg-model", default=None, help="registered segmentation model (instead of --checkpoint)")
-    g.add_argument("--seg-weights", default=None, help="local weights file for --seg-model")
-    g.add_argument("--seg-size", type=int, nargs=2, default=None, metavar=("H", "W"), help="network input size")
-    g.add_argument("--images-dir", default="images", help="folder layout: image folder")
-    g.add_argument("--masks-dir", default="masks", help="folder layout: mask folder")
-    g.add_argument("--image-suffix", default="", help="folder layout: image name suffix (e.g. _image)")
-    g.add_argument("--mask-suffix", default="", help="folder layout: mask name suffix (e.g. _SegmentationClass)")
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
