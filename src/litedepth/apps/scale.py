@@ -30,7 +30,6 @@ from collections import deque
 import numpy as np
 
 from litedepth.errors import ConfigError
-from litedepth.geometry.depth import disp_to_depth
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +53,9 @@ def relative_depth(pred: np.ndarray, kind: str, min_depth: float = 0.1, max_dept
     disparity in ``[0, 1]`` to ``1 / (1/max_depth + (1/min_depth - 1/max_depth) * disp)``
     (Monodepth2's ``disp_to_depth``, :mod:`litedepth.geometry.depth`).
     """
-    if kind == "depth":
-        return pred.astype(np.float32, copy=False)
-    if kind != "disparity":
-        raise ConfigError(f"unknown model output kind {kind!r}")
-    return disp_to_depth(np.clip(pred, 0.0, 1.0), min_depth, max_depth)[1].astype(np.float32)
+    from litedepth.inference.pointcloud import as_depth
+
+    return as_depth(pred, kind, min_depth, max_depth)[0]
 
 
 def intrinsics_from_hfov(width: int, height: int, hfov_deg: float) -> np.ndarray:
