@@ -330,7 +330,8 @@ def is_segmentation_request(args: argparse.Namespace) -> bool:
     if name is None and getattr(args, "checkpoint", None):
         from litedepth.tasks.engine import read_checkpoint
 
-        name = (read_checkpoint(args.checkpoint).get("hyper_parameters") or {}).get("network")
+        # mapped, not read: only the network name is needed; the predictor loads the weights
+        name = (read_checkpoint(args.checkpoint, mmap=True).get("hyper_parameters") or {}).get("network")
     if name is None:
         return False
     try:

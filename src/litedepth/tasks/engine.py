@@ -102,13 +102,17 @@ def find_resume_checkpoint(run_dir: str | Path) -> Path | None:
     return last if last.is_file() else None
 
 
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a Lightning checkpoint on CPU, with a clear error for unreadable files."""
+def read_checkpoint(path: str | Path, *, mmap: bool = False) -> dict[str, Any]:
+    """Load a Lightning checkpoint on CPU, with a clear error for unreadable files.
+
+    ``mmap=True`` maps the file instead of reading it: tensors are only read when used, so
+    looking at ``hyper_parameters`` costs next to nothing.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
 
