@@ -12,6 +12,7 @@ from PIL import Image
 from litedepth.cli.kitti_gt import add_parser, run
 from litedepth.data.io import read_depth
 from litedepth.errors import ConfigError, DataError
+from litedepth.utils.arrays import read_map_archive
 from tests.conftest import real_subdir
 
 DRIVE = "2011_09_26/2011_09_26_drive_0001_sync"
@@ -79,8 +80,8 @@ def test_cli_raw_split_npz(real_data, tmp_path):
     out = tmp_path / "gt"
     assert run(_parse(["--calib-format", "raw", "--root", root, "--out", out,
                        "--split", split])) == 0
-    data = np.load(out / "gt_depths.npz", allow_pickle=True)["data"]
-    assert data.dtype == object and data.shape == (1,)
+    data, names = read_map_archive(out / "gt_depths.npz")
+    assert names == [DRIVE.split("/")[-1] + "_0000000005_l"] and len(data) == 1
     assert sorted(data[0][data[0] > 0].tolist()) == [8.0, 30.0]
     png = read_depth(out / DRIVE / "image_02" / "0000000005.png", "kitti")
     np.testing.assert_array_equal(png, data[0])  # 8 and 30 m are exact in 1/256 m steps

@@ -20,6 +20,7 @@ from litedepth.data.kitti_gt import (
 from litedepth.errors import DataError
 from litedepth.geometry.calibration import load_raw_calib_dir
 from litedepth.geometry.velodyne import velodyne_to_depth
+from litedepth.utils.arrays import read_map_archive
 from tests.conftest import real_subdir
 
 # --------------------------------------------------------------------------- an independent reference
@@ -186,8 +187,8 @@ def test_object_split_writes_npz(real_data, tmp_path):
     split.write_text("000002\n000000\n")
     summary = export_object_gt(root, tmp_path / "gt", split=split)
     assert [p.name for p in summary.outputs] == ["000002.png", "000000.png"]
-    data = np.load(summary.npz, allow_pickle=True)["data"]
-    assert data.dtype == object and len(data) == 2
+    data, names = read_map_archive(summary.npz)
+    assert names == ["000002", "000000"] and len(data) == 2
     frames = {f.stem: f for f in find_object_frames(root)}
     np.testing.assert_array_equal(data[0], object_frame_depth(frames["000002"]))
     np.testing.assert_array_equal(data[1], object_frame_depth(frames["000000"]))
@@ -234,8 +235,9 @@ def test_fake_raw_tree_with_split(real_data, tmp_path):
         f"{DRIVE}/image_02/0000000069.png", f"{DRIVE}/image_02/0000000054.png",
         f"{DRIVE}/image_03/0000000069.png",
     ]
-    data = np.load(out / "gt_depths.npz", allow_pickle=True)["data"]
-    assert data.dtype == object and len(data) == 3
+    data, names = read_map_archive(out / "gt_depths.npz")  # pickle-free: one array per frame
+    assert names == ["2011_09_26_drive_0002_sync_0000000069_l", "2011_09_26_drive_0002_sync_0000000054_l",
+                     "2011_09_26_drive_0002_sync_0000000069_r"]
     for depth, dist in zip(data, (10.0, 20.0, 10.0)):
         assert depth.dtype == np.float32 and depth.shape == (375, 1242)
         # five points in view, each on its own pixel, depth = velodyne x exactly
@@ -264,10 +266,17 @@ def test_fake_raw_tree_with_split(real_data, tmp_path):
     (out / "gt_depths.npz").unlink()
     resumed = export_raw_gt(root, out, split=split)
     assert resumed.written == 1 and resumed.skipped == 2
-    data2 = np.load(out / "gt_depths.npz", allow_pickle=True)["data"]
+    data2, _ = read_map_archive(out / "gt_depths.npz")
     for a, b in zip(data, data2):
         np.testing.assert_array_equal(a, b)
     assert export_raw_gt(root, out, split=split, overwrite=True).written == 3
+    # Monodepth2's layout on request: the same maps as a pickled object array under "data"
+    export_raw_gt(root, out, split=split, overwrite=True, npz_layout="monodepth2")
+    with np.load(out / "gt_depths.npz", allow_pickle=True) as z:  # our own file, in a test
+        legacy = z["data"]
+    assert legacy.dtype == object and len(legacy) == 3
+    for a, b in zip(data, legacy):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.real_data

@@ -11,6 +11,7 @@ from PIL import Image
 
 from litedepth.errors import DataError
 from litedepth.metrics import evaluate_folders, load_pairs, read_split, split_key
+from litedepth.utils.arrays import save_map_archive
 from tests.conftest import real_subdir
 
 
@@ -74,13 +75,26 @@ def test_gt_depths_npz_with_stacked_disparities(tmp_path: Path) -> None:
     np.savez_compressed(tmp_path / "gt_depths.npz", data=gt_maps)
     np.save(tmp_path / "disps.npy", np.full((2, 2, 3), 0.5, np.float32))  # depth 2 m everywhere
     pred, gt = tmp_path / "disps.npy", tmp_path / "gt_depths.npz"
-    result = evaluate_folders(pred, gt, "none", pred_kind="disparity", median_scaling=False)
+    # a pickled archive is read only on explicit opt-in
+    with pytest.raises(DataError, match="pickled Python objects.*--allow-pickle"):
+        evaluate_folders(pred, gt, "none", pred_kind="disparity", median_scaling=False)
+    result = evaluate_folders(pred, gt, "none", pred_kind="disparity", median_scaling=False, allow_pickle=True)
     # image 0: 0; image 1: |4 - 2| / 4 = 0.5 -> mean 0.25
     assert [r.name for r in result.per_image] == ["000000", "000001"]
     assert result.metrics["abs_rel"] == pytest.approx(0.25)
     # median scaling: ratios 2 / 2 = 1 and 4 / 2 = 2
-    scaled = evaluate_folders(pred, gt, "none", pred_kind="disparity")
+    scaled = evaluate_folders(pred, gt, "none", pred_kind="disparity", allow_pickle=True)
     assert [r.ratio for r in scaled.per_image] == pytest.approx([1.0, 2.0])
+
+
+def test_pickle_free_map_archive_scores_like_the_monodepth2_layout(tmp_path: Path) -> None:
+    # litedepth kitti-gt's gt_depths.npz: one float array per frame, read without unpickling
+    maps = [np.full((3, 4), 2.0, np.float32), np.full((5, 6), 4.0, np.float32)]
+    save_map_archive(tmp_path / "gt_depths.npz", maps, ["a", "b"])
+    np.save(tmp_path / "disps.npy", np.full((2, 2, 3), 0.5, np.float32))
+    result = evaluate_folders(tmp_path / "disps.npy", tmp_path / "gt_depths.npz", "none",
+                              pred_kind="disparity", median_scaling=False)
+    assert result.metrics["abs_rel"] == pytest.approx(0.25)
 
 
 def test_gt_npz_with_prediction_folder_sorted_and_split_order(tmp_path: Path) -> None:

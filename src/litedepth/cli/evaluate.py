@@ -65,6 +65,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="divisor of ground-truth PNG values: 256 KITTI (default), 1000 NYU, 5000 TUM",
     )  # fmt: skip
     files.add_argument(
+        "--allow-pickle", action="store_true",
+        help="read pickled .npy/.npz arrays (e.g. Monodepth2's own gt_depths.npz). UNSAFE: "
+        "unpickling executes any code stored in the file; use only for files you trust "
+        "(`litedepth kitti-gt` writes a pickle-free gt_depths.npz)",
+    )  # fmt: skip
+    files.add_argument(
         "--split", type=Path, default=None, metavar="FILE",
         help="split file fixing which samples are evaluated and their order (the order of "
         "stacked arrays); KITTI lines '<date>/<drive> <frame> <side>' or one stem per line",
@@ -206,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"evaluate needs {' and '.join(missing)}")
     result = evaluate_folders(
         args.predictions, args.ground_truth, args.protocol, gt_scale=args.gt_scale, split=args.split,
-        progress=_progress(args), **kwargs,
+        progress=_progress(args), allow_pickle=args.allow_pickle, **kwargs,
     )  # fmt: skip
     write_report(result, args)
     return 0

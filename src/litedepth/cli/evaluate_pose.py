@@ -28,6 +28,7 @@ import numpy as np
 
 from litedepth.errors import CheckpointError, ConfigError, DataError
 from litedepth.metrics.pose import TRACK_LENGTH, PoseEvalResult, evaluate_ate, read_kitti_poses
+from litedepth.utils.arrays import load_npy
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +82,7 @@ def load_relative_poses(path: Path, invert: bool = False) -> np.ndarray:
     Raises:
         DataError: unreadable file, wrong shape, non-finite values.
     """
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(path, f"cannot read relative poses ({exc})") from exc
+    arr = load_npy(path, what="relative poses")
     if arr.ndim != 3 or arr.shape[1:] not in ((4, 4), (3, 4)):
         raise DataError(path, f"expected relative poses of shape (N-1, 4, 4), got {arr.shape}")
     arr = arr.astype(np.float64)

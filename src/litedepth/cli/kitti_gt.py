@@ -7,7 +7,8 @@ Examples::
         --split splits/eigen/test_files.txt
 
 Output PNGs are uint16, metres * 256, 0 = no LiDAR point; with ``--split`` also
-``gt_depths.npz`` (Monodepth2 format). Existing PNGs are kept unless ``--overwrite``.
+``gt_depths.npz`` (one float32 array per frame in metres, no pickles; ``--monodepth2-npz``
+writes Monodepth2's pickled layout instead). Existing PNGs are kept unless ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -61,6 +62,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="also merge pixels (row, W-1) and (row+1, 0) like Monodepth2's sub2ind, for "
         "bit-identical maps (differs only in the first/last image column)",
     )
+    parser.add_argument(
+        "--monodepth2-npz", action="store_true",
+        help="write gt_depths.npz in Monodepth2's layout (key 'data', a pickled object array) for "
+        "Monodepth2's own evaluate_depth.py; default: one float array per frame, which needs no "
+        "unpickling (litedepth evaluate reads the Monodepth2 layout only with --allow-pickle)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
     return parser
@@ -90,5 +97,6 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         monodepth2_index_quirk=args.monodepth2_quirk,
         progress=not args.no_progress,
+        npz_layout="monodepth2" if args.monodepth2_npz else "maps",
     )
     return 0

@@ -100,7 +100,8 @@ def main(argv: Sequence[str]) -> int:
         atomic_write_bytes(run_dir / "config.yaml", parser.dump(cfg, skip_none=False).encode())
     if ckpt_path:
         log.info("resuming from %s", ckpt_path)
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    # weights_only: a resumed checkpoint is read without unpickling arbitrary objects
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     if trainer.is_global_zero:
         import json
 

@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from litedepth.errors import ConfigError, DataError
+from litedepth.utils.arrays import load_npy
 from litedepth.utils.atomic import atomic_open, atomic_write_bytes
 
 logger = logging.getLogger(__name__)
@@ -172,14 +173,7 @@ def read_depth(path: str | Path, scale: float | str, *, allow_8bit: bool = False
 
 
 def _read_depth_npy(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise DataError(path, "file not found" if not path.exists() else "not a regular file")
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataError(path, f"cannot read .npy ({type(exc).__name__}: {exc})") from None
-    if not isinstance(arr, np.ndarray):  # pragma: no cover - np.load of .npy returns arrays
-        raise DataError(path, "not a numpy array")
+    arr = load_npy(path, what="depth")
     if not np.issubdtype(arr.dtype, np.floating):
         raise DataError(path, f"expected floating-point metres, got dtype {arr.dtype}")
     if arr.ndim != 2:

@@ -14,8 +14,12 @@ Two input layouts:
 Every map is written as a uint16 PNG, value = ``round(metres * 256)``, 0 = no point (the KITTI
 depth encoding). With a split file (raw: Monodepth2 format ``<date>/<drive> <frame> l|r``;
 object: one stem per line) only the listed frames are exported, in order, and
-``out/gt_depths.npz`` holds key ``data``: an object array of the float32 maps in split order,
-as Monodepth2's ``export_gt_depth.py`` stores it (load with ``allow_pickle=True``).
+``out/gt_depths.npz`` holds the float32 maps in metres in split order, one array per frame
+(:func:`litedepth.utils.arrays.save_map_archive`: entries ``map_000000``, ... and ``names``):
+no pickles, so reading it cannot run code. ``npz_layout="monodepth2"`` writes instead the
+layout of Monodepth2's ``export_gt_depth.py`` (key ``data``: a pickled object array), for
+Monodepth2's own evaluation script; ``litedepth evaluate`` reads that only with
+``--allow-pickle``.
 
 Writes are atomic; existing PNGs are kept unless ``overwrite`` so that a killed run resumes.
 Because the PNG quantises depth to 1/256 m, the maps for ``gt_depths.npz`` are always computed
@@ -24,6 +28,7 @@ from the scans, so the archive is identical whether or not a run was resumed.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -36,7 +41,8 @@ from litedepth.data.io import read_image_size, write_depth_png
 from litedepth.errors import ConfigError, DataError
 from litedepth.geometry.calibration import VeloToImage, load_object_calib, load_raw_calib_dir
 from litedepth.geometry.velodyne import read_velodyne, velodyne_to_depth
-from litedepth.utils.atomic import atomic_save_npz
+from litedepth.utils.arrays import save_map_archive
+from litedepth.utils.atomic import atomic_save_npz, atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -401,11 +407,23 @@ def raw_frame_depth(
 # --------------------------------------------------------------------------- export
 
 
+NPZ_LAYOUTS = ("maps", "monodepth2")
+
+
 def _object_array(maps: list[np.ndarray]) -> np.ndarray:
     arr = np.empty(len(maps), dtype=object)
     for i, depth in enumerate(maps):
         arr[i] = depth
     return arr
+
+
+def _write_npz(path: Path, maps: list[np.ndarray], names: list[str], layout: str) -> None:
+    if layout == "monodepth2":  # pickled object array, as Monodepth2's export_gt_depth.py writes
+        atomic_save_npz(path, compressed=True, data=_object_array(maps))
+        return
+    buf = io.BytesIO()
+    save_map_archive(buf, maps, names, units="metres")
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _export(
@@ -414,13 +432,17 @@ def _export(
     with_npz: bool,
     overwrite: bool,
     progress: bool,
+    npz_layout: str = "maps",
 ) -> ExportSummary:
+    if npz_layout not in NPZ_LAYOUTS:
+        raise ConfigError(f"unknown gt_depths.npz layout {npz_layout!r}; choose one of {', '.join(NPZ_LAYOUTS)}")
     summary = ExportSummary(outputs=[p for _, p, _ in items])
     npz_path = out / GT_NPZ_NAME
     need_npz = with_npz and (overwrite or not npz_path.exists())
     if with_npz and not need_npz:
         logger.info("%s exists; not rewritten (use overwrite to redo it)", npz_path)
     maps: list[np.ndarray] = []
+    names: list[str] = []
 
     def work(advance: Callable[[], None]) -> None:
         for name, png, compute in items:
@@ -434,6 +456,7 @@ def _export(
                     logger.debug("%s -> %s (%d points)", name, png, np.count_nonzero(depth))
                 if need_npz:
                     maps.append(depth)
+                    names.append(name)
             if not png_needed:
                 summary.skipped += 1
             advance()
@@ -455,7 +478,7 @@ def _export(
         work(lambda: None)
 
     if need_npz:
-        atomic_save_npz(npz_path, compressed=True, data=_object_array(maps))
+        _write_npz(npz_path, maps, names, npz_layout)
         summary.npz = npz_path
     elif with_npz:
         summary.npz = npz_path
@@ -477,6 +500,7 @@ def export_object_gt(
     overwrite: bool = False,
     monodepth2_index_quirk: bool = False,
     progress: bool = False,
+    npz_layout: str = "maps",
 ) -> ExportSummary:
     """Export GT depth PNGs (and ``gt_depths.npz`` with a split) for an object-format folder.
 
@@ -490,6 +514,8 @@ def export_object_gt(
         overwrite: rewrite existing outputs (default: keep them, so a killed run resumes).
         monodepth2_index_quirk: see :func:`litedepth.geometry.velodyne.velodyne_to_depth`.
         progress: show a rich progress bar on stderr.
+        npz_layout: ``"maps"`` (default; pickle-free, one array per frame) or
+            ``"monodepth2"`` (Monodepth2's pickled object array under ``data``).
     """
     out = Path(out)
     stems = read_stem_list(split) if split is not None else None
@@ -499,7 +525,7 @@ def export_object_gt(
         return lambda: object_frame_depth(frame, camera, camz, monodepth2_index_quirk)
 
     items = [(f.stem, out / f"{f.stem}.png", compute(f)) for f in frames]
-    return _export(items, out, split is not None, overwrite, progress)
+    return _export(items, out, split is not None, overwrite, progress, npz_layout)
 
 
 def export_raw_gt(
@@ -512,6 +538,7 @@ def export_raw_gt(
     overwrite: bool = False,
     monodepth2_index_quirk: bool = False,
     progress: bool = False,
+    npz_layout: str = "maps",
 ) -> ExportSummary:
     """Export GT depth PNGs (and ``gt_depths.npz`` with a split) for a KITTI raw root.
 
@@ -523,7 +550,7 @@ def export_raw_gt(
             the camera of each line's side, and ``out/gt_depths.npz`` is written. (Monodepth2's
             own export always projects into camera 2; the Eigen test files are all ``l``.)
         camera: camera when there is no split (2 = left, 3 = right).
-        camz, overwrite, monodepth2_index_quirk, progress: as :func:`export_object_gt`.
+        camz, overwrite, monodepth2_index_quirk, progress, npz_layout: as :func:`export_object_gt`.
     """
     root, out = Path(root), Path(out)
     entries = read_split_file(split) if split is not None else None
@@ -552,7 +579,7 @@ def export_raw_gt(
         return lambda: raw_frame_depth(frame, calib_for(frame), camz, monodepth2_index_quirk)
 
     items = [
-        (f"{f.folder} {f.frame:010d} cam{f.camera}", f.output_path(out), compute(f))
+        (f"{Path(f.folder).name}_{f.frame:010d}_{'l' if f.camera == 2 else 'r'}", f.output_path(out), compute(f))
         for f in frames
     ]
-    return _export(items, out, split is not None, overwrite, progress)
+    return _export(items, out, split is not None, overwrite, progress, npz_layout)

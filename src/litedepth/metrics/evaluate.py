@@ -39,8 +39,6 @@ import io
 import json
 import logging
 import math
-import pickle
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +50,7 @@ import torch
 from litedepth.errors import ConfigError, DataError
 from litedepth.metrics.depth import METRIC_NAMES, DepthMetricAccumulator, compute_depth_metrics
 from litedepth.metrics.protocols import EvalProtocol, get_protocol
+from litedepth.utils.arrays import is_map_archive, load_npy, npz_entry, open_npz, read_map_archive
 from litedepth.utils.atomic import atomic_open
 
 logger = logging.getLogger(__name__)
@@ -440,11 +439,8 @@ def _listing(names: Sequence[str]) -> str:
     return shown + (f", ... ({more} more)" if more > 0 else "")
 
 
-def _load_npy(path: Path, mmap: bool = False) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
-    except (ValueError, OSError, EOFError) as exc:
-        raise DataError(path, f"cannot read as a .npy array ({exc})") from None
+def _load_npy(path: Path, mmap: bool = False, allow_pickle: bool = False) -> np.ndarray:
+    return load_npy(path, allow_pickle=allow_pickle, mmap=mmap)
 
 
 def _check_float_map(arr: Any, path: Path | str, what: str) -> np.ndarray:
@@ -553,14 +549,25 @@ class _Side:
         return len(self.files) if self.files is not None else len(self.stack)
 
 
-def _array_from_file(path: Path, what: str, preferred_keys: Sequence[str]) -> Any:
-    """An ``(N, H, W)`` (or object ``(N,)``) array from a ``.npy`` or ``.npz`` file."""
+def _array_from_file(path: Path, what: str, preferred_keys: Sequence[str], allow_pickle: bool = False) -> Any:
+    """An ``(N, H, W)`` array, or a 1-D object array of ``(H, W)`` maps, from a ``.npy`` or ``.npz``.
+
+    A ``.npz`` is either a litedepth map archive (one float array per frame, written by
+    ``litedepth kitti-gt``) or an archive with one stacked entry. Pickled (object) entries,
+    such as Monodepth2's own ``gt_depths.npz``, are refused unless ``allow_pickle``.
+    """
     if path.suffix == ".npy":
-        arr = _load_npy(path, mmap=True)  # (N, H, W) stacks can be large: read entries on demand
+        # (N, H, W) stacks can be large: read entries on demand
+        arr = _load_npy(path, mmap=True, allow_pickle=allow_pickle)
     else:
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                keys = list(z.keys())
+        with open_npz(path, what=what) as z:
+            keys = list(z.keys())
+            if is_map_archive(z):
+                maps, _ = read_map_archive(path)
+                arr = np.empty(len(maps), dtype=object)  # in memory only: nothing is unpickled
+                for i, m in enumerate(maps):
+                    arr[i] = m
+            else:
                 only = keys[0] if len(keys) == 1 else None
                 key = next((k for k in preferred_keys if k in keys), only)
                 if key is None:
@@ -569,17 +576,7 @@ def _array_from_file(path: Path, what: str, preferred_keys: Sequence[str]) -> An
                         f"cannot tell which array holds the {what}: keys {keys}; "
                         f"expected {preferred_keys[0]!r}",
                     )
-                try:
-                    arr = z[key]
-                except ValueError:
-                    # KITTI gt_depths.npz stores an object array of differently sized maps,
-                    # which needs unpickling: only evaluate files you trust.
-                    with np.load(path, allow_pickle=True) as z2:
-                        arr = z2[key]
-        except DataError:
-            raise
-        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
-            raise DataError(path, f"cannot read as a .npz archive ({exc})") from None
+                arr = npz_entry(z, key, path, allow_pickle=allow_pickle)
     if arr.dtype == object:
         if arr.ndim != 1:
             raise DataError(
@@ -597,7 +594,7 @@ def _array_from_file(path: Path, what: str, preferred_keys: Sequence[str]) -> An
 
 
 def _open_side(
-    path: str | Path, what: str, suffixes: tuple[str, ...], keys: Sequence[str]
+    path: str | Path, what: str, suffixes: tuple[str, ...], keys: Sequence[str], allow_pickle: bool = False
 ) -> _Side:
     path = Path(path)
     if path.is_dir():
@@ -618,7 +615,9 @@ def _open_side(
         raise DataError(path, f"{what} path does not exist")
     if path.suffix not in (".npy", ".npz"):
         raise DataError(path, f"{what} must be a folder or a .npy/.npz array file")
-    return _Side(path, what, stack=_array_from_file(path, what, keys), fmt=path.suffix.lstrip("."))
+    return _Side(
+        path, what, stack=_array_from_file(path, what, keys, allow_pickle), fmt=path.suffix.lstrip(".")
+    )
 
 
 class PairSource:
@@ -660,6 +659,7 @@ def load_pairs(
     *,
     gt_scale: float = 256.0,
     split: str | Path | None = None,
+    allow_pickle: bool = False,
 ) -> PairSource:
     """Pair prediction and ground-truth files.
 
@@ -671,6 +671,9 @@ def load_pairs(
             object array of ``(H, W)`` float maps in metres, or an ``(N, H, W)`` array).
         gt_scale: divisor of the PNG values (256 for KITTI, 1000 for NYU, 5000 for TUM).
         split: optional split file (:func:`read_split`) fixing which samples and their order.
+        allow_pickle: read pickled (object) arrays such as Monodepth2's own ``gt_depths.npz``;
+            unpickling executes any code stored in the file, so only an explicit user
+            opt-in (``--allow-pickle``) sets this. Without it such files are refused.
 
     Pairing: two folders are matched by file stem, and every stem must be on both sides
     (or, with ``split``, every split key). A stacked array is positional: entry ``i``
@@ -682,8 +685,8 @@ def load_pairs(
     """
     if not (math.isfinite(gt_scale) and gt_scale > 0):
         raise ConfigError(f"gt_scale must be a finite number > 0, got {gt_scale}")
-    pred = _open_side(pred_path, "prediction", (".npy",), ("disps", "pred", "data"))
-    gt = _open_side(gt_path, "ground-truth", (".png", ".npy"), ("data", "gt", "depth"))
+    pred = _open_side(pred_path, "prediction", (".npy",), ("disps", "pred", "data"), allow_pickle)
+    gt = _open_side(gt_path, "ground-truth", (".png", ".npy"), ("data", "gt", "depth"), allow_pickle)
     keys = read_split(split) if split is not None else None
 
     if pred.files is not None and gt.files is not None:
@@ -777,6 +780,7 @@ def evaluate_folders(
     scale: float | None = None,
     align: str | None = None,
     progress: bool = False,
+    allow_pickle: bool = False,
 ) -> EvalResult:
     """Evaluate predictions stored in files against ground truth stored in files.
 
@@ -789,7 +793,7 @@ def evaluate_folders(
     """
     proto = get_protocol(protocol)
     resolve_options(pred_kind, median_scaling, scale, align)  # fail before reading files
-    pairs = load_pairs(pred_dir, gt_dir, gt_scale=gt_scale, split=split)
+    pairs = load_pairs(pred_dir, gt_dir, gt_scale=gt_scale, split=split, allow_pickle=allow_pickle)
     if pairs.gt_format in ("png", "mixed") and proto.png_scale is not None and gt_scale != proto.png_scale:
         logger.warning(
             "reading %s depth PNGs with gt_scale %g; this dataset's PNGs are usually value / %g",

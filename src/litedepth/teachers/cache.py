@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from litedepth.errors import DataError
+from litedepth.utils.arrays import npz_entry, open_npz
 from litedepth.utils.atomic import atomic_open, atomic_save_npz
 
 log = logging.getLogger(__name__)
@@ -220,11 +221,10 @@ class PseudoLabelCache:
         p = self.path(key)
         if not p.is_file():
             raise KeyError(f"no pseudo-label for {key!r} in {self.root}")
-        try:
-            with np.load(p) as z:
-                return z["map"].astype(np.float32)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-            raise DataError(p, f"unreadable pseudo-label file ({exc})") from None
+        with open_npz(p, what="pseudo-label") as z:
+            if "map" not in z.files:
+                raise DataError(p, f"unreadable pseudo-label file (no 'map' entry; entries {z.files})")
+            return npz_entry(z, "map", p).astype(np.float32)
 
     def stats(self, key: str) -> dict[str, Any]:
         """Manifest entry of ``key``; read back from its file when the manifest lacks it."""
@@ -232,12 +232,12 @@ class PseudoLabelCache:
         if entry is not None:
             return entry
         p = self.path(key)
-        try:
-            with np.load(p) as z:
-                stats = _stats_dict(z["stats"])
-                shape = z["map"].shape
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-            raise DataError(p, f"unreadable pseudo-label file ({exc})") from None
+        with open_npz(p, what="pseudo-label") as z:
+            missing = [k for k in ("map", "stats") if k not in z.files]
+            if missing:
+                raise DataError(p, f"unreadable pseudo-label file (no {missing} entries)")
+            stats = _stats_dict(npz_entry(z, "stats", p))
+            shape = npz_entry(z, "map", p).shape
         entry = self._entry(key, shape, stats)
         self.manifest["frames"][key] = entry
         return entry
