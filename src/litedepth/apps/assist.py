@@ -107,8 +107,8 @@ class DepthFiles:
     """Recorded depth per frame (an RGB-D camera, ground truth, another tool's output).
 
     Frames from image sequences are matched by file stem; others by index into the sorted
-    files. ``.npy`` files hold float depth; integer PNG/PGM files are read with ``depth_scale``
-    (:func:`litedepth.data.io.read_depth`).
+    files. ``.npy`` files hold float metres; other files (uint16 PNG/PGM, ...) are read with
+    their named ``depth_encoding`` (:mod:`litedepth.io.depth_encodings`; required for them).
 
     Raises:
         DataError: missing folder, no depth files, or no file for a frame.
@@ -116,16 +116,17 @@ class DepthFiles:
 
     kind = "depth"
 
-    def __init__(self, folder: str | Path, depth_scale: float | str = "mm") -> None:
-        from litedepth.data.io import resolve_depth_scale
+    def __init__(self, folder: str | Path, depth_encoding: str | float | None = None) -> None:
+        from litedepth.io.depth_encodings import encoding_for_file, parse_encoding
 
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise DataError(self.folder, "depth folder not found")
-        self.depth_scale = resolve_depth_scale(depth_scale)
+        self.depth_encoding = None if depth_encoding is None else parse_encoding(depth_encoding)
         self.files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in (".npy", ".png", ".pgm"))
         if not self.files:
             raise DataError(self.folder, "no depth files (.npy, .png, .pgm) in the folder")
+        encoding_for_file(self.files[0], self.depth_encoding)  # a missing encoding fails now, not mid-run
         self.by_stem = {p.stem: p for p in self.files}
 
     def __call__(self, frame: Frame) -> np.ndarray:
@@ -137,13 +138,14 @@ class DepthFiles:
             path = self.files[frame.index] if frame.index < len(self.files) else None
         if path is None:
             raise DataError(self.folder, f"no depth file for frame {frame.name or frame.index}")
-        depth = read_depth(path, self.depth_scale)
+        depth = read_depth(path, self.depth_encoding)
         if depth.shape != frame.rgb.shape[:2]:
             raise DataError(path, f"depth {depth.shape} and frame {frame.rgb.shape[:2]} differ in size")
         return depth
 
     def describe(self) -> dict:
-        return {"name": "depth files", "folder": str(self.folder), "kind": self.kind}
+        return {"name": "depth files", "folder": str(self.folder), "kind": self.kind,
+                "encoding": None if self.depth_encoding is None else self.depth_encoding.name}
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
 
     dm = DepthDataModule(
         str(out / "data_train"), size=cfg.size, batch_size=cfg.batch_size, num_workers=0,
-        depth_scale="mm", fractions=(0.9, 0.1, 0.0), hflip=True,
+        depth_encoding="mm", fractions=(0.9, 0.1, 0.0), hflip=True,
     )
     dm.setup("fit")
     baseline_depth = _median_train_depth(dm)
@@ -144,7 +144,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     log.info("training %s for at most %.1f min / %d epochs", cfg.network, cfg.max_minutes, cfg.max_epochs)
     trainer.fit(task, datamodule=dm)
 
-    test = DepthDataModule(str(out / "data_test"), size=cfg.size, depth_scale="mm").dataset("all")
+    test = DepthDataModule(str(out / "data_test"), size=cfg.size, depth_encoding="mm").dataset("all")
     net = task.net.eval().to("cpu")
     preds, gts, images = [], [], []
     with torch.inference_mode():

@@ -54,11 +54,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     src.add_argument("--model", help="registered depth network (with --weights; without, it is untrained)")
     src.add_argument("--checkpoint", help="checkpoint written by `litedepth train`")
     src.add_argument("--onnx", help="ONNX file written by `litedepth export`")
-    src.add_argument("--depth-dir", help="recorded depth per frame (.npy metres or uint16 PNG, see --depth-scale)")
+    src.add_argument("--depth-dir", help="recorded depth per frame (.npy metres, or PNG/PGM in --depth-encoding)")
     depth.add_argument("--weights", help="weights for --model: a file or a folder of official Lite-Mono/Monodepth2 files")
     depth.add_argument("--backend", choices=("torch", "onnxruntime"), help="default: onnxruntime with --onnx, else torch")
     depth.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="depth network input size")
-    depth.add_argument("--depth-scale", default="mm", help="integer depth encoding for --depth-dir PNGs (default mm)")
+    depth.add_argument("--depth-encoding", "--depth-scale", dest="depth_encoding", default=None, metavar="NAME|F",
+                       help="encoding of --depth-dir PNG/PGM files: mm, kitti, tum, sunrgbd, nyu-raw, ... or a "
+                       "number (units per metre); required for them (--depth-scale is its former name)")
     depth.add_argument("--scale", help="metric | fixed:F | calibrate:METRES | camera-height:METRES")
     depth.add_argument("--hfov", type=float, default=70.0, help="camera horizontal field of view, degrees (default 70)")
     depth.add_argument("--intrinsics", help="fx,fy,cx,cy in pixels of the source frames (overrides --hfov)")
@@ -104,7 +106,7 @@ def build_depth(args: argparse.Namespace) -> Any:
         raise ConfigError("--weights goes with --model")
     size = tuple(args.size) if args.size else None
     if args.depth_dir:
-        return DepthFiles(args.depth_dir, args.depth_scale)
+        return DepthFiles(args.depth_dir, args.depth_encoding)
     if args.onnx:
         from litedepth.inference.onnx_backend import predictor_from_onnx
 

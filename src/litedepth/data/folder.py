@@ -2,9 +2,11 @@
 
 Layout::
 
-    root/images/NYU0001.jpg   (or .png)
-    root/depth/NYU0001.png    (uint16, value / depth_scale = metres, 0 = invalid)
-    root/depth/NYU0002.npy    (float32 metres, 0 = invalid)
+    root/images/NYU0001.jpg   (or .jpeg, .png, .bmp, .ppm)
+    root/depth/NYU0001.png    (any encoding of :mod:`litedepth.io.depth_encodings`, named by
+                               ``depth_encoding``: uint16 PNG/PGM/TIFF, SUN RGB-D, NYU raw .pgm,
+                               .pfm, float .tif)
+    root/depth/NYU0002.npy    (float32 metres, 0 = invalid; needs no encoding)
 
 Images and depth maps are matched by file stem; unmatched files are an error that lists
 them. The split into train/val/test is a deterministic permutation of the sorted stems
@@ -17,6 +19,7 @@ out by every loss and metric: the seed's ``replace <= 0 with 0.01`` never reache
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +32,14 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from litedepth.data.io import DEPTH_ENCODINGS, read_depth, read_rgb
+from litedepth.data.io import read_depth, read_rgb
 from litedepth.errors import ConfigError, DataError
+from litedepth.io.depth_encodings import DepthEncoding, encoding_for_file, parse_encoding
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
-DEPTH_EXTS = (".png", ".npy", ".pgm", ".tif", ".tiff")
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm")
+DEPTH_EXTS = (".png", ".npy", ".pgm", ".tif", ".tiff", ".pfm")
 SPLITS = ("train", "val", "test", "all")
 
 
@@ -109,6 +113,29 @@ def split_indices(n: int, split: str, fractions: Sequence[float] = (0.8, 0.1, 0.
     return sorted(perm[lo:hi])
 
 
+def resolve_depth_encoding(
+    depth_encoding: str | float | DepthEncoding | None, depth_scale: str | float | None = None
+) -> DepthEncoding | None:
+    """The depth encoding of a folder from ``depth_encoding`` or its deprecated alias ``depth_scale``.
+
+    Args:
+        depth_encoding: a name, alias or number (:func:`litedepth.io.depth_encodings.parse_encoding`),
+            or ``None`` when the folder holds only ``.npy`` metres.
+        depth_scale: the former name of the option (numbers and names ``kitti``, ``nyu``,
+            ``kinect``, ``mm``, ``tum`` keep working); a DeprecationWarning says to rename it.
+
+    Raises:
+        ConfigError: both given, or an unknown / invalid encoding.
+    """
+    if depth_scale is not None:
+        if depth_encoding is not None:
+            raise ConfigError("give depth_encoding only (depth_scale is its deprecated former name), not both")
+        warnings.warn("depth_scale is deprecated: name the depth files' encoding with depth_encoding "
+                      "(same values: a number, kitti, nyu, tum, ...)", DeprecationWarning, stacklevel=3)
+        depth_encoding = depth_scale
+    return None if depth_encoding is None else parse_encoding(depth_encoding)
+
+
 def resize_pair(image: np.ndarray, depth: np.ndarray | None, size: tuple[int, int] | None) -> tuple[Tensor, Tensor | None]:
     """Convert to tensors and resize.
 
@@ -141,9 +168,12 @@ class FolderDepthDataset(Dataset):
         root: dataset folder.
         split: ``train`` / ``val`` / ``test`` / ``all``.
         size: ``(height, width)`` to resize to (seed 000: ``(256, 512)``), ``None`` = native.
-        depth_scale: divisor turning stored integers into metres, or an encoding name from
-            :data:`litedepth.data.io.DEPTH_ENCODINGS` (``"nyu"`` = 1000, ``"kitti"`` = 256,
-            ``"tum"`` = 5000). ``.npy`` files are metres.
+        depth_encoding: how the depth files store metres: a name or alias of
+            :mod:`litedepth.io.depth_encodings` (``"nyu"`` = uint16 mm, ``"kitti"`` = /256,
+            ``"tum"`` = /5000, ``"sunrgbd"``, ``"nyu-raw"``, ...) or a number (integer units per
+            metre). Required unless every depth file is ``.npy`` (float metres): there is no
+            default scale.
+        depth_scale: deprecated former name of ``depth_encoding``.
         split_seed: seed of the deterministic split; ``fractions``: train/val/test shares.
         hflip: random horizontal flip with probability 0.5 (training augmentation).
 
@@ -156,19 +186,18 @@ class FolderDepthDataset(Dataset):
         root: str | Path,
         split: str = "train",
         size: tuple[int, int] | None = (256, 512),
-        depth_scale: float | str = 1000.0,
+        depth_encoding: str | float | DepthEncoding | None = None,
         split_seed: int = 42,
         fractions: Sequence[float] = (0.8, 0.1, 0.1),
         hflip: bool = False,
+        depth_scale: str | float | None = None,
     ) -> None:
         self.root = Path(root)
         pairs = match_pairs(self.root)
         self.pairs = [pairs[i] for i in split_indices(len(pairs), split, fractions, split_seed)]
         if not self.pairs:
             raise DataError(self.root, f"split {split!r} is empty ({len(pairs)} pairs in total)")
-        if isinstance(depth_scale, str) and depth_scale not in DEPTH_ENCODINGS:
-            raise ConfigError(f"unknown depth encoding {depth_scale!r}; known: {sorted(DEPTH_ENCODINGS)}")
-        self.depth_scale = depth_scale
+        self.depth_encoding = resolve_depth_encoding(depth_encoding, depth_scale)
         self.size = tuple(size) if size is not None else None
         self.hflip = hflip
         self.split = split
@@ -179,7 +208,7 @@ class FolderDepthDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         pair = self.pairs[index]
         image = read_rgb(pair.image)
-        depth = read_depth(pair.depth, self.depth_scale)
+        depth = read_depth(pair.depth, self.depth_encoding)
         if depth.ndim != 2:
             raise DataError(pair.depth, f"depth must be a 2-D map, got shape {depth.shape}")
         ih, iw = image.shape[:2]
@@ -191,6 +220,17 @@ class FolderDepthDataset(Dataset):
             img, dep = img.flip(-1), dep.flip(-1)
         return {"image": img, "depth": dep, "name": pair.name}
 
+    def check_encoding(self) -> None:
+        """Fail now, not at the first batch, when a depth file's encoding is missing or mismatched.
+
+        Raises:
+            ConfigError: a depth file other than ``.npy`` and no encoding named (one line naming
+                the file and the choices).
+            DataError: the encoding does not read a file's format.
+        """
+        for pair in self.pairs:
+            encoding_for_file(pair.depth, self.depth_encoding)
+
 
 class DepthDataModule(L.LightningDataModule):
     """Lightning data module over a :class:`FolderDepthDataset` folder.
@@ -199,7 +239,9 @@ class DepthDataModule(L.LightningDataModule):
         root: dataset folder (``images/`` + ``depth/``).
         size: ``(height, width)`` of network inputs.
         batch_size, num_workers: loader options.
-        depth_scale: see :class:`FolderDepthDataset`.
+        depth_encoding: see :class:`FolderDepthDataset` (recorded in the checkpoint's data
+            module hyper-parameters by its canonical name).
+        depth_scale: deprecated former name of ``depth_encoding``.
         split_seed, fractions: deterministic split.
         hflip: training-time horizontal flip.
         train_split: the split trained on (``all`` for overfitting tests).
@@ -211,20 +253,25 @@ class DepthDataModule(L.LightningDataModule):
         size: tuple[int, int] = (256, 512),
         batch_size: int = 4,
         num_workers: int = 2,
-        depth_scale: float | str = 1000.0,
+        depth_encoding: str | float | None = None,
         split_seed: int = 42,
         fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
         hflip: bool = True,
         train_split: str = "train",
         val_split: str = "val",
+        depth_scale: str | float | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        encoding = resolve_depth_encoding(depth_encoding, depth_scale)
+        # the checkpoint records the canonical encoding name, whichever spelling was passed
+        self.save_hyperparameters(ignore=["depth_scale"])
+        self.hparams["depth_encoding"] = None if encoding is None else encoding.name
         self.root = root
         self.size = tuple(size)
         self.batch_size = batch_size
         self.num_workers = num_workers
-        self.kw = dict(size=self.size, depth_scale=depth_scale, split_seed=split_seed, fractions=fractions)
+        self.depth_encoding = encoding
+        self.kw = dict(size=self.size, depth_encoding=encoding, split_seed=split_seed, fractions=fractions)
         self.hflip = hflip
         self.train_split = train_split
         self.val_split = val_split
@@ -235,6 +282,8 @@ class DepthDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         self.train_set = self.dataset(self.train_split, train=True)
         self.val_set = self.dataset(self.val_split)
+        for ds in (self.train_set, self.val_set):
+            ds.check_encoding()
 
     def _loader(self, ds: Dataset, shuffle: bool) -> DataLoader:
         return DataLoader(

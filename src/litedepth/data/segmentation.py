@@ -24,7 +24,7 @@ Depth targets (optional, for the multi-task model), one of:
   ``litedepth pseudo-label --dataset images --root <image folder>``. Relative-disparity maps
   are min-max normalised per image to ``[0, 1]`` (``teacher_normalisation="auto"``), so the
   depth head learns a relative map in the units of the seed's pseudo depth images;
-* ``depth_dir``: ground-truth depth files ``NAME.png|npy`` in metres (``depth_scale`` as in
+* ``depth_dir``: ground-truth depth files ``NAME.png|npy`` in metres (``depth_encoding`` as in
   :func:`litedepth.data.io.read_depth`), e.g. the synthetic generator's ``depth/``.
 
 Augmentation (training only) is joint, so image, mask and depth stay aligned: a random scale
@@ -294,7 +294,10 @@ class SegmentationDataset(Dataset):
         teacher_normalisation: ``"auto"`` (min-max for relative disparity, ``"none"`` for
             metric teachers), ``"minmax"`` (per image to ``[0, 1]``), ``"median"`` (divide
             by the median of positive values) or ``"none"``.
-        depth_scale: divisor of integer ground-truth depth files (items with ``depth``).
+        depth_encoding: encoding of the ground-truth depth files (items with ``depth``): a name,
+            alias or number of :mod:`litedepth.io.depth_encodings`; required unless they are
+            ``.npy`` metres.
+        depth_scale: deprecated former name of ``depth_encoding``.
     """
 
     def __init__(
@@ -308,8 +311,11 @@ class SegmentationDataset(Dataset):
         scale_range: tuple[float, float] = (0.5, 2.0),
         pseudo_labels: str | Path | None = None,
         teacher_normalisation: TeacherNorm = "auto",
-        depth_scale: float | str = 1000.0,
+        depth_encoding: Any = None,
+        depth_scale: float | str | None = None,
     ) -> None:
+        from litedepth.data.folder import resolve_depth_encoding
+
         self.items = list(items)
         if not self.items:
             raise DataError(None, "the segmentation dataset is empty")
@@ -319,7 +325,7 @@ class SegmentationDataset(Dataset):
         self.train = train
         self.hflip = hflip
         self.scale_range = (float(scale_range[0]), float(scale_range[1]))
-        self.depth_scale = depth_scale
+        self.depth_encoding = resolve_depth_encoding(depth_encoding, depth_scale)
         self.cache = None
         self.teacher_normalisation = "none"
         if pseudo_labels is not None:
@@ -359,7 +365,7 @@ class SegmentationDataset(Dataset):
                 valid &= d > 0
         elif item.depth is not None:
             path = item.depth
-            d = read_depth(item.depth, self.depth_scale)
+            d = read_depth(item.depth, self.depth_encoding)
             valid = d > 0
         else:
             return np.zeros(shape, np.float32), np.zeros(shape, bool)
@@ -417,7 +423,9 @@ class SegmentationDataModule(L.LightningDataModule):
         split_seed, fractions: folder layout split.
         pseudo_labels, teacher_normalisation: teacher depth targets (see
             :class:`SegmentationDataset`).
-        depth_dir, depth_scale: ground-truth depth files (folder relative to ``root``).
+        depth_dir, depth_encoding: ground-truth depth files (folder relative to ``root``) and
+            their encoding (:class:`SegmentationDataset`); ``depth_scale`` is its deprecated
+            former name.
         hflip, scale_range: training augmentation.
     """
 
@@ -442,14 +450,19 @@ class SegmentationDataModule(L.LightningDataModule):
         pseudo_labels: str | None = None,
         teacher_normalisation: TeacherNorm = "auto",
         depth_dir: str | None = None,
-        depth_scale: float | str = 1000.0,
+        depth_encoding: str | float | None = None,
         hflip: bool = True,
         scale_range: tuple[float, float] = (0.5, 2.0),
+        depth_scale: str | float | None = None,
     ) -> None:
+        from litedepth.data.folder import resolve_depth_encoding
+
         super().__init__()
         if layout not in ("voc", "folder"):
             raise ConfigError(f"layout must be 'voc' or 'folder', got {layout!r}")
-        self.save_hyperparameters()
+        encoding = resolve_depth_encoding(depth_encoding, depth_scale)
+        self.save_hyperparameters(ignore=["depth_scale"])
+        self.hparams["depth_encoding"] = None if encoding is None else encoding.name
         self.root = root
         self.layout = layout
         self.size = (int(size[0]), int(size[1]))
@@ -487,7 +500,7 @@ class SegmentationDataModule(L.LightningDataModule):
         hp = self.hparams
         return SegmentationDataset(self.items(split), self.num_classes, self.ignore_index, self.size, train=train,
                                    hflip=hp.hflip, scale_range=tuple(hp.scale_range), pseudo_labels=hp.pseudo_labels,
-                                   teacher_normalisation=hp.teacher_normalisation, depth_scale=hp.depth_scale)
+                                   teacher_normalisation=hp.teacher_normalisation, depth_encoding=hp.depth_encoding)
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit"):

@@ -502,7 +502,7 @@ def make_dataset(
         "frames_per_sequence": int(frames_per_sequence),
         "step_m": step_m,
         "classes": list(CLASS_NAMES),
-        "depth_png": {"dtype": "uint16", "unit": "mm", "scale": 1000.0, "invalid": 0},
+        "depth_png": {"dtype": "uint16", "unit": "mm", "scale": 1000.0, "invalid": 0, "encoding": "mm"},
         "pose_convention": "camera-to-world 4x4, row-major, camera x right / y down / z forward; "
         "world y down, floor y = 0",
         "sequences": sequences,

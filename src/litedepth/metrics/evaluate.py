@@ -48,6 +48,7 @@ import numpy as np
 import torch
 
 from litedepth.errors import ConfigError, DataError
+from litedepth.io.depth_encodings import decode_depth
 from litedepth.metrics.depth import METRIC_NAMES, DepthMetricAccumulator, compute_depth_metrics
 from litedepth.metrics.protocols import EvalProtocol, get_protocol
 from litedepth.utils.arrays import is_map_archive, load_npy, npz_entry, open_npz, read_map_archive
@@ -750,7 +751,7 @@ def load_pairs(
         if gt.files is not None:
             g_path: Path | str = gt.files[name]
             if g_path.suffix.lower() == ".png":
-                g = read_depth_png(g_path, gt_scale)
+                g = decode_depth(g_path, gt_scale)  # the one depth-encoding registry (uint16 / gt_scale)
             else:
                 g = _check_float_map(_load_npy(g_path), g_path, "ground truth")
         else:
