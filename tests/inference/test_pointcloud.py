@@ -67,7 +67,8 @@ def test_invalid_pixels_stride_and_far_limit_are_dropped():
 
 def test_default_intrinsics_from_field_of_view():
     K90 = default_intrinsics(480, 640, 90.0)
-    np.testing.assert_allclose(K90, [[320.0, 0, 319.5], [0, 320.0, 239.5], [0, 0, 1]])
+    # centred principal point = the normalised 0.5 (W / 2), the one convention of geometry.intrinsics
+    np.testing.assert_allclose(K90, [[320.0, 0, 320.0], [0, 320.0, 240.0], [0, 0, 1]])
     K60 = default_intrinsics(480, 640)
     # the image's left and right pixel edges subtend the stated field of view
     half = np.degrees(np.arctan((640 / 2) / K60[0, 0]))

@@ -209,10 +209,13 @@ class AssistPipeline:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="litedepth-detect") if self.config.parallel else None
 
     def intrinsics(self, height: int, width: int) -> np.ndarray:
-        """``(3, 3)`` pixel intrinsics for frames of this size (given, or from ``hfov_deg``)."""
+        """``(3, 3)`` pixel intrinsics for frames of this size (given, or from ``hfov_deg``); given
+        values are plausibility-checked against the frame size (normalised values are refused)."""
         if self.config.intrinsics is not None:
+            from litedepth.geometry.intrinsics import Intrinsics
+
             fx, fy, cx, cy = self.config.intrinsics
-            return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+            return Intrinsics.from_pixels(fx, fy, cx, cy, width, height, source="--intrinsics").K
         return intrinsics_from_hfov(width, height, self.config.hfov_deg)
 
     def process(self, frame: Frame) -> FrameResult:

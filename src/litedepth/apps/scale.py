@@ -30,6 +30,7 @@ from collections import deque
 import numpy as np
 
 from litedepth.errors import ConfigError
+from litedepth.geometry.intrinsics import Intrinsics
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +61,9 @@ def relative_depth(pred: np.ndarray, kind: str, min_depth: float = 0.1, max_dept
 
 def intrinsics_from_hfov(width: int, height: int, hfov_deg: float) -> np.ndarray:
     """``(3, 3)`` pixel intrinsics of a centred pinhole with square pixels and the given
-    horizontal field of view (``fx = fy = (W / 2) / tan(hfov / 2)``, principal point at the centre)."""
-    if not 0.0 < hfov_deg < 180.0:
-        raise ConfigError(f"horizontal field of view must be in (0, 180) degrees, got {hfov_deg}")
-    f = 0.5 * width / math.tan(math.radians(hfov_deg) / 2.0)
-    return np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]])
+    horizontal field of view (``fx = fy = (W / 2) / tan(hfov / 2)``, principal point ``(W/2, H/2)``,
+    :meth:`litedepth.geometry.intrinsics.Intrinsics.from_fov`)."""
+    return Intrinsics.from_fov(width, height, hfov_deg).K
 
 
 def fit_floor_plane(

@@ -8,7 +8,8 @@ For each input ``<stem>`` it writes into ``--output``:
   for depth models; for disparity models disparity x 65535 / max (relative);
 * ``<stem>_color.png`` — colourised map (plasma; near = bright);
 * ``<stem>.ply`` with ``--pointcloud`` — coloured points, camera frame, metres for depth
-  models (relative for disparity models), from ``--intrinsics`` or a ``--fov`` (default 60°).
+  models (relative for disparity models), from ``--intrinsics``, ``--intrinsics-file`` or a
+  ``--fov`` (default 60°); ``predictions.json`` records which, with its convention.
 
 For a video file (or a camera index such as ``0``, or image frames with ``--as-video``) it
 writes ``<stem>_depth.mp4`` at the input's frame rate (input | depth side by side, or the
@@ -74,7 +75,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     pc.add_argument("--pointcloud", action="store_true",
                     help="also write <stem>.ply: coloured points in the camera frame (x right, y down, z forward)")
     pc.add_argument("--intrinsics", type=float, nargs=4, metavar=("FX", "FY", "CX", "CY"),
-                    help="pixel intrinsics of the input images (default: from --fov)")
+                    help="intrinsics of the input images, in pixels of each image (checked against its size), "
+                    "or normalised with --intrinsics-convention normalised (default: from --fov)")
+    pc.add_argument("--intrinsics-file", default=None, metavar="FILE",
+                    help="intrinsics file: JSON {fx, fy, cx, cy, width, height} or with \"normalised\": true; a bare "
+                    "3x3 list / .npy / text (Monodepth2, ManyDepth) with --intrinsics-convention; a KITTI "
+                    "calibration file (P2 / P_rect_02); or a 3x4 projection matrix")
+    pc.add_argument("--intrinsics-convention", choices=("pixels", "normalised"), default=None,
+                    help="convention of --intrinsics / a bare --intrinsics-file matrix: pixels or normalised "
+                    "(fx/W, fy/H, cx/W, cy/H, Monodepth2's)")
     pc.add_argument("--fov", type=float, default=None,
                     help="horizontal field of view in degrees when --intrinsics is not given (default 60)")
     pc.add_argument("--pointcloud-stride", type=int, default=1, help="keep every N-th row and column")
@@ -123,17 +132,15 @@ def write_outputs(out_dir: Path, stem: str, pred: np.ndarray, kind: str, formats
         save_png(out_dir / f"{stem}_color.png", colorize(pred, invert=(kind == "depth")))
 
 
-def write_pointcloud(path: Path, pred: np.ndarray, kind: str, rgb: np.ndarray, args: argparse.Namespace) -> None:
-    """``--pointcloud``: one coloured PLY for a prediction ``(H, W)`` and its ``(H, W, 3)`` image."""
-    from litedepth.inference.pointcloud import DEFAULT_FOV_DEG, as_depth, save_pointcloud
+def write_pointcloud(path: Path, pred: np.ndarray, kind: str, rgb: np.ndarray, args: argparse.Namespace,
+                     camera=None) -> None:
+    """``--pointcloud``: one coloured PLY for a prediction ``(H, W)`` and its ``(H, W, 3)`` image,
+    with the pixel intrinsics ``camera`` (:func:`litedepth.inference.pointcloud.pointcloud_camera`) gives it."""
+    from litedepth.inference.pointcloud import as_depth, save_pointcloud
 
     depth, units = as_depth(pred, kind)
-    K = None
-    if args.intrinsics:
-        fx, fy, cx, cy = args.intrinsics
-        K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
-    save_pointcloud(path, depth, rgb, K, fov_deg=args.fov or DEFAULT_FOV_DEG, stride=args.pointcloud_stride,
-                    binary=not args.pointcloud_ascii, units=units)
+    save_pointcloud(path, depth, rgb, stride=args.pointcloud_stride, binary=not args.pointcloud_ascii, units=units,
+                    camera=camera)
 
 
 def video_input(args: argparse.Namespace) -> str | None:
@@ -247,14 +254,19 @@ def run(args: argparse.Namespace) -> int:
     formats = parse_common_options(args)
     if args.pointcloud_stride < 1:
         raise ConfigError("--pointcloud-stride must be >= 1")
-    if args.intrinsics and args.fov is not None:
-        raise ConfigError("give either --intrinsics or --fov, not both")
+    from litedepth.inference.pointcloud import pointcloud_camera
+
+    camera = pointcloud_camera(args.intrinsics, args.intrinsics_file, args.intrinsics_convention, args.fov)
     video = video_input(args)
     with tempfile.TemporaryDirectory(prefix="litedepth-predict-") as tmp:
         predictor = build_predictor(args, tmp)
         if video is not None:
             return run_video(args, predictor, video)
     images = collect_images(args.inputs)
+    if args.pointcloud:  # implausible intrinsics fail before any output is written
+        from litedepth.data.io import read_image_size
+
+        camera.for_image(*read_image_size(images[0]))
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     stems = [p.stem for p in images]
@@ -269,17 +281,13 @@ def run(args: argparse.Namespace) -> int:
             for path, rgb, pred in zip(chunk, rgbs, preds):
                 write_outputs(out_dir, path.stem, pred, predictor.kind, formats)
                 if args.pointcloud:
-                    write_pointcloud(out_dir / f"{path.stem}.ply", pred, predictor.kind, rgb, args)
+                    write_pointcloud(out_dir / f"{path.stem}.ply", pred, predictor.kind, rgb, args, camera)
             bar.advance(task, len(chunk))
     meta = {"kind": predictor.kind, "units": "metres" if predictor.kind == "depth" else "disparity",
             "png16": "millimetres" if predictor.kind == "depth" else "disparity * 65535 / max",
             "input_size": list(predictor.input_size), "count": len(images), "formats": sorted(formats)}
     if args.pointcloud:
-        from litedepth.inference.pointcloud import DEFAULT_FOV_DEG
-
-        meta["pointcloud"] = {"intrinsics": list(args.intrinsics) if args.intrinsics else None,
-                              "fov_deg": None if args.intrinsics else (args.fov or DEFAULT_FOV_DEG),
-                              "units": "metres" if predictor.kind == "depth" else "relative"}
+        meta["pointcloud"] = {**camera.to_dict(), "units": "metres" if predictor.kind == "depth" else "relative"}
     atomic_write_bytes(out_dir / "predictions.json", json.dumps(meta, indent=2).encode())
     log.info("wrote %d predictions to %s", len(images), out_dir)
     return 0

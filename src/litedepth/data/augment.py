@@ -44,6 +44,7 @@ from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
 
 from litedepth.errors import ConfigError
+from litedepth.geometry.intrinsics import hflip_matrix, resize_matrix
 
 __all__ = [
     "ColorJitter",
@@ -211,10 +212,7 @@ def hflip_intrinsics(K: Tensor, width: int) -> Tensor:
     Returns:
         A new tensor of the same shape. Flipping twice returns ``K``.
     """
-    K = K.clone()
-    K[..., 0, 2] = (width - 1) - K[..., 0, 2]
-    K[..., 0, 1] = 0.0 - K[..., 0, 1]  # (0.0 - x, not -x: keeps a zero skew +0.0)
-    return K
+    return hflip_matrix(K, width)
 
 
 def mirror_pose(T: Tensor) -> Tensor:
@@ -272,15 +270,4 @@ def resize_intrinsics(K: Tensor | np.ndarray, from_size: Sequence[int], to_size:
         [[50.0, 0.0, 24.5], [0.0, 50.0, 12.0]]
     """
     K = torch.as_tensor(np.asarray(K, dtype=np.float64) if isinstance(K, np.ndarray) else K)
-    K = K[:3, :3].to(torch.float64).clone()
-    h, w = float(from_size[0]), float(from_size[1])
-    H, W = float(to_size[0]), float(to_size[1])
-    if min(h, w, H, W) <= 0:
-        raise ConfigError(f"image sizes must be positive, got {tuple(from_size)} -> {tuple(to_size)}")
-    sx, sy = W / w, H / h
-    K[0, 0] *= sx
-    K[0, 1] *= sx
-    K[0, 2] = (K[0, 2] + 0.5) * sx - 0.5
-    K[1, 1] *= sy
-    K[1, 2] = (K[1, 2] + 0.5) * sy - 0.5
-    return K.to(torch.float32)
+    return resize_matrix(K[:3, :3].to(torch.float64), from_size, to_size).to(torch.float32)

@@ -45,7 +45,8 @@ from litedepth.data.video import (
     resize_depth_nearest,
 )
 from litedepth.errors import ConfigError, DataError
-from litedepth.geometry.calibration import VeloToImage, intrinsics_from_P, load_raw_calib_dir, read_calib_file
+from litedepth.geometry.calibration import VeloToImage, load_raw_calib_dir
+from litedepth.geometry.intrinsics import read_kitti_intrinsics
 from litedepth.geometry.velodyne import read_velodyne, velodyne_to_depth
 
 log = logging.getLogger(__name__)
@@ -104,35 +105,14 @@ def read_raw_intrinsics(date_dir: str | Path, camera: int) -> tuple[np.ndarray, 
 
     Returns:
         ``(K, size)``: ``(3, 3)`` float64 ``P_rect_0X[:, :3]`` and its image size ``(H, W)`` from
-        ``S_rect_0X`` (``None`` when absent).
+        ``S_rect_0X`` (``None`` when absent), read by
+        :func:`litedepth.geometry.intrinsics.read_kitti_intrinsics` (plausibility-checked).
 
     Raises:
         DataError: missing ``calib_cam_to_cam.txt`` or ``P_rect_0X``, malformed numbers.
     """
-    path = Path(date_dir) / "calib_cam_to_cam.txt"
-    entries = read_calib_file(path)
-    key = f"P_rect_0{camera}"
-    if key not in entries:
-        raise DataError(path, f"missing key {key!r}")
-    try:
-        P = np.array([float(v) for v in entries[key].split()], dtype=np.float64)
-    except ValueError:
-        raise DataError(path, f"key {key!r} has non-numeric values") from None
-    if P.size != 12:
-        raise DataError(path, f"key {key!r} has {P.size} numbers, expected 12")
-    try:
-        K = intrinsics_from_P(P.reshape(3, 4))
-    except ConfigError as exc:
-        raise DataError(path, f"{key}: {exc}") from None
-    size = None
-    size_key = f"S_rect_0{camera}"
-    if size_key in entries:
-        try:
-            w, h = (float(v) for v in entries[size_key].split())
-        except ValueError:
-            raise DataError(path, f"key {size_key!r} must be two numbers 'W H'") from None
-        size = (int(round(h)), int(round(w)))
-    return K, size
+    intr = read_kitti_intrinsics(Path(date_dir) / "calib_cam_to_cam.txt", camera)
+    return intr.K, intr.size
 
 
 class KittiRawDataset(SequenceDataset):

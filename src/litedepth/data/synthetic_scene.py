@@ -16,6 +16,7 @@ import numpy as np
 
 from litedepth.data.synthetic_texture import Material, random_material
 from litedepth.errors import ConfigError
+from litedepth.geometry.intrinsics import Intrinsics, normalise_matrix
 
 logger = logging.getLogger(__name__)
 
@@ -65,12 +66,10 @@ def intrinsics_from_fov(width: int, height: int, hfov_deg: float) -> np.ndarray:
 
     Returns:
         ``(3, 3)`` float64 ``K`` in pixels with ``fx = fy = (W / 2) / tan(hfov / 2)``,
-        ``cx = W / 2``, ``cy = H / 2`` (normalised principal point 0.5, as Monodepth2).
+        ``cx = W / 2``, ``cy = H / 2`` (normalised principal point 0.5, as Monodepth2):
+        :meth:`litedepth.geometry.intrinsics.Intrinsics.from_fov`.
     """
-    if not 0.0 < hfov_deg < 180.0:
-        raise ConfigError(f"hfov_deg must be in (0, 180), got {hfov_deg}")
-    f = 0.5 * width / math.tan(math.radians(hfov_deg) / 2.0)
-    return np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]])
+    return Intrinsics.from_fov(int(width), int(height), hfov_deg).K
 
 
 @dataclass(frozen=True)
@@ -153,9 +152,8 @@ class SceneConfig:
         """``(3, 3)`` float64 pixel intrinsics ``K`` for ``(height, width)``."""
         if self.intrinsics_norm is None:
             return intrinsics_from_fov(int(self.width), int(self.height), float(self.hfov_deg))
-        fx, fy, cx, cy = (float(v) for v in self.intrinsics_norm)
-        w, h = float(self.width), float(self.height)
-        return np.array([[fx * w, 0.0, cx * w], [0.0, fy * h, cy * h], [0.0, 0.0, 1.0]])
+        return Intrinsics.from_normalised(*self.intrinsics_norm, source="intrinsics_norm").to_pixels(
+            int(self.height), int(self.width)).K
 
     def intrinsics_normalised(self) -> np.ndarray:
         """``(3, 3)`` float64 normalised intrinsics: row 0 of ``K`` / W, row 1 / H."""
@@ -164,10 +162,7 @@ class SceneConfig:
 
 def normalise_intrinsics(K: np.ndarray, width: int, height: int) -> np.ndarray:
     """Pixel ``(3, 3)`` K -> normalised ``(3, 3)`` (row 0 divided by ``width``, row 1 by ``height``)."""
-    Kn = np.array(K, dtype=np.float64, copy=True)[:3, :3]
-    Kn[0] /= float(width)
-    Kn[1] /= float(height)
-    return Kn
+    return normalise_matrix(np.asarray(K, dtype=np.float64)[:3, :3], int(height), int(width))
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,19 +9,22 @@ Layout (described for users in ``docs/video_folder_format.md``)::
         000000.jpg 000001.jpg ...  frames, sorted by name (digit runs compared as numbers)
       drive_b/ ...
 
-Intrinsics files (pixel intrinsics are in the pixel-centre convention of
-:mod:`litedepth.geometry.camera`):
+Intrinsics files, read by :func:`litedepth.geometry.intrinsics.read_intrinsics` (pixel
+intrinsics are in the pixel-centre convention of :mod:`litedepth.geometry.camera`):
 
 * ``intrinsics.json`` with pixel values ``{"fx", "fy", "cx", "cy"}`` plus optional
   ``"width", "height"`` (the image size they were calibrated at; when it differs from the
-  frames' size, ``K`` is rescaled with :func:`~litedepth.data.augment.resize_intrinsics`; the
+  frames' size, ``K`` is rescaled with :func:`~litedepth.geometry.intrinsics.resize_matrix`; the
   aspect ratio must match), or normalised values ``{"fx", "fy", "cx", "cy", "normalised": true}``
   (``fx/W, fy/H, cx/W, cy/H``; converted by multiplying with the frames' width and height, as
-  :func:`litedepth.geometry.camera.normalised_to_pixel` and Monodepth2 do). ``"K"`` (a 3x3
-  matrix) may replace the four numbers.
-* ``intrinsics.txt``: pixel intrinsics only, either nine numbers (the 3x3 ``K`` row by row,
-  for the frames' size, like SfMLearner's ``cam.txt``), or ``fx fy cx cy`` or
-  ``fx fy cx cy width height``.
+  Monodepth2 does). ``"K"`` (a 3x3 matrix) may replace the four numbers. A JSON object that
+  does not say ``"normalised": true`` holds **pixels**, and is checked against the frames:
+  normalised values taken for pixels (``fx = 0.58``) are an error naming the file and the fix.
+* ``intrinsics.json`` holding a bare 3x3 list (the Monodepth2 / ManyDepth file): it does not
+  say its convention, so the dataset's ``intrinsics_convention`` must (``"normalised"``).
+* ``intrinsics.txt``: pixel intrinsics (unless ``intrinsics_convention`` says otherwise),
+  either nine numbers (the 3x3 ``K`` row by row, for the frames' size, like SfMLearner's
+  ``cam.txt``), or ``fx fy cx cy`` or ``fx fy cx cy width height``.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from litedepth.data.augment import ColorJitter, resize_intrinsics
+from litedepth.data.augment import ColorJitter
 from litedepth.data.io import read_image_size, read_rgb
 from litedepth.data.video import (
     STEREO,
@@ -49,6 +52,7 @@ from litedepth.data.video import (
     temporal_targets,
 )
 from litedepth.errors import ConfigError, DataError
+from litedepth.geometry.intrinsics import PIXELS, parse_convention, read_intrinsics
 from litedepth.utils.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -59,7 +63,6 @@ __all__ = ["FRAME_EXTS", "INTRINSICS_FILES", "VideoFolderDataset", "list_frames"
 FRAME_EXTS = (".jpg", ".jpeg", ".png")
 #: Intrinsics file names looked up in a sequence folder, then in the root (first found wins).
 INTRINSICS_FILES = ("intrinsics.json", "intrinsics.txt")
-_ASPECT_TOL = 0.01
 _CACHE_VERSION = 1
 
 
@@ -80,98 +83,31 @@ def list_frames(folder: Path) -> list[Path]:
 # ------------------------------------------------------------------------------ intrinsics
 
 
-def _finite(path: Path, values: Sequence[Any], what: str) -> np.ndarray:
-    try:
-        arr = np.asarray([float(v) for v in values], dtype=np.float64)
-    except (TypeError, ValueError):
-        raise DataError(path, f"{what} must be numbers, got {list(values)!r}") from None
-    if not np.isfinite(arr).all():
-        raise DataError(path, f"{what} contains NaN or Inf")
-    return arr
-
-
-def _k_matrix(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
-    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
-
-
-def read_video_intrinsics(path: str | Path, frame_size: Sequence[int]) -> np.ndarray:
+def read_video_intrinsics(path: str | Path, frame_size: Sequence[int], convention: str | None = None) -> np.ndarray:
     """Pixel intrinsics for frames of ``frame_size = (H, W)`` from an intrinsics file.
 
     See the module docstring for the accepted JSON and text forms.
+
+    Args:
+        path: ``intrinsics.json`` or ``intrinsics.txt``.
+        frame_size: ``(H, W)`` of the frames, pixels.
+        convention: ``"pixels"`` / ``"normalised"`` for files that do not state theirs (a bare
+            3x3 list; text files default to pixels).
 
     Returns:
         ``(3, 3)`` float64 pixel ``K`` for ``(H, W)``.
 
     Raises:
         DataError: unreadable file, missing or non-numeric values, non-positive focal lengths,
-            or a calibration size whose aspect ratio differs from the frames'.
+            implausible values for the frames (e.g. normalised values without
+            ``"normalised": true``: the message says so), or a calibration size whose aspect
+            ratio differs from the frames'.
     """
     path = Path(path)
-    h, w = int(frame_size[0]), int(frame_size[1])
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(path, f"cannot read intrinsics file ({exc})") from None
-    calib_size: tuple[float, float] | None = None
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(path, f"not valid JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise DataError(path, "expected a JSON object with fx, fy, cx, cy")
-        normalised = bool(data.get("normalised", data.get("normalized", False)))
-        if "K" in data:
-            K = _finite(path, np.asarray(data["K"], dtype=object).reshape(-1), "'K'")
-            if K.size != 9:
-                raise DataError(path, f"'K' must be a 3x3 matrix, got {K.size} numbers")
-            K = K.reshape(3, 3)
-        else:
-            missing = [k for k in ("fx", "fy", "cx", "cy") if k not in data]
-            if missing:
-                raise DataError(path, f"missing key(s) {missing}; expected fx, fy, cx, cy (and width, height "
-                                      "or \"normalised\": true)")
-            K = _k_matrix(*_finite(path, [data[k] for k in ("fx", "fy", "cx", "cy")], "fx, fy, cx, cy"))
-        if ("width" in data) != ("height" in data):
-            raise DataError(path, "give both 'width' and 'height' or neither")
-        if "width" in data:
-            cw, ch = _finite(path, [data["width"], data["height"]], "width, height")
-            if cw <= 0 or ch <= 0:
-                raise DataError(path, f"width and height must be positive, got {cw}, {ch}")
-            calib_size = (ch, cw)
-        if normalised:
-            K = K.copy()
-            K[0] *= w
-            K[1] *= h
-            K[2] = (0.0, 0.0, 1.0)
-            calib_size = None
-    else:
-        try:
-            values = _finite(path, text.replace(",", " ").split(), "values")
-        except DataError:
-            raise DataError(path, "expected only numbers: 9 (3x3 K), 4 (fx fy cx cy) or 6 "
-                                  "(fx fy cx cy width height), pixels") from None
-        if values.size == 9:
-            K = values.reshape(3, 3)
-        elif values.size in (4, 6):
-            K = _k_matrix(*values[:4])
-            if values.size == 6:
-                calib_size = (values[5], values[4])
-        else:
-            raise DataError(path, f"expected 9, 4 or 6 numbers (pixels), got {values.size}")
-    if K[0, 0] <= 0 or K[1, 1] <= 0 or abs(K[2, 2] - 1.0) > 1e-9 or K[1, 0] or K[2, 0] or K[2, 1]:
-        raise DataError(path, f"not a pinhole K with positive focal lengths: {K.tolist()}")
-    if calib_size is not None and calib_size != (h, w):
-        ch, cw = calib_size
-        if abs((cw / ch) / (w / h) - 1.0) > _ASPECT_TOL:
-            raise DataError(
-                path, f"intrinsics are for {cw:g}x{ch:g} but the frames are {w}x{h}, a different aspect "
-                "ratio (cropped frames need their own intrinsics)",
-            )
-        K = resize_intrinsics(K, calib_size, (h, w)).double().numpy()
-    if not (-0.5 <= K[0, 2] <= w - 0.5 and -0.5 <= K[1, 2] <= h - 0.5):
-        log.warning("%s: principal point (%.1f, %.1f) lies outside the %dx%d frames", path, K[0, 2], K[1, 2], w, h)
-    return K
+    if convention is None and path.suffix.lower() != ".json":
+        convention = PIXELS  # intrinsics.txt holds pixels by definition (module docstring)
+    intr = read_intrinsics(path, convention)
+    return intr.to_pixels(int(frame_size[0]), int(frame_size[1])).K
 
 
 # ------------------------------------------------------------------------------ static filter
@@ -264,6 +200,8 @@ class VideoFolderDataset(SequenceDataset):
             box-downsampled to ``static_width`` pixels wide) is below this value; 0 = keep all.
             About 0.01 removes stationary or duplicated frames of typical footage.
         static_width: width of the downsampled frames compared by the filter.
+        intrinsics_convention: ``"pixels"`` / ``"normalised"`` for intrinsics files that do not
+            state theirs (a bare 3x3 list in ``intrinsics.json``, e.g. Monodepth2's normalised K).
         cache_dir: where the filter's per-pair differences are cached (``static_mad.json``),
             keyed by file size and modification time, so each pair is compared only once;
             default ``root/.litedepth_cache``. An unwritable folder only logs a warning.
@@ -291,6 +229,7 @@ class VideoFolderDataset(SequenceDataset):
         static_threshold: float = 0.0,
         static_width: int = 64,
         cache_dir: str | Path | None = None,
+        intrinsics_convention: str | None = None,
     ) -> None:
         super().__init__(frame_ids, size, frame_step=frame_step, color_jitter=color_jitter, hflip_p=hflip_p)
         if STEREO in self.frame_ids:
@@ -300,6 +239,7 @@ class VideoFolderDataset(SequenceDataset):
         if int(static_width) < 4:
             raise ConfigError(f"static_width must be >= 4, got {static_width}")
         self.root = Path(root)
+        self.intrinsics_convention = parse_convention(intrinsics_convention)
         if not self.root.is_dir():
             raise DataError(self.root, "video folder root not found")
         seq_dirs = {p.name: p for p in sorted(self.root.iterdir()) if p.is_dir() and not p.name.startswith(".")}
@@ -332,7 +272,7 @@ class VideoFolderDataset(SequenceDataset):
                                        "frames of a sequence must share one size")
             self.frames[seq] = files
             self.frame_size[seq] = size0
-            self.K[seq] = read_video_intrinsics(self._intrinsics_file(folder), size0)
+            self.K[seq] = read_video_intrinsics(self._intrinsics_file(folder), size0, self.intrinsics_convention)
             positions = temporal_targets(len(files), self.frame_ids, self.frame_step, target_stride)
             candidates.extend(TargetRef(seq, t, f"{seq}/{files[t].stem}") for t in positions)
 

@@ -65,6 +65,8 @@ class VideoDataModule(L.LightningDataModule):
         pseudo_labels: folder written by ``litedepth pseudo-label`` for the training split;
             training samples then carry ``teacher`` ``(1, H, W)`` (see
             :meth:`litedepth.data.video.SequenceDataset.use_pseudo_labels`).
+        intrinsics_convention: video folders: ``"pixels"`` / ``"normalised"`` for intrinsics
+            files that do not state theirs (a bare 3x3 list such as Monodepth2's normalised K).
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class VideoDataModule(L.LightningDataModule):
         static_threshold: float = 0.0,
         drop_last: bool = True,
         pseudo_labels: str | None = None,
+        intrinsics_convention: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -138,7 +141,8 @@ class VideoDataModule(L.LightningDataModule):
         if self.kind == "video-folder":
             return VideoFolderDataset(
                 self.root, split, sequences=sequences, fractions=hp.fractions, split_seed=hp.split_seed,
-                target_stride=hp.target_stride, static_threshold=hp.static_threshold, **common,
+                target_stride=hp.target_stride, static_threshold=hp.static_threshold,
+                intrinsics_convention=hp.get("intrinsics_convention"), **common,
             )
         split_path = split_file(hp.split_dir, split) if hp.split_dir is not None else None
         return KittiRawDataset(

@@ -13,7 +13,9 @@ A Velodyne point ``X = (x, y, z, 1)`` (metres) maps to the homogeneous pixel
 
 Intrinsics helpers: :func:`intrinsics_from_P` gives a 3x3 ``K`` in **pixels**;
 :func:`normalize_intrinsics` gives ``K`` in **normalised** units (``fx/W``, ``cx/W``, ``fy/H``,
-``cy/H``, the Monodepth2 convention) and :func:`denormalize_intrinsics` goes back.
+``cy/H``, the Monodepth2 convention) and :func:`denormalize_intrinsics` goes back (both are
+the matrix maths of :mod:`litedepth.geometry.intrinsics`, whose :class:`~litedepth.geometry.intrinsics.Intrinsics`
+and :func:`~litedepth.geometry.intrinsics.read_kitti_intrinsics` carry the convention with the numbers).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from litedepth.errors import ConfigError, DataError
+from litedepth.geometry.intrinsics import denormalise_matrix, normalise_matrix
 
 logger = logging.getLogger(__name__)
 
@@ -265,21 +268,15 @@ def normalize_intrinsics(K: np.ndarray, image_size: Sequence[int]) -> np.ndarray
         float64 array of ``K``'s shape, resolution-independent (Monodepth2 convention: the
         normalised K is multiplied by the network input width/height to get pixels).
     """
-    K = np.array(K, dtype=np.float64)
     h, w = _size(image_size)
-    K[0, :3] /= w
-    K[1, :3] /= h
-    return K
+    return normalise_matrix(np.asarray(K, dtype=np.float64), h, w)
 
 
 def denormalize_intrinsics(K_norm: np.ndarray, image_size: Sequence[int]) -> np.ndarray:
     """Normalised ``K`` -> pixel ``K`` for an image of ``image_size = (H, W)`` pixels (inverse of
     :func:`normalize_intrinsics`)."""
-    K = np.array(K_norm, dtype=np.float64)
     h, w = _size(image_size)
-    K[0, :3] *= w
-    K[1, :3] *= h
-    return K
+    return denormalise_matrix(np.asarray(K_norm, dtype=np.float64), h, w)
 
 
 def _size(image_size: Sequence[int]) -> tuple[float, float]:

@@ -11,6 +11,8 @@ Conventions (shared by :mod:`litedepth.geometry.warp` and the self-supervised lo
 * **Pixel intrinsics** ``K``: ``[[fx, s, cx], [0, fy, cy], [0, 0, 1]]`` in pixels, mapping a
   camera point ``(X, Y, Z)`` to ``u = (fx X + s Y) / Z + cx``, ``v = fy Y / Z + cy``. A ``4x4``
   form with ``K[3, 3] = 1`` (as Monodepth2 keeps it) is accepted everywhere a ``3x3`` is.
+* **Intrinsics as one typed object**: :class:`litedepth.geometry.intrinsics.Intrinsics` carries
+  the convention below with the numbers; the tensor functions here delegate to its matrix maths.
 * **Normalised intrinsics**: row 0 of the pixel ``K`` divided by the width ``W`` and row 1 by
   the height ``H`` (``fx/W, s/W, cx/W, fy/H, cy/H``), so one matrix serves every resolution.
   KITTI's Monodepth2 values are ``fx = 0.58, fy = 1.92, cx = cy = 0.5``.
@@ -32,6 +34,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+from litedepth.geometry.intrinsics import denormalise_matrix, normalise_matrix
 
 __all__ = [
     "backproject",
@@ -61,13 +65,6 @@ def _check_size(height: int, width: int) -> None:
         raise ValueError(f"image size must be positive, got height={height}, width={width}")
 
 
-def _scale_rows(K: Tensor, sx: float, sy: float) -> Tensor:
-    scale = torch.ones(K.shape[-2], 1, dtype=K.dtype, device=K.device)
-    scale[0, 0] = sx
-    scale[1, 0] = sy
-    return K * scale
-
-
 def normalised_to_pixel(K_normalised: Tensor, height: int, width: int) -> Tensor:
     """Convert normalised intrinsics to pixel intrinsics for an image of ``height x width``.
 
@@ -95,7 +92,7 @@ def normalised_to_pixel(K_normalised: Tensor, height: int, width: int) -> Tensor
     """
     _check_intrinsics(K_normalised, "K_normalised")
     _check_size(height, width)
-    return _scale_rows(K_normalised, float(width), float(height))
+    return denormalise_matrix(K_normalised, height, width)
 
 
 def pixel_to_normalised(K_pixel: Tensor, height: int, width: int) -> Tensor:
@@ -117,7 +114,7 @@ def pixel_to_normalised(K_pixel: Tensor, height: int, width: int) -> Tensor:
     """
     _check_intrinsics(K_pixel, "K_pixel")
     _check_size(height, width)
-    return _scale_rows(K_pixel, 1.0 / float(width), 1.0 / float(height))
+    return normalise_matrix(K_pixel, height, width)
 
 
 def scale_intrinsics(K_normalised: Tensor, height: int, width: int) -> Tensor:

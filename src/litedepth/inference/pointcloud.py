@@ -13,6 +13,9 @@ Intrinsics are the *pixel* intrinsics of the depth map's resolution. When none a
 :func:`default_intrinsics` builds them from a horizontal field of view
 (:data:`DEFAULT_FOV_DEG`, 60 degrees, a typical phone / webcam lens) with square pixels and
 the principal point at the image centre; files record which one was used.
+:func:`pointcloud_camera` turns the user's choice (numbers in pixels or normalised, an
+intrinsics file, a field of view) into a :class:`PointCloudCamera` that gives each image its
+plausibility-checked pixel :class:`~litedepth.geometry.intrinsics.Intrinsics`.
 
 Example:
     >>> depth = np.full((2, 3), 2.0, np.float32)
@@ -24,16 +27,20 @@ Example:
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from litedepth.errors import ConfigError, DataError
 from litedepth.geometry.depth import disp_to_depth
+from litedepth.geometry.intrinsics import Intrinsics, parse_convention, read_intrinsics
 from litedepth.utils.atomic import atomic_open
 
-__all__ = ["DEFAULT_FOV_DEG", "as_depth", "default_intrinsics", "depth_to_points", "read_ply", "save_pointcloud", "write_ply"]
+__all__ = ["DEFAULT_FOV_DEG", "PointCloudCamera", "as_depth", "default_intrinsics", "depth_to_points",
+           "pointcloud_camera", "read_ply", "save_pointcloud", "write_ply"]
 
 #: horizontal field of view assumed when no intrinsics are given, degrees
 DEFAULT_FOV_DEG = 60.0
@@ -72,8 +79,9 @@ def as_depth(pred: np.ndarray, kind: str, min_depth: float = 0.1, max_depth: flo
 def default_intrinsics(height: int, width: int, fov_deg: float = DEFAULT_FOV_DEG) -> np.ndarray:
     """Pixel intrinsics of a ``height x width`` image from its horizontal field of view.
 
-    ``fx = fy = (W / 2) / tan(fov / 2)`` (square pixels), ``cx = (W - 1) / 2``,
-    ``cy = (H - 1) / 2`` (the centre of the pixel grid).
+    ``fx = fy = (W / 2) / tan(fov / 2)`` (square pixels), ``cx = W / 2``, ``cy = H / 2`` (the
+    normalised 0.5, litedepth's one centred principal point:
+    :meth:`litedepth.geometry.intrinsics.Intrinsics.from_fov`).
 
     Args:
         height, width: image size in pixels.
@@ -87,14 +95,94 @@ def default_intrinsics(height: int, width: int, fov_deg: float = DEFAULT_FOV_DEG
 
     Example:
         >>> default_intrinsics(480, 640, 90.0)[0].tolist()
-        [320.0, 0.0, 319.5]
+        [320.0, 0.0, 320.0]
     """
-    if int(height) < 1 or int(width) < 1:
-        raise ConfigError(f"image size must be positive, got {height}x{width}")
-    if not 0.0 < float(fov_deg) < 180.0:
-        raise ConfigError(f"field of view must be between 0 and 180 degrees, got {fov_deg}")
-    f = (width / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
-    return np.array([[f, 0.0, (width - 1) / 2.0], [0.0, f, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
+    return Intrinsics.from_fov(int(width), int(height), fov_deg).K
+
+
+@dataclass(frozen=True)
+class PointCloudCamera:
+    """Where the pixel intrinsics of each image's point cloud come from.
+
+    Attributes:
+        intrinsics: the given intrinsics (pixels of a stated size, pixels of each input image
+            when no size is stated, or normalised), or ``None`` for the field-of-view default.
+        fov_deg: horizontal field of view used when ``intrinsics`` is ``None``.
+        source: ``"--intrinsics"``, the intrinsics file, or ``"default"``.
+    """
+
+    intrinsics: Intrinsics | None
+    fov_deg: float = DEFAULT_FOV_DEG
+    source: str = "default"
+
+    def for_image(self, height: int, width: int) -> Intrinsics:
+        """Plausibility-checked pixel intrinsics of a ``height x width`` image (see
+        :meth:`~litedepth.geometry.intrinsics.Intrinsics.to_pixels`).
+
+        Raises:
+            ConfigError / DataError: implausible for this image (e.g. normalised values given as
+                pixels: the message suggests the other convention), or another aspect ratio.
+        """
+        if self.intrinsics is None:
+            return Intrinsics.from_fov(int(width), int(height), self.fov_deg)
+        return self.intrinsics.to_pixels(height, width)
+
+    def describe(self) -> str:
+        """One line for file headers."""
+        if self.intrinsics is None:
+            return f"default: horizontal field of view {self.fov_deg:g} deg, centred principal point"
+        return f"{self.intrinsics.convention} intrinsics from {self.source}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record for ``predictions.json``: the intrinsics as given (with their
+        convention) and their source, or the field of view."""
+        if self.intrinsics is None:
+            return {"source": "default", "fov_deg": self.fov_deg, "principal_point": "centred (W/2, H/2)"}
+        return {"source": self.source, "intrinsics": self.intrinsics.to_dict(),
+                "convention": self.intrinsics.convention}
+
+
+def pointcloud_camera(
+    intrinsics: Sequence[float] | None = None,
+    intrinsics_file: str | Path | None = None,
+    convention: str | None = None,
+    fov_deg: float | None = None,
+    *,
+    camera: int = 2,
+) -> PointCloudCamera:
+    """The point-cloud camera from ``predict``'s options (one of them at most).
+
+    Args:
+        intrinsics: ``(fx, fy, cx, cy)``: pixels of each input image (checked against its
+            size), or normalised when ``convention == "normalised"``.
+        intrinsics_file: any layout :func:`~litedepth.geometry.intrinsics.read_intrinsics` reads
+            (JSON object, bare 3x3 list with ``convention``, KITTI calibration, projection matrix).
+        convention: ``"pixels"`` / ``"normalised"`` for values that do not state theirs.
+        fov_deg: horizontal field of view for the default (centred, square pixels).
+        camera: KITTI camera index for a KITTI calibration file.
+
+    Raises:
+        ConfigError: more than one source given, a bad field of view, implausible values.
+        DataError: an unreadable or implausible intrinsics file (naming it).
+    """
+    given = [name for name, v in (("--intrinsics", intrinsics), ("--intrinsics-file", intrinsics_file),
+                                   ("--fov", fov_deg)) if v is not None]
+    if len(given) > 1:
+        raise ConfigError(f"give either --intrinsics or --fov (or --intrinsics-file), not both: got {' and '.join(given)}")
+    conv = parse_convention(convention)
+    if intrinsics is not None:
+        values = [float(v) for v in intrinsics]
+        if len(values) != 4:
+            raise ConfigError(f"--intrinsics needs four numbers FX FY CX CY, got {len(values)}")
+        return PointCloudCamera(Intrinsics(*values, convention=conv or "pixels", source="--intrinsics"),
+                                source="--intrinsics")
+    if intrinsics_file is not None:
+        return PointCloudCamera(read_intrinsics(intrinsics_file, conv, camera=camera), source=str(intrinsics_file))
+    if conv is not None:
+        raise ConfigError("--intrinsics-convention applies to --intrinsics or --intrinsics-file values")
+    fov = DEFAULT_FOV_DEG if fov_deg is None else float(fov_deg)
+    Intrinsics.from_fov(2, 2, fov)  # validates the field of view now
+    return PointCloudCamera(None, fov)
 
 
 def depth_to_points(
@@ -277,6 +365,7 @@ def save_pointcloud(
     max_depth: float | None = None,
     binary: bool = True,
     units: str = "metres",
+    camera: PointCloudCamera | None = None,
 ) -> int:
     """Back-project ``depth`` and write a coloured PLY whose header states units and camera.
 
@@ -284,9 +373,10 @@ def save_pointcloud(
         path: destination ``.ply``.
         depth: ``(H, W)`` depth along the optical axis (metres unless ``units`` says otherwise).
         rgb: optional ``(H, W, 3)`` uint8 colours.
-        K: ``(3, 3)`` pixel intrinsics of the ``H x W`` map; ``None`` uses
+        K: ``(3, 3)`` pixel intrinsics of the ``H x W`` map; ``None`` uses ``camera`` or
             :func:`default_intrinsics` with ``fov_deg``.
-        fov_deg: horizontal field of view used when ``K`` is ``None``.
+        fov_deg: horizontal field of view used when ``K`` and ``camera`` are ``None``.
+        camera: a :class:`PointCloudCamera` giving this map's plausibility-checked intrinsics.
         stride, max_depth: see :func:`depth_to_points`.
         binary: binary little-endian (default) or ASCII PLY.
         units: the unit written into the header.
@@ -297,8 +387,9 @@ def save_pointcloud(
     h, w = np.asarray(depth).shape[:2]
     source = "given"
     if K is None:
-        K = default_intrinsics(h, w, fov_deg)
-        source = f"default: horizontal field of view {fov_deg:g} deg, centred principal point"
+        camera = camera or PointCloudCamera(None, fov_deg)
+        K = camera.for_image(h, w).K
+        source = camera.describe()
     K = np.asarray(K, dtype=np.float64)
     points, colours = depth_to_points(depth, K, rgb, stride=stride, max_depth=max_depth)
     comments = [
