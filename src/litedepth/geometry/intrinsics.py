@@ -655,6 +655,12 @@ def read_matrix_file(path: str | Path, what: str = "matrix") -> np.ndarray:
     return arr
 
 
+def _is_padded_k(M: np.ndarray) -> bool:
+    """Whether a 4x4 is a ``K`` padded with ``[0, 0, 0, 1]`` (Monodepth2's layout), not a projection."""
+    return bool(M[1, 0] == 0 and M[2, 0] == 0 and M[2, 1] == 0 and M[2, 2] == 1 and not M[:3, 3].any()
+                and not M[3, :3].any() and M[3, 3] == 1)
+
+
 def _looks_like_kitti_calib(path: Path) -> bool:
     try:
         head = path.read_text(encoding="utf-8", errors="replace")[:4096]
@@ -702,7 +708,7 @@ def read_intrinsics(path: str | Path, convention: str | bool | None = None, *, c
       not say).
     * text of 4 numbers ``fx fy cx cy`` or 6 ``fx fy cx cy width height``: in ``convention``.
     * a 3x4 projection matrix (12 numbers, or a ``.npy`` / JSON of shape 3x4), or a 4x4 one
-      when no convention is stated: pixels, :meth:`Intrinsics.from_projection`.
+      that is not a padded ``K``: pixels, :meth:`Intrinsics.from_projection`.
     * KITTI calibration text (``P2: ...`` object format, ``P_rect_02: ...`` raw
       ``calib_cam_to_cam.txt``): :func:`read_kitti_intrinsics` for ``camera``.
 
@@ -739,7 +745,7 @@ def read_intrinsics(path: str | Path, convention: str | bool | None = None, *, c
     n = arr.size
     if arr.ndim == 2 and arr.shape == (3, 4) or (arr.ndim <= 1 and n == 12):
         return Intrinsics.from_projection(arr.reshape(3, 4), source=path)
-    if n == 16 and conv is None:
+    if n == 16 and conv is None and not _is_padded_k(arr.reshape(4, 4)):
         return Intrinsics.from_projection(arr.reshape(4, 4), source=path)
     if n in (9, 16, 4, 6) and conv is None:
         raise DataError(path, "a bare intrinsics matrix or list does not say whether it is in pixels or "
