@@ -5,6 +5,7 @@ Examples::
     litedepth kitti-gt --calib-format object --root kitti/training --out gt/
     litedepth kitti-gt --calib-format raw --root kitti_raw --out gt/ \\
         --split splits/eigen/test_files.txt
+    litedepth kitti-gt --calib-format matrix --projection lidar2img.txt --root data --out gt/
 
 Output PNGs are uint16, metres * 256, 0 = no LiDAR point; with ``--split`` also
 ``gt_depths.npz`` (one float32 array per frame in metres, no pickles; ``--monodepth2-npz``
@@ -34,9 +35,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         ),
     )
     parser.add_argument(
-        "--calib-format", choices=("object", "raw"), required=True,
+        "--calib-format", choices=("object", "raw", "matrix"), required=True,
         help="object: ROOT has image_2/ velodyne/ calib/; raw: ROOT is a KITTI raw root "
-        "(<date>/calib_*.txt, <date>/<drive>/velodyne_points/data/*.bin)",
+        "(<date>/calib_*.txt, <date>/<drive>/velodyne_points/data/*.bin); matrix: ROOT has image_2/ "
+        "velodyne/ and --projection gives the Velodyne-to-image matrix",
+    )
+    parser.add_argument(
+        "--projection", type=Path, default=None, metavar="FILE|DIR",
+        help="--calib-format matrix: a 3x4 P2 @ R0_rect @ Tr_velo_to_cam or 4x4 lidar2img (mmdetection3d) "
+        "as text (12/16 numbers), JSON or .npy, one file for every frame or a folder of one file per frame stem",
     )
     parser.add_argument("--root", type=Path, required=True, help="input folder")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
@@ -80,14 +87,19 @@ def run(args: argparse.Namespace) -> int:
         litedepth.errors.DataError, ConfigError: bad input files or options (the entry point
             prints them as one line).
     """
-    from litedepth.data.kitti_gt import export_object_gt, export_raw_gt
+    from functools import partial
+
+    from litedepth.data.kitti_gt import export_matrix_gt, export_object_gt, export_raw_gt
 
     if args.calib_format == "raw" and args.split is not None and args.side is not None:
         raise ConfigError("--side cannot be used with a raw --split: each split line names its side")
+    if (args.calib_format == "matrix") != (args.projection is not None):
+        raise ConfigError("--projection goes with --calib-format matrix (and that format needs it)")
     if args.root.resolve() == args.out.resolve():
         raise ConfigError(f"--out must differ from --root ({args.root})")
     camera = 3 if args.side == "r" else 2
-    export = export_object_gt if args.calib_format == "object" else export_raw_gt
+    export = {"object": export_object_gt, "raw": export_raw_gt,
+              "matrix": partial(export_matrix_gt, projection=args.projection)}[args.calib_format]
     export(
         args.root,
         args.out,

@@ -1,6 +1,6 @@
 """Export KITTI sparse ground-truth depth from Velodyne scans (Eigen protocol).
 
-Two input layouts:
+Three input layouts:
 
 * **object** (object/tracking benchmark style): ``root/image_2/``, ``root/velodyne/`` and
   ``root/calib/`` with one file per frame. Stems are matched exactly, falling back to the
@@ -10,6 +10,12 @@ Two input layouts:
   ``root/<date>/calib_velo_to_cam.txt`` and ``root/<date>/<drive>/velodyne_points/data/*.bin``.
   The image size is ``S_rect_0X`` of the calibration (as Monodepth2 uses). Output:
   ``out/<date>/<drive>/image_0X/<frame:010d>.png``.
+* **matrix** (data that comes with the projection already composed, e.g. mmdetection3d's
+  ``lidar2img``): ``root/image_2/`` and ``root/velodyne/`` as in the object layout, and a
+  ``projection``: one file for every frame, or a folder of one file per frame stem
+  (``.txt``/``.json``/``.npy``), each a 3x4 ``P2 @ R0_rect @ Tr_velo_to_cam`` or a 4x4
+  ``lidar2img`` (:func:`litedepth.geometry.calibration.load_projection_matrix`). The same
+  frame gives the same map as through its object calibration. Output: ``out/<image stem>.png``.
 
 Every map is written as a uint16 PNG, value = ``round(metres * 256)``, 0 = no point (the KITTI
 depth encoding). With a split file (raw: Monodepth2 format ``<date>/<drive> <frame> l|r``;
@@ -34,12 +40,18 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from litedepth.data.io import read_image_size, write_depth_png
 from litedepth.errors import ConfigError, DataError
-from litedepth.geometry.calibration import VeloToImage, load_object_calib, load_raw_calib_dir
+from litedepth.geometry.calibration import (
+    VeloToImage,
+    load_object_calib,
+    load_projection_matrix,
+    load_raw_calib_dir,
+)
 from litedepth.geometry.velodyne import read_velodyne, velodyne_to_depth
 from litedepth.utils.arrays import save_map_archive
 from litedepth.utils.atomic import atomic_save_npz, atomic_write_bytes
@@ -51,10 +63,13 @@ __all__ = [
     "ObjectFrame",
     "RawFrame",
     "SplitEntry",
+    "export_matrix_gt",
     "export_object_gt",
     "export_raw_gt",
+    "find_matrix_frames",
     "find_object_frames",
     "find_raw_frames",
+    "matrix_frame_depth",
     "object_frame_depth",
     "raw_frame_depth",
     "read_split_file",
@@ -64,6 +79,7 @@ __all__ = [
 GT_NPZ_NAME = "gt_depths.npz"
 _SIDE_TO_CAMERA = {"l": 2, "r": 3}
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+_MATRIX_SUFFIXES = (".txt", ".json", ".npy")
 _MAX_LISTED = 10
 
 
@@ -197,30 +213,64 @@ def find_object_frames(
             (the message lists the stems found in each folder).
     """
     root = Path(root)
+    return _match_frames(root, camera, stems, root / "calib", (".txt",))
+
+
+def find_matrix_frames(
+    root: str | Path, projection: str | Path, camera: int = 2, stems: Sequence[str] | None = None
+) -> list[ObjectFrame]:
+    """Match ``image_{camera}/`` and ``velodyne/`` of ``root`` with projection matrices.
+
+    Args:
+        root: folder holding ``image_2/`` (or ``image_3/``) and ``velodyne/``.
+        projection: one matrix file for every frame, or a folder of one ``.txt``/``.json``/``.npy``
+            per frame stem (matched like the object layout's ``calib/``).
+        camera, stems: as :func:`find_object_frames`.
+
+    Returns:
+        frames whose ``calib`` is the frame's projection matrix file.
+
+    Raises:
+        DataError: a missing folder or file, a requested stem without files, no frame matched.
+    """
+    projection = Path(projection)
+    if not projection.exists():
+        raise DataError(projection, "projection matrix file or folder not found")
+    return _match_frames(Path(root), camera, stems, projection, _MATRIX_SUFFIXES)
+
+
+def _match_frames(
+    root: Path, camera: int, stems: Sequence[str] | None, calib_path: Path, calib_suffixes: Sequence[str]
+) -> list[ObjectFrame]:
+    """Frames of ``root``'s image and Velodyne folders with the calibration in ``calib_path``:
+    a folder of per-stem files, or one file shared by every frame."""
     if camera not in _SIDE_TO_CAMERA.values():
         raise ConfigError(f"camera must be 2 or 3, not {camera!r}")
-    image_dir, velo_dir, calib_dir = root / f"image_{camera}", root / "velodyne", root / "calib"
+    image_dir, velo_dir = root / f"image_{camera}", root / "velodyne"
     images = _files_by_stem(image_dir, _IMAGE_SUFFIXES)
     velos = _files_by_stem(velo_dir, (".bin",))
-    calibs = _files_by_stem(calib_dir, (".txt",))
+    shared = calib_path if calib_path.is_file() else None
+    calibs = {} if shared else _files_by_stem(calib_path, calib_suffixes)
     image_m = _StemMatcher(images, image_dir)
     velo_m = _StemMatcher(velos, velo_dir)
-    calib_m = _StemMatcher(calibs, calib_dir)
+    calib_m = _StemMatcher(calibs, calib_path)
+    calib_name = shared.name if shared else f"{calib_path.name}/"
+
+    def calib_for(stem: str) -> Path | None:
+        return shared or calib_m.get(stem)
 
     def describe() -> str:
-        return (
-            f"{image_dir.name}/ stems {_listing(images)}, velodyne/ stems {_listing(velos)}, "
-            f"calib/ stems {_listing(calibs)}"
-        )
+        calib_part = f"{calib_name} for every frame" if shared else f"{calib_name} stems {_listing(calibs)}"
+        return f"{image_dir.name}/ stems {_listing(images)}, velodyne/ stems {_listing(velos)}, {calib_part}"
 
     frames: list[ObjectFrame] = []
     if stems is not None:
         for stem in stems:
             image = image_m.get(stem)
             velo = velo_m.get(image.stem if image else stem) or velo_m.get(stem)
-            calib = calib_m.get(image.stem if image else stem) or calib_m.get(stem)
+            calib = calib_for(image.stem if image else stem) or calib_for(stem)
             missing = [n for n, p in ((image_dir.name, image), ("velodyne", velo),
-                                      ("calib", calib)) if p is None]
+                                      (calib_name.rstrip("/"), calib)) if p is None]
             if missing:
                 raise DataError(
                     root, f"split frame {stem!r} has no file in {', '.join(missing)}; {describe()}"
@@ -231,7 +281,7 @@ def find_object_frames(
 
     unmatched: list[str] = []
     for stem, image in images.items():
-        velo, calib = velo_m.get(stem), calib_m.get(stem)
+        velo, calib = velo_m.get(stem), calib_for(stem)
         if velo is None or calib is None:
             unmatched.append(stem)
             continue
@@ -265,6 +315,22 @@ def object_frame_depth(
     points = read_velodyne(frame.velodyne)
     return velodyne_to_depth(
         points, calib, size, vel_depth=not camz, monodepth2_index_quirk=monodepth2_index_quirk
+    )
+
+
+def matrix_frame_depth(
+    frame: ObjectFrame,
+    camera: int = 2,
+    camz: bool = False,
+    monodepth2_index_quirk: bool = False,
+) -> np.ndarray:
+    """Sparse GT depth of a frame whose ``calib`` is a projection matrix file: ``float32 (H, W)``
+    metres, 0 = no point (``H, W`` from the image header; depth = Velodyne ``x``, or the
+    projection's third row, the camera ``z``, with ``camz``)."""
+    size = read_image_size(frame.image)
+    calib = VeloToImage.from_projection(load_projection_matrix(frame.calib), size, camera, (frame.calib,))
+    return velodyne_to_depth(
+        read_velodyne(frame.velodyne), calib, size, vel_depth=not camz, monodepth2_index_quirk=monodepth2_index_quirk
     )
 
 
@@ -501,11 +567,13 @@ def export_object_gt(
     monodepth2_index_quirk: bool = False,
     progress: bool = False,
     npz_layout: str = "maps",
+    projection: str | Path | None = None,
 ) -> ExportSummary:
     """Export GT depth PNGs (and ``gt_depths.npz`` with a split) for an object-format folder.
 
     Args:
-        root: folder with ``image_{camera}/``, ``velodyne/``, ``calib/``.
+        root: folder with ``image_{camera}/``, ``velodyne/``, ``calib/`` (no ``calib/`` with
+            ``projection``).
         out: output folder; ``out/<image stem>.png`` (uint16, metres * 256, 0 = none).
         split: optional text file, one frame stem per line (first token); with it only those
             frames are exported, in order, and ``out/gt_depths.npz`` is written.
@@ -516,16 +584,28 @@ def export_object_gt(
         progress: show a rich progress bar on stderr.
         npz_layout: ``"maps"`` (default; pickle-free, one array per frame) or
             ``"monodepth2"`` (Monodepth2's pickled object array under ``data``).
+        projection: the matrix layout: Velodyne-to-image matrices instead of ``calib/``
+            (:func:`find_matrix_frames`).
     """
     out = Path(out)
     stems = read_stem_list(split) if split is not None else None
-    frames = find_object_frames(root, camera=camera, stems=stems)
+    if projection is None:
+        frames, depth_of = find_object_frames(root, camera=camera, stems=stems), object_frame_depth
+    else:
+        frames, depth_of = find_matrix_frames(root, projection, camera=camera, stems=stems), matrix_frame_depth
 
     def compute(frame: ObjectFrame) -> Callable[[], np.ndarray]:
-        return lambda: object_frame_depth(frame, camera, camz, monodepth2_index_quirk)
+        return lambda: depth_of(frame, camera, camz, monodepth2_index_quirk)
 
     items = [(f.stem, out / f"{f.stem}.png", compute(f)) for f in frames]
     return _export(items, out, split is not None, overwrite, progress, npz_layout)
+
+
+def export_matrix_gt(root: str | Path, out: str | Path, projection: str | Path, **options: Any) -> ExportSummary:
+    """Export GT depth PNGs (and ``gt_depths.npz`` with a split) with projection matrices:
+    :func:`export_object_gt` with ``projection`` (one 3x4 / 4x4 matrix file for every frame, or
+    a folder of one per frame stem, :func:`find_matrix_frames`) instead of ``root/calib/``."""
+    return export_object_gt(root, out, projection=projection, **options)
 
 
 def export_raw_gt(

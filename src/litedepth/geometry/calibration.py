@@ -8,6 +8,11 @@ Two file layouts give the same Velodyne-to-image projection, returned as :class:
   and ``Tr_velo_to_cam`` (3x4). Raw-style names (``P_rect_02``, ``R_rect_00``) and the tracking
   names (``R_rect``, ``Tr_velo_cam``) are accepted too, with or without the colon.
 
+* **a projection matrix** (one file for every frame, or one per frame): the product
+  ``P2 @ R0_rect @ Tr_velo_to_cam`` as a 3x4 matrix, or mmdetection3d's 4x4 ``lidar2img``
+  (last row ``[0, 0, 0, 1]``), as text (12 or 16 numbers), JSON or ``.npy``
+  (:func:`load_projection_matrix`, :meth:`VeloToImage.from_projection`).
+
 A Velodyne point ``X = (x, y, z, 1)`` (metres) maps to the homogeneous pixel
 ``P @ R_rect @ velo_to_cam @ X`` of the rectified camera image (pixel units).
 
@@ -28,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from litedepth.errors import ConfigError, DataError
-from litedepth.geometry.intrinsics import denormalise_matrix, normalise_matrix
+from litedepth.geometry.intrinsics import denormalise_matrix, normalise_matrix, read_matrix_file
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +42,7 @@ __all__ = [
     "denormalize_intrinsics",
     "intrinsics_from_P",
     "load_object_calib",
+    "load_projection_matrix",
     "load_raw_calib",
     "load_raw_calib_dir",
     "normalize_intrinsics",
@@ -77,6 +83,23 @@ class VeloToImage:
     def K(self) -> np.ndarray:
         """``(3, 3)`` float64 pixel intrinsics of the rectified camera (see :func:`intrinsics_from_P`)."""
         return intrinsics_from_P(self.P, self.image_size)
+
+    @classmethod
+    def from_projection(cls, matrix: np.ndarray, image_size: Sequence[int] | None = None, camera: int = 2,
+                        source: Sequence[Path] = ()) -> VeloToImage:
+        """The projection ``velo_to_image = matrix`` itself (``P = matrix``, ``R_rect`` and
+        ``velo_to_cam`` the identity, so :attr:`velo_to_image` equals ``matrix`` bit for bit).
+
+        Args:
+            matrix: ``(3, 4)`` Velodyne metres -> homogeneous pixels, e.g.
+                ``P2 @ R0_rect @ Tr_velo_to_cam`` or the top rows of a 4x4 ``lidar2img``.
+            image_size: ``(H, W)`` pixels, when known.
+        """
+        M = np.asarray(matrix, dtype=np.float64)
+        if M.shape != (3, 4):
+            raise ConfigError(f"projection matrix must be 3x4, got shape {M.shape}")
+        size = None if image_size is None else (int(image_size[0]), int(image_size[1]))
+        return cls(M.copy(), np.eye(4), np.eye(4), size, camera, tuple(Path(s) for s in source))
 
     def with_image_size(self, image_size: Sequence[int]) -> VeloToImage:
         """A copy with ``image_size = (H, W)`` (pixels)."""
@@ -214,6 +237,29 @@ def load_object_calib(
     velo = _pad4(_numbers(entries, path, ["Tr_velo_to_cam", "Tr_velo_cam"], 12).reshape(3, 4))
     size = None if image_size is None else (int(image_size[0]), int(image_size[1]))
     return VeloToImage(P, R_rect, velo, size, camera, (path,))
+
+
+def load_projection_matrix(path: str | Path) -> np.ndarray:
+    """Read one Velodyne-to-image projection matrix: ``(3, 4)`` float64.
+
+    The file holds a 3x4 ``P2 @ R0_rect @ Tr_velo_to_cam`` or a 4x4 (mmdetection3d's
+    ``lidar2img``, last row ``[0, 0, 0, 1]``): text of 12 or 16 numbers (commas and brackets
+    allowed), a JSON nested list, or a ``.npy`` (read without unpickling).
+
+    Raises:
+        DataError: missing or unreadable file, another count of numbers, a 4x4 whose last row
+            is not ``[0, 0, 0, 1]``, NaN or Inf.
+    """
+    path = Path(path)
+    values = read_matrix_file(path, "projection matrix")
+    if values.size not in (12, 16):
+        raise DataError(path, f"expected a 3x4 or 4x4 projection matrix (12 or 16 numbers), got {values.size}")
+    M = values.reshape(-1, 4)
+    if M.shape[0] == 4:
+        if np.abs(M[3] - [0.0, 0.0, 0.0, 1.0]).max() > 1e-9:
+            raise DataError(path, f"a 4x4 projection matrix must end in the row [0, 0, 0, 1], got {M[3].tolist()}")
+        M = M[:3]
+    return np.ascontiguousarray(M)
 
 
 # --------------------------------------------------------------------------- intrinsics
