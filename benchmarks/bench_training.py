@@ -163,7 +163,7 @@ def bench_supervised(network: str, root: Path, size: tuple[int, int], batch_size
     from litedepth.data.folder import FolderDepthDataset
     from litedepth.tasks.supervised import SupervisedDepthTask
 
-    ds = FolderDepthDataset(root, "all", size=size, depth_scale="nyu", hflip=True)
+    ds = FolderDepthDataset(root, "all", size=size, depth_encoding="nyu", hflip=True)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=True, num_workers=workers,
                         persistent_workers=workers > 0, drop_last=True)
     task = SupervisedDepthTask(network=network).to(device).train()

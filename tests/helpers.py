@@ -16,7 +16,7 @@ def write_config(path: Path, data_root: Path, network: str = "deeplabv3-mobilene
                   "init_args": {"network": network, "lr": 1e-3}},
         "data": {"class_path": "litedepth.data.DepthDataModule",
                  "init_args": {"root": str(data_root), "size": [32, 48], "batch_size": 4,
-                               "num_workers": 0, "depth_scale": "nyu"}},
+                               "num_workers": 0, "depth_encoding": "nyu"}},
         "trainer": {"max_epochs": 2, "accelerator": "cpu", "devices": 1,
                     "enable_progress_bar": False, "enable_model_summary": False, **trainer},
     }
