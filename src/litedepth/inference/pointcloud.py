@@ -94,7 +94,7 @@ def default_intrinsics(height: int, width: int, fov_deg: float = DEFAULT_FOV_DEG
         ConfigError: on a non-positive size or a field of view outside ``(0, 180)``.
 
     Example:
-        >>> default_intrinsics(480, 640, 90.0)[0].tolist()
+        >>> default_intrinsics(480, 640, 90.0)[0].round(6).tolist()
         [320.0, 0.0, 320.0]
     """
     return Intrinsics.from_fov(int(width), int(height), fov_deg).K
