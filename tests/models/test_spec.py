@@ -65,7 +65,7 @@ def test_invalid_specs_are_refused(bad):
 def test_round_trip_and_unknown_fields():
     spec = OutputSpec.sigmoid_disparity(0.5, 50.0, metric=True, depth_factor=5.4, size_multiple=32)
     assert OutputSpec.from_json(spec.to_json()) == spec
-    assert spec.to_dict()["units"] == "metres after disp_to_depth(0.5, 50) x 5.4"
+    assert spec.to_dict()["units"] == "sigmoid disparity in [0, 1]; depth = disp_to_depth(0.5, 50) x 5.4 in metres"
     with pytest.raises(ConfigError, match="unknown output spec fields"):
         OutputSpec.from_dict({**spec.to_dict(), "colour": "red"})
     with pytest.raises(ConfigError, match="format 99"):

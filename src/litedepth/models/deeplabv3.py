@@ -30,7 +30,7 @@ from torchvision.models import segmentation as tvseg
 from litedepth.errors import CheckpointError
 from litedepth.models.outputs import DepthOutput
 from litedepth.models.registry import register_model
-from litedepth.models.spec import NORMALISE_IMAGENET, OutputSpec
+from litedepth.models.spec import NORMALISE_IMAGENET, OutputSpec, weights_from_file
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +159,7 @@ class DeepLabV3Depth(nn.Module):
         if bad:
             raise CheckpointError(f"{path}: keys missing or of another shape in this network: {bad[:5]}")
         missing = self.load_state_dict(target, strict=False).missing_keys
+        self.weights_info = weights_from_file(path, missing)  # the depth head untrained unless loaded
         log.info("loaded %d tensors from %s (%d left at initialisation)", len(target), path, len(missing))
 
 

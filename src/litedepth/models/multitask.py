@@ -38,7 +38,7 @@ from litedepth.errors import CheckpointError, ConfigError
 from litedepth.models.deeplabv3 import IMAGENET_MEAN, IMAGENET_STD, ImageNetNormalise
 from litedepth.models.outputs import DepthOutput
 from litedepth.models.registry import register_model
-from litedepth.models.spec import NORMALISE_IMAGENET, OutputSpec
+from litedepth.models.spec import NORMALISE_IMAGENET, OutputSpec, weights_from_file
 from litedepth.models.segmentation_outputs import SegmentationOutput
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,8 @@ def load_matching(module: nn.Module, sd: dict[str, Tensor], path: str | Path, wh
     if missing:
         raise CheckpointError(f"{path}: the {what} needs {len(missing)} more key(s): {missing[:5]}")
     module.load_state_dict(sd)
+    if what == "network":
+        module.weights_info = weights_from_file(path, [])
 
 
 def load_encoder_file(encoder: nn.Module, path: str | Path) -> None:

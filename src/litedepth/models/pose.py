@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from litedepth.errors import ConfigError, DataError
 from litedepth.geometry.pose_utils import transformation_from_parameters
 from litedepth.models.monodepth2 import ResnetEncoder
+from litedepth.models.monodepth2 import load_official_weights as load_official_weights  # noqa: PLC0414
 from litedepth.models.registry import register_model
 from litedepth.models.spec import NORMALISE_MONODEPTH2, OutputSpec
 

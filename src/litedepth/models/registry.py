@@ -27,7 +27,7 @@ from typing import Any
 from torch import nn
 
 from litedepth.errors import ConfigError
-from litedepth.models.spec import OutputSpec
+from litedepth.models.spec import RANDOM_WEIGHTS, OutputSpec, WeightsInfo
 
 SpecSource = OutputSpec | Callable[..., OutputSpec]
 
@@ -142,9 +142,12 @@ def model_info(name: str) -> ModelInfo:
 def create_model(name: str, **cfg: Any) -> nn.Module:
     """Build the registered model ``name`` with keyword options ``cfg``.
 
-    The returned module carries ``model_name``, ``model_config`` and ``output_spec``
-    (:class:`OutputSpec`) attributes so that checkpoints can record how to rebuild it and
-    what its output means.
+    The returned module carries ``model_name``, ``model_config``, ``output_spec``
+    (:class:`OutputSpec`) and ``weights_info`` (:class:`WeightsInfo`) attributes so that
+    checkpoints can record how to rebuild it and what its output means. A network built here is
+    **untrained** for its output (``weights_info.trained`` is False) even when an encoder is
+    initialised from a file (``pretrained_path`` / ``weights`` / ``encoder_weights``); loaders of
+    trained weights (:func:`litedepth.models.load_pretrained`, checkpoints) replace it.
     """
     info = model_info(name)
     try:
@@ -155,6 +158,10 @@ def create_model(name: str, **cfg: Any) -> nn.Module:
     model.model_name = name  # type: ignore[attr-defined]
     model.model_config = dict(cfg)  # type: ignore[attr-defined]
     model.output_spec = spec  # type: ignore[attr-defined]
+    if not isinstance(getattr(model, "weights_info", None), WeightsInfo):  # a family loader may have set it
+        init = next((str(cfg[k]) for k in ("weights", "pretrained_path", "encoder_weights") if cfg.get(k)), None)
+        model.weights_info = (WeightsInfo(False, "initialised", init) if init  # type: ignore[attr-defined]
+                              else RANDOM_WEIGHTS)
     return model
 
 

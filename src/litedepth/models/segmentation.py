@@ -46,7 +46,7 @@ from litedepth.models.multitask import (
     read_state_dict,
 )
 from litedepth.models.registry import register_model
-from litedepth.models.spec import NORMALISE_IMAGENET, OutputSpec
+from litedepth.models.spec import NORMALISE_IMAGENET, OutputSpec, weights_from_file
 from litedepth.models.segmentation_outputs import SegmentationOutput
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,7 @@ class TorchvisionDeepLabV3Seg(nn.Module):
         if bad:
             raise CheckpointError(f"{path}: keys missing or of another shape in this network: {bad[:5]}")
         missing = self.load_state_dict(target, strict=False).missing_keys
+        self.weights_info = weights_from_file(path, missing)
         log.info("loaded %d tensors from %s (%d left at initialisation)", len(target), path, len(missing))
 
 

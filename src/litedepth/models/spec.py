@@ -36,7 +36,7 @@ divisible by.
 Example:
     >>> spec = OutputSpec.sigmoid_disparity(0.1, 100.0, size_multiple=32)
     >>> spec.units
-    'relative depth (unknown scale) after disp_to_depth(0.1, 100)'
+    'sigmoid disparity in [0, 1]; depth = disp_to_depth(0.1, 100) in relative units (unknown scale)'
     >>> import numpy as np
     >>> to_depth(np.array([0.0, 1.0]), spec).tolist()
     [100.0, 0.1]
@@ -194,8 +194,8 @@ class OutputSpec:
             rng = (f"disp_to_depth({self.min_depth:g}, {self.max_depth:g})" if self.has_range
                    else "disp_to_depth(range unknown)")
             factor = f" x {self.depth_factor:g}" if self.depth_factor != 1.0 else ""
-            return (f"metres after {rng}{factor}" if self.is_metric
-                    else f"relative depth (unknown scale) after {rng}{factor}")
+            return f"sigmoid disparity in [0, 1]; depth = {rng}{factor} in " + (
+                "metres" if self.is_metric else "relative units (unknown scale)")
         if self.kind == "inverse-depth":
             return "1/metres" if self.is_metric else "inverse depth (unknown scale)"
         if self.kind == "relative-disparity":
@@ -265,6 +265,93 @@ class OutputSpec:
         except ValueError as exc:
             raise ConfigError(f"{where}: output spec is not JSON ({exc})") from None
         return cls.from_dict(data, where)
+
+
+#: the short forms :func:`parse_output_kind` accepts, for help texts
+OUTPUT_KIND_FORMS = ("depth:metric", "depth:relative", "sigmoid-disparity:MIN:MAX[:metric[:FACTOR]]",
+                     "inverse-depth[:metric]", "relative-disparity")
+
+
+def parse_output_kind(text: str, where: str = "--output-kind") -> OutputSpec:
+    """An :class:`OutputSpec` from a short command-line form or a JSON object.
+
+    Forms: ``depth:metric``, ``depth:relative``, ``sigmoid-disparity:0.1:100`` (add
+    ``:metric:5.4`` for a metric depth factor), ``inverse-depth`` / ``inverse-depth:metric``,
+    ``relative-disparity``, or ``OutputSpec.to_json()`` text.
+
+    Raises:
+        ConfigError: naming ``where`` and the accepted forms.
+    """
+    text = text.strip()
+    if text.startswith("{"):
+        return OutputSpec.from_json(text, where)
+    parts = [p.strip() for p in text.split(":")]
+    kind, rest = parts[0], parts[1:]
+    forms = ", ".join(OUTPUT_KIND_FORMS)
+    try:
+        if kind == "depth" and len(rest) == 1 and rest[0] in ("metric", "relative"):
+            return OutputSpec("depth", rest[0])  # type: ignore[arg-type]
+        if kind == "sigmoid-disparity" and len(rest) >= 2:
+            metric = len(rest) >= 3 and rest[2] == "metric"
+            if len(rest) >= 3 and not metric:
+                raise ValueError(rest[2])
+            factor = float(rest[3]) if len(rest) == 4 else 1.0
+            if len(rest) > 4:
+                raise ValueError(text)
+            return OutputSpec.sigmoid_disparity(float(rest[0]), float(rest[1]), metric=metric, depth_factor=factor)
+        if kind == "inverse-depth" and len(rest) <= 1 and (not rest or rest[0] in ("metric", "relative")):
+            return OutputSpec("inverse-depth", rest[0] if rest else "relative")  # type: ignore[arg-type]
+        if kind == "relative-disparity" and not rest:
+            return OutputSpec.relative_disparity()
+    except ValueError:
+        pass
+    except ConfigError as exc:
+        raise ConfigError(f"{where} {text!r}: {exc}") from None
+    raise ConfigError(f"{where} {text!r}: not an output kind; use one of {forms} (or a JSON spec)")
+
+
+#: what ``WeightsInfo.origin`` can be
+WEIGHT_ORIGINS = ("random", "initialised", "checkpoint", "official-folder", "weights-file", "onnx", "hub", "module")
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """Where a network's weights came from, and whether they are trained for its output.
+
+    Attributes:
+        trained: ``False`` when the output layers are randomly initialised (the output is
+            noise, whatever the encoder was initialised from).
+        origin: one of :data:`WEIGHT_ORIGINS` (``"initialised"``: only an encoder was loaded,
+            e.g. ImageNet or COCO weights; ``"module"``: weights set by the caller).
+        source: the file, folder, checkpoint or name the weights were read from.
+        sha256: hex digest of the file, or ``{file name: digest}`` for a folder.
+    """
+
+    trained: bool
+    origin: str
+    source: str | None = None
+    sha256: str | dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.origin not in WEIGHT_ORIGINS:
+            raise ConfigError(f"unknown weights origin {self.origin!r}; choose one of {', '.join(WEIGHT_ORIGINS)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"trained": self.trained, "origin": self.origin, "source": self.source, "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WeightsInfo:
+        return cls(bool(data.get("trained")), str(data.get("origin", "module")), data.get("source"), data.get("sha256"))
+
+
+RANDOM_WEIGHTS = WeightsInfo(trained=False, origin="random")
+
+
+def weights_from_file(path: Any, missing: list[str]) -> WeightsInfo:
+    """The :class:`WeightsInfo` of a weights file loaded with ``missing`` keys left at
+    initialisation: trained when nothing but BatchNorm counters was left out."""
+    left = [k for k in missing if not k.endswith("num_batches_tracked")]
+    return WeightsInfo(not left, "weights-file" if not left else "initialised", str(path))
 
 
 def to_inverse_depth(pred: Any, spec: OutputSpec) -> Any:
