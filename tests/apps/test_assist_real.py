@@ -31,7 +31,7 @@ def nyu_video(real_data, tmp_path_factory):
 def test_assist_on_real_video(nyu_video, ssdlite_weights, tmp_path):
     out = tmp_path / "run"
     res = run_cli("assist", "--source", str(nyu_video), "--model", "lite-mono-tiny", "--scale", "calibrate:2.0",
-                  "--detector", "ssdlite", "--detector-weights", str(ssdlite_weights), "--min-hits", "1",
+                  "--allow-untrained", "--detector", "ssdlite", "--detector-weights", str(ssdlite_weights), "--min-hits", "1",
                   "--no-speech", "--output", str(out), env_extra={"OMP_NUM_THREADS": "2"})
     assert res.returncode == 0, res.stderr
     lines = [json.loads(x) for x in (out / "events.jsonl").read_text().splitlines()]
@@ -69,19 +69,25 @@ def test_assist_onnx_backend(tmp_path, ssdlite_weights):
     for _ in range(2):
         frames.write(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8))
     rc = main(["assist", "--source", str(tmp_path / "frames"), "--onnx", str(onnx), "--scale", "fixed:1",
+               "--allow-untrained",
                "--detector-weights", str(ssdlite_weights), "--no-speech", "--annotated", "none",
                "--output", str(tmp_path / "o")])
     assert rc == 0
     header = json.loads((tmp_path / "o" / "events.jsonl").read_text().splitlines()[0])
     assert header["depth_model"]["backend"] == "onnxruntime" and header["depth_model"]["kind"] == "disparity"
+    assert header["depth_model"]["output_spec"]["kind"] == "sigmoid-disparity"
+    assert header["depth_model"]["weights"]["trained"] is False
     assert header["depth_model"]["input_size"] == [64, 192]
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--model", "lite-mono-tiny"], "relative disparity: give --scale"),
+    (["--model", "lite-mono-tiny", "--allow-untrained"],
+     "is not metric (sigmoid disparity in [0, 1]; depth = disp_to_depth(0.1, 100)"),
+    (["--model", "lite-mono-tiny", "--scale", "fixed:1", "--detector", "ground-truth", "--detections", "d.json"],
+     "random (untrained) weights"),
     (["--model", "lite-mono-tiny", "--backend", "onnxruntime"], "give --onnx FILE"),
-    (["--model", "lite-mono-tiny", "--scale", "height:2"], "--scale 'height:2'"),
-    (["--model", "lite-mono-tiny", "--scale", "fixed:1", "--detector-weights", "missing.pth"],
+    (["--model", "lite-mono-tiny", "--allow-untrained", "--scale", "height:2"], "--scale 'height:2'"),
+    (["--model", "lite-mono-tiny", "--allow-untrained", "--scale", "fixed:1", "--detector-weights", "missing.pth"],
      "ssdlite320_mobilenet_v3_large_coco-a79551df.pth"),
     (["--depth-dir", "nowhere"], "depth folder not found"),
     (["--model", "lite-mono-tiny", "--scale", "fixed:1", "--bands", "2,1"], "increasing"),

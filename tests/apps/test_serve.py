@@ -41,7 +41,8 @@ def test_overlay_bands_order_and_tint():
 def test_overlay_relative_units_and_errors():
     rgb, depth = _scene()
     r = near_region_overlay(rgb, depth, "relative", near_m=1.0, close_m=2.0)
-    assert all(m.endswith("(relative scale, not metric)") for m in r.messages) and len(r.messages) == 2
+    # a relative distance is never announced in metres (issue 11, finding 5)
+    assert all("relative distance" in m and "metre" not in m for m in r.messages) and len(r.messages) == 2
     assert near_region_overlay(rgb, np.full(depth.shape, 5.0, np.float32)).messages == []
     assert near_region_overlay(rgb, np.zeros_like(depth)).nearest_m is None  # no valid depth
     with pytest.raises(DataError, match="sizes differ"):
@@ -57,6 +58,7 @@ def test_service_predicts_at_image_resolution_and_states_units():
     r = service.predict(rgb, "lite-mono-tiny", near_m=1.0)
     assert r.depth_rgb.shape == r.overlay_rgb.shape == (40, 50, 3) and r.depth.shape == (40, 50)
     assert r.units.startswith("relative") and "random weights" in r.summary and r.latency_ms > 0
+    assert "metre" not in r.summary.lower()
     metric = service.predict(rgb, "deeplabv3-mobilenet-v3-large")
     assert metric.units == "metres" and "metric depth" in metric.summary
     assert service.predictor("lite-mono-tiny") is service.predictor("lite-mono-tiny")  # cached
@@ -132,7 +134,8 @@ def test_server_serves_the_page_and_one_prediction_through_its_api(tmp_path):
     overlay = np.asarray(Image.open(overlay_path).convert("RGB"))
     assert depth_rgb.shape == overlay.shape == (36, 54, 3)
     assert depth_rgb.std() > 0  # a colourised map, not a blank image
-    assert summary.startswith("lite-mono-tiny (random weights: untrained): relative")
+    assert summary.startswith("lite-mono-tiny (UNTRAINED: random weights, output is noise): relative")
+    assert "metre" not in summary.lower()
 
 
 def test_detector_overlay_announces_objects_by_band(tmp_path):

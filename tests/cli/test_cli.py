@@ -94,7 +94,7 @@ def test_evaluate_checkpoint_on_folder_matches_direct_computation(tmp_path):
     from litedepth.tasks import SupervisedDepthTask
 
     torch.manual_seed(0)
-    task = SupervisedDepthTask("deeplabv3-mobilenet-v3-large", network_options={"init_depth": 2.0})
+    task = SupervisedDepthTask("deeplabv3-mobilenet-v3-large", network_options={"init_depth": 2.0}, si_lambda=0.85)
     trainer = L.Trainer(max_epochs=0, logger=False, enable_checkpointing=False, enable_progress_bar=False)
     trainer.strategy.connect(task)
     ckpt = tmp_path / "m.ckpt"
@@ -106,8 +106,11 @@ def test_evaluate_checkpoint_on_folder_matches_direct_computation(tmp_path):
     for i in range(4):
         Image.fromarray(rng.integers(800, 4000, (24, 32)).astype(np.uint16)).save(data / "depth" / f"im{i}.png")
     out = tmp_path / "metrics.json"
+    # no datamodule was attached: the checkpoint does not know its training data's encoding
     assert main(["evaluate", "--checkpoint", str(ckpt), "--data", str(data), "--data-split", "all",
-                 "--protocol", "none", "--no-median-scaling", "--output", str(out)]) == 0
+                 "--protocol", "none", "--output", str(out)]) == 2
+    assert main(["evaluate", "--checkpoint", str(ckpt), "--data", str(data), "--data-split", "all",
+                 "--depth-scale", "nyu", "--protocol", "none", "--output", str(out)]) == 0
     got = json.loads(out.read_text())
     pred = Predictor.from_checkpoint(ckpt, device="cpu")
     items = [(f"im{i}", pred.infer_image(np.asarray(Image.open(data / "images" / f"im{i}.png"))),

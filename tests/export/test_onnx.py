@@ -21,7 +21,7 @@ from litedepth.errors import DataError
 from litedepth.export import ParityError, export_onnx, read_metadata
 from litedepth.inference import Predictor
 from litedepth.inference.onnx_backend import OnnxDepthModel, predictor_from_onnx
-from litedepth.models import DepthOutput, create_model, list_models, model_info
+from litedepth.models import DepthOutput, OutputSpec, create_model, list_models, model_info
 from litedepth.profiling import count_params
 
 H, W = 64, 96  # multiples of 32: every registered depth network accepts it
@@ -81,8 +81,10 @@ def test_every_depth_model_exports_with_parity(name, tmp_path):
     assert np.abs(got - eager).max() <= 1e-4 * max(1.0, np.abs(eager).max())
     meta = read_metadata(result.path)
     assert meta["litedepth.model"] == name and meta["litedepth.output_kind"] == net(x[:1]).kind
-    # Predictor reads the kind from this attribute (a missing one silently meant "depth")
-    assert getattr(net, "output_kind", None) == net(x[:1]).kind
+    # the file records the network's declared meaning, which readers use (no default kind)
+    assert OutputSpec.from_json(meta["litedepth.output_spec"]) == net.output_spec
+    assert OnnxDepthModel(result.path, device="cpu").output_spec == net.output_spec
+    assert meta["litedepth.trained"] == "false"  # a freshly built network: random weights
 
 
 # -- one exported lite-mono-tiny shared by the tests below -----------------------------
@@ -144,7 +146,7 @@ class ToyDepth(nn.Module):
     size, but the tracer bakes the export size into the graph as a constant.
     """
 
-    output_kind = "depth"
+    output_spec = OutputSpec.metric_depth()
 
     def __init__(self, specialise: bool = False) -> None:
         super().__init__()
@@ -173,7 +175,7 @@ def test_shape_specialised_graph_falls_back_to_fixed_hw(tmp_path, caplog):
 
 def test_parity_failure_raises_and_writes_nothing(tmp_path, monkeypatch):
     real_run = onnx_export._run
-    monkeypatch.setattr(onnx_export, "_run", lambda session, x: real_run(session, x) + 0.05)
+    monkeypatch.setattr(onnx_export, "_run", lambda session, x, *a: real_run(session, x, *a) + 0.05)
     out = tmp_path / "bad.onnx"
     with pytest.raises(ParityError, match="differs from eager") as info:
         export_onnx(ToyDepth(), out, 32, 48)

@@ -19,7 +19,6 @@ from litedepth.inference.segmentation import (
     SegmentationPredictor,
     SegPrediction,
     evaluate_segmentation,
-    is_segmentation_request,
     save_palette_png,
 )
 from litedepth.models import create_model
@@ -44,6 +43,7 @@ def test_predictor_returns_maps_at_the_image_size():
     out = pred.infer_batch([np.zeros((37, 53, 3), np.uint8), np.full((20, 30, 3), 200, np.uint8)])
     assert out[0].labels.shape == (37, 53) and out[0].labels.dtype == np.uint8 and out[0].labels.max() < 4
     assert out[1].depth.shape == (20, 30) and out[1].depth_kind == "disparity"
+    assert out[1].spec.kind == "relative-disparity"  # min-max normalised teacher maps, not Monodepth2's range
     seg = SegmentationPredictor.from_name("unet-resnet50-seg", input_size=(32, 32), device="cpu", **TINY)
     assert seg.kind == "segmentation" and seg.infer_image(np.zeros((9, 9, 3), np.uint8)).depth is None
     with pytest.raises(ConfigError, match="not a segmentation"):
@@ -91,8 +91,6 @@ def test_predict_and_evaluate_cli_for_a_segmentation_model(tmp_path, capsys):
     assert main(["predict", str(images[0]), "--model", "deeplabv3plus-resnet50", "--pointcloud",
                  "--output", str(out)]) == 2  # depth-only options are refused, not ignored
     assert "--pointcloud" in capsys.readouterr().err
-    args = argparse.Namespace(model="deeplabv3plus-resnet50", checkpoint=None)
-    assert is_segmentation_request(args) and not is_segmentation_request(argparse.Namespace(model="lite-mono-tiny", checkpoint=None))
     # the Python API, then predict and evaluate from a checkpoint
     pred = SegmentationPredictor(net, (32, 32), device="cpu")
     res = pred.infer_image(np.asarray(Image.open(images[0]).convert("RGB")))

@@ -165,7 +165,8 @@ def test_predict_cli_on_a_video_file(tmp_path):
     npys = sorted((out / "walk_npy").glob("*.npy"))
     assert len(npys) == 6 and np.load(npys[0]).shape == (H, W)
     meta = json.loads((out / "predictions.json").read_text())
-    assert meta["kind"] == "disparity" and meta["video"]["fps"] == 15.0 and meta["video"]["frames"] == 6
+    assert meta["kind"] == "sigmoid-disparity" and meta["video"]["fps"] == 15.0 and meta["video"]["frames"] == 6
+    assert meta["output_spec"]["min_depth"] == 0.1 and meta["model"]["weights"]["trained"] is False
     assert meta["video"]["smoothing"] == 0.5 and meta["video"]["layout"] == "side-by-side"
 
 

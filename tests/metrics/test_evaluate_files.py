@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,8 @@ from PIL import Image
 
 from litedepth.errors import DataError
 from litedepth.metrics import evaluate_folders, load_pairs, read_split, split_key
+from litedepth.metrics.prediction_files import write_manifest
+from litedepth.models.spec import OutputSpec
 from litedepth.utils.arrays import save_map_archive
 from tests.conftest import real_subdir
 
@@ -226,17 +227,37 @@ def test_real_nyu_kinect_depth(real_data: Path, tmp_path: Path) -> None:
     assert result.metrics["abs_rel"] == pytest.approx(0.1 * share, abs=1e-6)
 
 
-def test_per_image_errors_name_both_files(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(logging.getLogger("litedepth"), "propagate", True)  # the CLI may turn it off
+def test_per_image_errors_name_both_files(tmp_path: Path) -> None:
     # NYU protocol on a 375x1242 map: the crop cannot be scaled to another aspect ratio
     _png16(tmp_path / "gt" / "k.png", np.full((375, 1242), 2560))
     _npy(tmp_path / "pred" / "k.npy", np.ones((375, 1242), np.float32))
     with pytest.raises(DataError, match=r"gt/k\.png \(prediction .*pred/k\.npy\): ground truth is 375x1242"):
         evaluate_folders(tmp_path / "pred", tmp_path / "gt", "nyu")
-    # and reading NYU PNGs with the KITTI divisor is flagged
-    assert "usually value / 1000" in caplog.text
+
+
+def test_wrong_gt_scale_is_flagged_not_silently_scored(tmp_path: Path) -> None:
+    """Finding 2 of issue 11: NYU millimetre PNGs read with the KITTI divisor (256) put most
+    pixels past the 10 m cap, where they were dropped without a word and the score improved.
+    The report now warns; a correctly scaled TUM frame (/ 5000) under the NYU protocol does not."""
+    rng = np.random.default_rng(0)
+    metres = rng.uniform(1.0, 6.0, (48, 64))
+    _png16(tmp_path / "gt" / "a.png", np.round(metres * 1000))
+    _npy(tmp_path / "pred" / "a.npy", metres.astype(np.float32))
+    wrong = evaluate_folders(tmp_path / "pred", tmp_path / "gt", "none", gt_scale=256.0)
+    assert not wrong.warnings  # protocol "none" has no range or typical depth
+    wrong = evaluate_folders(tmp_path / "pred", tmp_path / "gt", "nyu", gt_scale=256.0, median_scaling=True)
+    assert any("outside the nyu range" in w for w in wrong.warnings)
+    assert wrong.options["ground_truth_stats"]["outside_protocol_range_fraction"] > 0.5
+    right = evaluate_folders(tmp_path / "pred", tmp_path / "gt", "nyu", gt_scale=1000.0, median_scaling=False)
+    assert right.warnings == [] and right.metrics["abs_rel"] < 1e-3
+    _png16(tmp_path / "tum" / "a.png", np.round(metres * 5000))
+    tum = evaluate_folders(tmp_path / "pred", tmp_path / "tum", "nyu", gt_scale=5000.0, median_scaling=False)
+    assert tum.warnings == [] and tum.metrics["abs_rel"] < 1e-3
+    # metric predictions whose median ratio is far from 1: units or encoding are wrong
+    _npy(tmp_path / "pred_mm" / "a.npy", (metres * 1000).astype(np.float32))
+    write_manifest(tmp_path / "pred_mm", OutputSpec.metric_depth())
+    mm = evaluate_folders(tmp_path / "pred_mm", tmp_path / "gt", "none", gt_scale=1000.0, median_scaling=True)
+    assert any("median ratio" in w for w in mm.warnings)
 
 
 def test_split_selects_and_orders_folder_pairs(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from litedepth.errors import ConfigError
-from litedepth.models import DepthOutput, create_model, list_models, model_info
+from litedepth.models import DepthOutput, OutputSpec, create_model, list_models, model_info
 
 DEPTH_MODELS = list_models(task="depth")
 SIZES = [(64, 96), (96, 128)]
@@ -31,8 +31,14 @@ def test_forward_shapes_and_backward(name):
         assert out.kind in ("depth", "disparity")
         assert out.pred.shape == (2, 1, h, w)
         assert torch.isfinite(out.pred).all()
-        if out.kind == "depth":
+        # the declared spec agrees with what the network returns
+        spec = net.output_spec
+        assert isinstance(spec, OutputSpec) and spec.is_depth
+        assert (out.kind == "depth") == (spec.kind == "depth")
+        if spec.kind == "depth":
             assert (out.pred > 0).all()
+        if spec.kind in ("sigmoid-disparity", "relative-disparity"):
+            assert ((out.pred >= 0) & (out.pred <= 1)).all()
         for s, t in enumerate(out.scales):
             assert t.shape[0] == 2 and t.shape[1] == 1
             assert t.shape[-2] <= h
@@ -45,3 +51,21 @@ def test_forward_shapes_and_backward(name):
 def test_info_is_consistent(name):
     info = model_info(name)
     assert info.name == name and len(info.default_size) == 2
+    spec = info.output_spec()
+    assert info.default_size[0] % spec.size_multiple == 0 and info.default_size[1] % spec.size_multiple == 0
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_declared_size_multiple_is_what_the_network_needs(name):
+    """A size that is a multiple of the spec's ``size_multiple`` runs; where the multiple is > 1,
+    a size off the multiple is refused (the spec is not an arbitrary number)."""
+    info = model_info(name)
+    m = info.output_spec().size_multiple
+    net = create_model(name).eval()
+    channels = 6 if info.task == "pose" else 3
+    h, w = (2 * m, 3 * m) if m > 1 else (37, 61)
+    with torch.no_grad():
+        net(torch.rand(1, channels, h, w))
+        if m > 1:
+            with pytest.raises(Exception):
+                net(torch.rand(1, channels, 2 * m + m // 2, 3 * m))

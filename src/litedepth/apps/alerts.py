@@ -172,6 +172,8 @@ class AlertConfig:
         iou_threshold: minimum box IoU to continue a track.
         max_missed: frames a track survives without a matching detection.
         labels: only these labels are announced (``None``: all); others are still tracked.
+        units: ``"metres"`` (distances are metric) or ``"relative"``: distances on an unknown
+            scale, which announcements never call metres ("relative distance 0.21").
     """
 
     bands_m: tuple[float, ...] = (1.0, 2.0)
@@ -186,8 +188,11 @@ class AlertConfig:
     iou_threshold: float = 0.3
     max_missed: int = 5
     labels: tuple[str, ...] | None = None
+    units: str = "metres"
 
     def __post_init__(self) -> None:
+        if self.units not in ("metres", "relative"):
+            raise ConfigError(f"alert units must be 'metres' or 'relative', got {self.units!r}")
         b = tuple(float(x) for x in self.bands_m)
         if not b or any(x <= 0 or not math.isfinite(x) for x in b) or any(y <= x for x, y in zip(b, b[1:])):
             raise ConfigError(f"distance bands must be positive and increasing, got {self.bands_m}")
@@ -427,7 +432,10 @@ class AlertPolicy:
         return None if band is None else self.config.band_names[band]
 
     def message(self, label: str, distance_m: float, direction: str) -> str:
-        """The announcement text, e.g. ``"person ahead, 0.8 metres"``."""
+        """The announcement text, e.g. ``"person ahead, 0.8 metres"``; with relative units
+        ``"person ahead, relative distance 0.21"`` (never metres)."""
+        if self.config.units != "metres":
+            return f"{label} {_DIRECTION_WORDS[direction]}, relative distance {distance_m:.2g}"
         return f"{label} {_DIRECTION_WORDS[direction]}, {distance_m:.1f} metres"
 
     def _priority(self, band: int, distance_m: float, box: Box, width: int) -> float:

@@ -43,9 +43,10 @@ import numpy as np
 
 from litedepth.apps.alerts import AlertConfig, AlertPolicy, FrameDecision, Observation, object_distance
 from litedepth.apps.detectors import Detector
-from litedepth.apps.scale import DepthScale, intrinsics_from_hfov, relative_depth
+from litedepth.apps.scale import DepthScale, MetricScale, intrinsics_from_hfov
 from litedepth.apps.speech import NullSpeaker, Speaker
-from litedepth.errors import DataError
+from litedepth.errors import ConfigError, DataError
+from litedepth.models.spec import OutputSpec, to_depth
 from litedepth.utils.atomic import atomic_write_bytes
 from litedepth.utils.video_io import Frame, FrameSource, ImageSequenceWriter, VideoWriter
 
@@ -71,10 +72,15 @@ class DepthEstimator(Protocol):
     """Anything giving a depth or disparity map for a frame.
 
     Attributes:
-        kind: ``"depth"`` (metres, or relative units) or ``"disparity"`` (sigmoid output).
+        spec: what the map means (:class:`~litedepth.models.spec.OutputSpec`): metric depth
+            is used as is, relative depth and sigmoid disparity (through the spec's own
+            ``disp_to_depth`` range) need a scale, relative disparity cannot be used.
+        trained: whether the weights behind it are trained (an untrained network is refused
+            unless :attr:`AssistConfig.allow_untrained`).
     """
 
-    kind: str
+    spec: OutputSpec
+    trained: bool
 
     def __call__(self, frame: Frame) -> np.ndarray:
         """``(H, W)`` float32 map at the frame's resolution."""
@@ -93,14 +99,17 @@ class PredictorDepth:
 
     def __init__(self, predictor: Any, info: dict | None = None) -> None:
         self.predictor = predictor
+        self.spec = predictor.spec
         self.kind = predictor.kind
+        self.trained = bool(predictor.loaded.weights.trained)
         self.info = dict(info or {})
 
     def __call__(self, frame: Frame) -> np.ndarray:
-        return self.predictor.infer_image(frame.rgb)
+        return np.asarray(self.predictor.infer_image(frame.rgb).raw)
 
     def describe(self) -> dict:
-        return {**self.info, "kind": self.kind, "input_size": list(self.predictor.input_size)}
+        return {**self.info, "kind": self.kind, "output_spec": self.spec.to_dict(), "units": self.spec.units,
+                "input_size": list(self.predictor.input_size), "weights": self.predictor.loaded.weights.to_dict()}
 
 
 class DepthFiles:
@@ -115,6 +124,8 @@ class DepthFiles:
     """
 
     kind = "depth"
+    spec = OutputSpec.metric_depth(note="recorded depth files")
+    trained = True
 
     def __init__(self, folder: str | Path, depth_encoding: str | float | None = None) -> None:
         from litedepth.io.depth_encodings import encoding_for_file, parse_encoding
@@ -158,8 +169,9 @@ class AssistConfig:
         hfov_deg: horizontal field of view assumed for the camera (when ``intrinsics`` is not
             given); used by the ``camera-height`` scale.
         intrinsics: ``(fx, fy, cx, cy)`` in pixels of the source frames, if known.
-        min_depth, max_depth: range of the disparity -> depth conversion.
         inset: draw a depth inset in annotated frames.
+        allow_untrained: run a depth network with random weights anyway (for timing and
+            tests; its distances mean nothing). Refused by default.
         parallel: run the detector in a second thread while the depth model runs (both
             release the GIL in their kernels: on two cores the slower one sets the pace).
     """
@@ -168,10 +180,9 @@ class AssistConfig:
     percentile: float = 15.0
     hfov_deg: float = 70.0
     intrinsics: tuple[float, float, float, float] | None = None
-    min_depth: float = 0.1
-    max_depth: float = 100.0
     inset: bool = True
     parallel: bool = True
+    allow_untrained: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -191,6 +202,25 @@ class FrameResult:
     timings_ms: dict[str, float]
 
 
+def _estimator_spec(depth: Any) -> OutputSpec:
+    """The estimator's spec; estimators written before specs existed state only ``kind``,
+    whose documented meaning was metres-or-relative depth, or a sigmoid disparity through
+    ``disp_to_depth(0.1, 100)``."""
+    spec = getattr(depth, "spec", None)
+    if isinstance(spec, OutputSpec):
+        return spec
+    import warnings
+
+    warnings.warn("depth estimators should state their OutputSpec as `spec` (a bare `kind` is deprecated)",
+                  DeprecationWarning, stacklevel=3)
+    kind = getattr(depth, "kind", None)
+    if kind == "disparity":
+        return OutputSpec.sigmoid_disparity(0.1, 100.0)
+    if kind == "depth":
+        return OutputSpec.relative_depth()
+    raise ConfigError(f"depth estimator {type(depth).__name__} states no spec (OutputSpec) and no kind")
+
+
 class AssistPipeline:
     """Depth + detector + scale + alert policy, one frame at a time.
 
@@ -205,6 +235,20 @@ class AssistPipeline:
                  config: AssistConfig | None = None) -> None:
         self.depth, self.detector, self.scale = depth, detector, scale
         self.config = config or AssistConfig()
+        self.depth_spec = _estimator_spec(depth)
+        if self.depth_spec.needs_alignment:
+            raise ConfigError("this depth model predicts relative disparity (scale and shift unknown): no single "
+                              "scale turns it into distances; use a depth model (metric, or relative with --scale)")
+        if not getattr(depth, "trained", True) and self.config.allow_untrained:
+            log.warning("the depth network has random (untrained) weights: its distances mean nothing "
+                        "(allowed for timing and tests)")
+        if not getattr(depth, "trained", True) and not self.config.allow_untrained:
+            raise ConfigError("the depth network has random (untrained) weights, so its distances are noise: "
+                              "give trained weights (--checkpoint, --weights, --onnx), or --allow-untrained for "
+                              "timing and tests")
+        if isinstance(scale, MetricScale) and not self.depth_spec.is_metric:
+            raise ConfigError(f"the depth model is not metric ({self.depth_spec.units}): give a scale "
+                              "(--scale fixed:F, calibrate:METRES or camera-height:METRES)")
         self.policy = AlertPolicy(self.config.alert)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="litedepth-detect") if self.config.parallel else None
 
@@ -233,7 +277,7 @@ class AssistPipeline:
             detections, t_detect = self._timed_detect(frame)
         t2 = time.perf_counter()
         h, w = frame.rgb.shape[:2]
-        rel = relative_depth(raw, self.depth.kind, cfg.min_depth, cfg.max_depth)
+        rel = np.asarray(to_depth(np.asarray(raw, dtype=np.float32), self.depth_spec), dtype=np.float32)
         depth_m = self.scale(rel, self.intrinsics(h, w))
         observations = [
             Observation(d, None if depth_m is None else object_distance(depth_m, d.box, d.mask, cfg.percentile))

@@ -91,24 +91,16 @@ class ModelSource:
 
     def build(self, input_size: tuple[int, int] | None = None, device: str | None = None):
         """The :class:`~litedepth.inference.Predictor` of this entry (input size: ``input_size``
-        or the network's training / export size)."""
+        or the network's training / export size); loaded by the one loader, so that its output
+        spec and whether its weights are trained travel with it."""
         from litedepth.inference import Predictor
 
-        if self.onnx:
-            from litedepth.inference.onnx_backend import predictor_from_onnx
-
-            return predictor_from_onnx(self.onnx, device=device, input_size=input_size)
-        if self.checkpoint:
-            kw = {"input_size": input_size} if input_size else {}
-            return Predictor.from_checkpoint(self.checkpoint, network=self.network, device=device, **kw)
+        if self.onnx or self.checkpoint:
+            return Predictor.load(self.onnx or self.checkpoint, network=self.network if self.checkpoint else None,
+                                  input_size=input_size, device=device)
         if self.network is None:
             raise ConfigError(f"model entry {self.label!r} names no network, checkpoint or ONNX file")
-        if self.weights:
-            from litedepth.models import load_pretrained
-
-            net, size = load_pretrained(self.network, self.weights)
-            return Predictor(net, input_size or size, device=device)
-        return Predictor.from_name(self.network, input_size=input_size, device=device)
+        return Predictor.load(self.network, weights=self.weights, input_size=input_size, device=device)
 
 
 @dataclass
@@ -168,6 +160,8 @@ def near_region_overlay(
         >>> depth = np.full((4, 6), 3.0, np.float32); depth[:, :2] = 0.5
         >>> near_region_overlay(np.zeros((4, 6, 3), np.uint8), depth).messages
         ['obstacle on the left, 0.5 metres']
+        >>> near_region_overlay(np.zeros((4, 6, 3), np.uint8), depth, units="relative").messages
+        ['obstacle on the left, relative distance 0.5']
     """
     from litedepth.apps.alerts import AlertConfig, AlertPolicy, Detection, Observation, object_distance
 
@@ -187,9 +181,9 @@ def near_region_overlay(
         observations.append(Observation(Detection(box, "obstacle"),
                                         object_distance(depth, box, percentile=percentile, min_valid=1)))
     policy = AlertPolicy(AlertConfig(bands_m=(near_m, close_m), min_hits=1, min_interval_s=0.0, cooldown_s=0.0,
-                                     max_alerts_per_frame=len(observations)))
+                                     max_alerts_per_frame=len(observations), units="metres" if metric else "relative"))
     decision = policy.update(0.0, 0, observations, image_width=w)
-    messages = [a.message if metric else f"{a.message} (relative scale, not metric)" for a in decision.alerts]
+    messages = [a.message for a in decision.alerts]  # relative distances are never called metres
     labels = [(edges[i], d, o.distance_m) for i, (o, d) in enumerate(zip(observations, DIRECTIONS))]
     image = _draw_labels(out, labels, "m" if metric else "", edges)
     distances = [o.distance_m for o in observations if o.distance_m is not None]
@@ -239,7 +233,8 @@ def detector_overlay(detector: Any, percentile: float = 15.0) -> OverlayFn:
         observations = [Observation(d, object_distance(depth, d.box, d.mask, percentile=percentile, min_valid=1))
                         for d in detections]
         policy = AlertPolicy(AlertConfig(bands_m=(near_m, close_m), min_hits=1, min_interval_s=0.0,
-                                         cooldown_s=0.0, max_alerts_per_frame=max(1, len(observations))))
+                                         cooldown_s=0.0, max_alerts_per_frame=max(1, len(observations)),
+                                         units="metres" if units == "metres" else "relative"))
         decision = policy.update(0.0, 0, observations, image_width=depth.shape[1])
         pil = Image.fromarray(_tint(rgb, depth, near_m, close_m))
         draw = ImageDraw.Draw(pil)
@@ -255,8 +250,7 @@ def detector_overlay(detector: Any, percentile: float = 15.0) -> OverlayFn:
             dist = "?" if obj.distance_m is None else f"{obj.distance_m:.2f}{unit}"
             draw.text((obj.box[0] + 2, obj.box[1] + 2), f"{obj.label} {dist}", fill=colour, font=font,
                       stroke_width=1, stroke_fill=(0, 0, 0))
-        messages = [a.message if units == "metres" else f"{a.message} (relative scale, not metric)"
-                    for a in decision.alerts]
+        messages = [a.message for a in decision.alerts]
         distances = [o.distance_m for o in observations if o.distance_m is not None]
         return OverlayResult(np.asarray(pil), messages, min(distances) if distances else None)
 
@@ -291,7 +285,8 @@ class ServeResult:
     Attributes:
         depth_rgb: ``(H, W, 3)`` uint8 colourised map (plasma, near = bright).
         overlay_rgb: ``(H, W, 3)`` uint8 alert overlay.
-        depth: ``(H, W)`` float32 depth (metres, or relative as ``units`` says).
+        depth: ``(H, W)`` float32 depth (metres, or relative as ``units`` says; for a
+            relative-disparity network its raw disparity, and no distances are announced).
         units: ``"metres"`` or a statement that the scale is relative.
         messages: alert lines from the overlay.
         summary: one paragraph for the page.
@@ -353,8 +348,6 @@ class DepthService:
             if label not in self._predictors:
                 source = by_label[label]
                 log.info("loading %s", label)
-                if source.random_weights:
-                    log.warning("%s: no weights given: the network is randomly initialised", label)
                 self._predictors[label] = source.build(self.input_size, self.device)
             return self._predictors[label]
 
@@ -370,30 +363,40 @@ class DepthService:
         Returns:
             :class:`ServeResult` at the image's resolution.
         """
-        from litedepth.inference.pointcloud import as_depth
-        from litedepth.inference.predictor import _to_rgb_array
+        from litedepth.inference.predictor import to_rgb_array
         from litedepth.inference.visualize import colorize
 
         if rgb is None:
             raise DataError(None, "no image: upload one or take a webcam snapshot")
         label = label or self.labels[0]
-        image = _to_rgb_array(rgb)
+        image = to_rgb_array(rgb)
         predictor = self.predictor(label)
         start = time.perf_counter()
         pred = predictor.infer_image(image)
         latency_ms = (time.perf_counter() - start) * 1e3
-        depth, units = as_depth(pred, predictor.kind)
-        if predictor.kind != "depth" and self.relative_scale != 1.0:
-            depth = depth * np.float32(self.relative_scale)
-            units = f"relative x {self.relative_scale:g} (scale given; not calibrated)"
-        depth_rgb = colorize(depth, invert=True)
+        spec = pred.spec
+        if spec.needs_alignment:  # affine-invariant disparity: show it, announce nothing in any unit
+            depth = None
+            units = "relative disparity (no distances: scale and shift unknown)"
+            depth_rgb = colorize(pred.raw)
+        else:
+            depth = pred.depth
+            units = "metres" if pred.depth_units == "metres" else f"relative ({spec.units})"
+            if units != "metres" and self.relative_scale != 1.0:
+                depth = depth * np.float32(self.relative_scale)
+                units = f"relative x {self.relative_scale:g} (scale given; not calibrated)"
+            depth_rgb = colorize(depth, invert=True)
         near = float(near_m)
         close = self.close_m if self.close_m > near else near + 1.0
+        untrained = not predictor.loaded.weights.trained
+        head = (f"{label}{' (UNTRAINED: random weights, output is noise)' if untrained else ''}: "
+                f"{'metric depth in metres' if units == 'metres' else units}; {latency_ms:.0f} ms")
+        if depth is None:
+            return ServeResult(depth_rgb, image.copy(), pred.raw, units, [], head, latency_ms)
         result = self.overlay(image, depth, units, near, close)
-        source = {s.label: s for s in self.sources}[label]
-        lines = [f"{label}{' (random weights: untrained)' if source.random_weights else ''}: "
-                 f"{'metric depth' if units == 'metres' else units}; {latency_ms:.0f} ms"]
-        lines += result.messages or [f"nothing nearer than {close:g}{' m' if units == 'metres' else ''}"]
+        lines = [head]
+        lines += result.messages or [f"nothing nearer than {close:g} m" if units == "metres"
+                                     else f"nothing nearer than {close:g} (relative units)"]
         return ServeResult(depth_rgb, result.image, depth, units, result.messages, "\n".join(lines), latency_ms)
 
 
@@ -425,8 +428,9 @@ def build_app(service: DepthService, title: str = "litedepth depth demo"):
             with gr.Column():
                 image = gr.Image(sources=["upload", "webcam", "clipboard"], type="numpy", label="image",
                                  elem_id="input-image")
-                model = gr.Dropdown(choices=service.labels, value=service.labels[0], label="model",
-                                    elem_id="model")
+                shown = [(f"{s.label} (untrained: random weights)" if s.random_weights else s.label, s.label)
+                         for s in service.sources]
+                model = gr.Dropdown(choices=shown, value=service.labels[0], label="model", elem_id="model")
                 near = gr.Slider(0.2, 5.0, value=1.0, step=0.1, label="near limit (m)", elem_id="near")
                 button = gr.Button("Estimate depth", variant="primary", elem_id="run")
             with gr.Column():

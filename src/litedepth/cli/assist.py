@@ -9,11 +9,13 @@ Writes into --output: events.jsonl (header + one line per alert), annotated.mp4 
 frames/), summary.json (frames per second, scale method, counts). Alerts are also logged
 and spoken with espeak-ng when it is installed.
 
-Relative-depth models (Lite-Mono, Monodepth2: disparity) need --scale:
+Relative-depth models (Lite-Mono, Monodepth2: sigmoid disparity, converted with the range the
+weights record) need --scale:
   fixed:F           metres = model depth x F
   calibrate:D       the centre of the first frame is D metres away
   camera-height:H   the camera is H metres above a flat floor seen in the lower rows
-Metric models (supervised DeepLabV3 checkpoints) default to --scale metric.
+Metric models (supervised DeepLabV3 checkpoints, stereo Monodepth2) default to --scale metric.
+A network without trained weights is refused unless --allow-untrained.
 
 Examples:
   litedepth assist --source 0 --model lite-mono-tiny --weights lite-mono-tiny/ \\
@@ -61,6 +63,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     depth.add_argument("--depth-encoding", "--depth-scale", dest="depth_encoding", default=None, metavar="NAME|F",
                        help="encoding of --depth-dir PNG/PGM files: mm, kitti, tum, sunrgbd, nyu-raw, ... or a "
                        "number (units per metre); required for them (--depth-scale is its former name)")
+    depth.add_argument("--allow-untrained", action="store_true",
+                       help="run a depth network with random weights anyway (timing, tests): its distances mean "
+                            "nothing; refused by default")
     depth.add_argument("--scale", help="metric | fixed:F | calibrate:METRES | camera-height:METRES")
     depth.add_argument("--hfov", type=float, default=70.0, help="camera horizontal field of view, degrees (default 70)")
     depth.add_argument("--intrinsics", help="fx,fy,cx,cy in pixels of the source frames (overrides --hfov)")
@@ -107,27 +112,14 @@ def build_depth(args: argparse.Namespace) -> Any:
     size = tuple(args.size) if args.size else None
     if args.depth_dir:
         return DepthFiles(args.depth_dir, args.depth_encoding)
-    if args.onnx:
-        from litedepth.inference.onnx_backend import predictor_from_onnx
-
-        pred = predictor_from_onnx(args.onnx, device=args.device, input_size=size, threads=args.threads)
-        return PredictorDepth(pred, {"name": pred.model.model_name, "onnx": args.onnx, "backend": "onnxruntime"})
     from litedepth.inference import Predictor
 
-    if args.checkpoint:
-        kw = {"input_size": size} if size else {}
-        pred = Predictor.from_checkpoint(args.checkpoint, device=args.device, **kw)
-        return PredictorDepth(pred, {"checkpoint": args.checkpoint, "backend": "torch"})
-    if args.weights:
-        from litedepth.models import load_pretrained
-
-        net, trained = load_pretrained(args.model, args.weights)
-        pred = Predictor(net, size or trained, device=args.device)
-        return PredictorDepth(pred, {"name": args.model, "weights": args.weights, "backend": "torch"})
-    log.warning("%s has no --weights: it is randomly initialised, so its distances mean nothing "
-                "(fine for timing and testing)", args.model)
-    pred = Predictor.from_name(args.model, input_size=size, device=args.device)
-    return PredictorDepth(pred, {"name": args.model, "weights": None, "backend": "torch"})
+    source = args.onnx or args.checkpoint or args.model
+    kw = {"threads": args.threads} if args.onnx else {}
+    # untrained weights are refused (or allowed with --allow-untrained) by the caller, not just warned about
+    pred = Predictor.load(source, weights=args.weights, input_size=size, device=args.device, warn_untrained=False, **kw)
+    info = {"name": pred.loaded.name, "backend": backend, "source": str(source), "weights": args.weights}
+    return PredictorDepth(pred, info)
 
 
 def _default_threads(parallel: bool) -> int:
@@ -151,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--max-frames must be >= 1")
     intrinsics = _floats(args.intrinsics, 4, "--intrinsics") if args.intrinsics else None
     config = AssistConfig(alert=alert, percentile=args.percentile, hfov_deg=args.hfov, intrinsics=intrinsics,
-                          inset=not args.no_inset, parallel=not args.sequential)  # type: ignore[arg-type]
+                          inset=not args.no_inset, parallel=not args.sequential,  # type: ignore[arg-type]
+                          allow_untrained=args.allow_untrained)
     if args.threads is not None and args.threads < 1:
         raise ConfigError("--threads must be >= 1")
     args.threads = args.threads or _default_threads(config.parallel)
@@ -172,8 +165,12 @@ def _run(args: argparse.Namespace, config: Any) -> int:
 
     with open_source(args.source, fps=args.fps) as source:  # first: a wrong source fails before models load
         depth = build_depth(args)
-        if args.scale is None and depth.kind != "depth":
-            raise ConfigError("this depth model predicts relative disparity: give --scale fixed:F, "
+        if not depth.trained and not args.allow_untrained:  # before the detector loads
+            raise ConfigError("the depth network has random (untrained) weights, so its distances are noise: give "
+                              "trained weights (--checkpoint, --weights, --onnx), or --allow-untrained for timing "
+                              "and tests")
+        if args.scale is None and not depth.spec.is_metric:
+            raise ConfigError(f"this depth model is not metric ({depth.spec.units}): give --scale fixed:F, "
                               "calibrate:METRES or camera-height:METRES")
         scale = parse_scale(args.scale, hfov_deg=args.hfov)
         detector = create_detector(args.detector, args.detector_weights, args.score_threshold, args.device,

@@ -1,29 +1,43 @@
-"""``litedepth evaluate``: score saved depth predictions against ground truth.
+"""``litedepth evaluate``: score depth predictions against ground truth.
+
+What the predictions mean is read, never guessed: from the ``predictions.json`` that
+``litedepth predict`` writes beside them, or from the checkpoint with ``--checkpoint``.
+``--pred-kind``, ``--min-depth/--max-depth``, ``--scale``, ``--no-median-scaling`` only
+override it; an option that contradicts the recorded meaning is an error naming both unless
+``--force``. Arrays without a manifest (e.g. Monodepth2's exports) are described by the
+options (default: depth).
 
 Examples::
 
-    # Monodepth2-style: one (N, H, W) disparity export + KITTI gt_depths.npz, median scaling
-    litedepth evaluate --predictions disps_eigen_split.npy --ground-truth gt_depths.npz \\
-        --protocol kitti-eigen --pred-kind disparity --output metrics.json
+    # litedepth predict output: kind, units and range come from pred/predictions.json
+    litedepth evaluate --predictions pred/ --ground-truth gt/ --gt-scale kitti --protocol kitti-eigen \
+        --output metrics.json
+
+    # Monodepth2-style: one (N, H, W) scaled-disparity export + KITTI gt_depths.npz, median scaling
+    litedepth evaluate --predictions disps_eigen_split.npy --ground-truth gt_depths.npz \
+        --protocol kitti-eigen --pred-kind inverse-depth --output metrics.json
 
     # stereo-trained model: fixed scale instead of median scaling
-    litedepth evaluate --predictions pred/ --ground-truth gt/ --protocol kitti-eigen \\
-        --pred-kind disparity --scale 5.4 --output metrics.json
+    litedepth evaluate --predictions disps.npy --ground-truth gt_depths.npz --protocol kitti-eigen \
+        --pred-kind inverse-depth --scale 5.4 --output metrics.json
 
     # relative (affine-invariant disparity) model on NYU, per-image rows too
-    litedepth evaluate --predictions pred/ --ground-truth nyu_gt/ --gt-scale 1000 \\
+    litedepth evaluate --predictions pred/ --ground-truth nyu_gt/ --gt-scale nyu \
         --protocol nyu --align scale-shift --output metrics.json --per-image-csv images.csv
 
-Layout: :func:`run` handles the file inputs and calls :func:`write_report`;
-:func:`run_on_items` evaluates any already-built iterable of ``(name, pred, gt)`` with the
-same options and report, so another input mode (a model run on a dataset) only has to build
-that iterable.
+    # a checkpoint on an images/ + depth/ folder: the depth encoding it was trained with is reused
+    litedepth evaluate --checkpoint best.ckpt --data tum_folder/ --protocol nyu --output metrics.json
+
+The report states the kind and units of the predictions, the scaling step, the ground truth's
+valid-pixel fraction and range, and warns when much of the valid ground truth lies outside the
+protocol's range or its median is implausible for the protocol (a wrong ``--gt-scale``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -31,8 +45,10 @@ from typing import Any
 
 from litedepth.errors import ConfigError
 from litedepth.metrics.depth import HIGHER_IS_BETTER, METRIC_NAMES
-from litedepth.metrics.evaluate import ALIGN_MODES, PRED_KINDS, EvalResult, resolve_options
+from litedepth.metrics.evaluate import ALIGN_MODES, PRED_KINDS, EvalResult
 from litedepth.metrics.protocols import list_protocols
+
+log = logging.getLogger(__name__)
 
 COMMAND = "evaluate"
 
@@ -42,27 +58,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser = subparsers.add_parser(
         COMMAND,
         help="score depth predictions against ground truth (KITTI Eigen, NYU, ...)",
-        description=(
-            "Evaluate saved predictions against ground truth under a published protocol: "
-            "resize each prediction to its ground truth (bilinear), apply the protocol's "
-            "crop and depth range, scale (median, fixed, or scale-and-shift), clamp, and "
-            "average abs_rel, sq_rel, rmse, rmse_log, log10, silog, a1-a3 over images."
-        ),
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     files = parser.add_argument_group("inputs from files")
     files.add_argument(
         "--predictions", type=Path, metavar="DIR|FILE",
-        help="folder of .npy maps (stems matching the ground truth), or one .npy/.npz "
-        "array (N, H, W) such as Monodepth2's disps export",
+        help="folder of .npy maps (stems matching the ground truth; its predictions.json says what they "
+        "are), or one .npy/.npz array (N, H, W) such as Monodepth2's disps export",
     )  # fmt: skip
     files.add_argument(
         "--ground-truth", type=Path, metavar="DIR|FILE",
         help="folder of uint16 .png (metres = value / --gt-scale, 0 = invalid) or float "
-        ".npy maps in metres, or a gt_depths.npz (key 'data')",
+        ".npy maps in metres, or a gt_depths.npz written by `litedepth kitti-gt`",
     )  # fmt: skip
     files.add_argument(
-        "--gt-scale", type=float, default=256.0, metavar="F",
-        help="divisor of ground-truth PNG values: 256 KITTI (default), 1000 NYU, 5000 TUM",
+        "--gt-scale", "--gt-encoding", dest="gt_scale", default="kitti", metavar="NAME|F",
+        help="depth encoding of ground-truth PNG/PGM files: kitti (value / 256, default), nyu / mm "
+        "(millimetres), tum (/ 5000), sunrgbd, nyu-raw, ... or a number (the divisor); .npy is metres",
     )  # fmt: skip
     files.add_argument(
         "--allow-pickle", action="store_true",
@@ -78,35 +91,51 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
     model = parser.add_argument_group("or: a trained model on an image/depth folder")
     model.add_argument("--checkpoint", type=Path, default=None, metavar="CKPT",
-                       help="checkpoint written by `litedepth train`; predictions are made on --data")
+                       help="checkpoint written by `litedepth train`; predictions are made on --data with the "
+                            "meaning the checkpoint records")
     model.add_argument("--data", type=Path, default=None, metavar="DIR",
                        help="image/depth folder (images/ + depth/) to predict and score")
     model.add_argument("--data-split", default="test", choices=["train", "val", "test", "all"],
                        help="split of --data (the deterministic 80/10/10 split; default test)")
-    model.add_argument("--depth-scale", default="1000", metavar="F|NAME",
-                       help="depth PNG divisor of --data: a number or kitti/nyu/tum (default 1000)")
-    model.add_argument("--split-seed", type=int, default=42)
+    model.add_argument("--depth-scale", "--depth-encoding", dest="depth_scale", default=None, metavar="NAME|F",
+                       help="depth encoding of --data's files: kitti, nyu / mm, tum, sunrgbd, nyu-raw, ... or a "
+                            "number (default: the encoding the checkpoint was trained on)")
+    model.add_argument("--split-seed", type=int, default=42, help="seed of the 80/10/10 split of --data (default 42)")
 
-    proto = parser.add_argument_group("protocol and scaling")
+    proto = parser.add_argument_group("protocol, meaning and scaling (override what is recorded)")
     proto.add_argument("--protocol", default=None, choices=list_protocols(),
                        help="evaluation protocol (required for depth evaluation)")
     proto.add_argument(
         "--pred-kind", choices=PRED_KINDS, default=None,
-        help="what the predictions hold (default: depth, or disparity with --align)",
+        help="what the predictions hold when nothing records it: depth, inverse-depth (depth = 1 / value; "
+        "'disparity' is its old name), sigmoid-disparity (with --min-depth/--max-depth), relative-disparity",
     )  # fmt: skip
-    proto.add_argument(
-        "--no-median-scaling", action="store_true",
-        help="keep predictions as they are (metric models); default: per-image median scaling",
+    proto.add_argument("--min-depth", type=float, default=None, metavar="M",
+                       help="disp_to_depth range of sigmoid disparities: depth of value 1 (e.g. 0.1)")
+    proto.add_argument("--max-depth", type=float, default=None, metavar="M",
+                       help="disp_to_depth range of sigmoid disparities: depth of value 0 (e.g. 100)")
+    scaling = proto.add_mutually_exclusive_group()
+    scaling.add_argument(
+        "--median-scaling", dest="median_scaling", action="store_const", const=True, default=None,
+        help="scale each prediction by median(gt) / median(pred) (default for relative predictions)",
+    )  # fmt: skip
+    scaling.add_argument(
+        "--no-median-scaling", dest="median_scaling", action="store_const", const=False,
+        help="keep predictions as they are (default for metric predictions)",
     )  # fmt: skip
     proto.add_argument(
         "--scale", type=float, default=None, metavar="F",
         help="multiply predicted depth by F instead of median scaling "
-        "(5.4 for stereo-trained Monodepth2)",
+        "(5.4 for stereo-trained Monodepth2 exports)",
     )  # fmt: skip
     proto.add_argument(
         "--align", choices=ALIGN_MODES, default=None,
-        help="least-squares scale and shift in disparity space per image (relative models)",
+        help="least-squares scale and shift in inverse-depth space per image (relative models; the "
+        "default for relative-disparity)",
     )  # fmt: skip
+    proto.add_argument("--force", action="store_true",
+                       help="evaluate even when an option contradicts the recorded meaning (a warning instead "
+                            "of an error)")
 
     out = parser.add_argument_group("outputs")
     out.add_argument("--output", type=Path, required=True, metavar="FILE", help="metrics JSON to write")
@@ -139,80 +168,108 @@ def add_segmentation_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--mask-suffix", default="", help="folder layout: mask name suffix (e.g. _SegmentationClass)")
 
 
-def _model_items(args: argparse.Namespace) -> tuple[list[tuple[str, Any, Any]], str]:
-    """``(name, prediction, ground truth)`` for every image of ``--data`` at native resolution."""
-    from litedepth.data.folder import FolderDepthDataset
-    from litedepth.data.io import read_depth, read_rgb
-    from litedepth.inference import Predictor
+def parse_depth_encoding(text: Any, option: str) -> Any:
+    """A depth encoding (:class:`litedepth.io.DepthEncoding`) from a name, alias or number;
+    ``None`` stays ``None``."""
+    if text is None:
+        return None
+    from litedepth.io import parse_encoding
 
-    if args.data is None:
-        raise ConfigError("--checkpoint needs --data (an images/ + depth/ folder)")
-    if args.predictions is not None or args.ground_truth is not None:
-        raise ConfigError("give either --checkpoint/--data or --predictions/--ground-truth, not both")
-    scale: float | str = args.depth_scale
     try:
-        scale = float(scale)
-    except ValueError:
-        pass
-    predictor = Predictor.from_checkpoint(args.checkpoint)
-    ds = FolderDepthDataset(args.data, split=args.data_split, size=None, depth_scale=scale, split_seed=args.split_seed)
-    items = []
-    for pair in ds.pairs:
-        pred = predictor.infer_image(read_rgb(pair.image))
-        items.append((pair.name, pred, read_depth(pair.depth, scale)))
-    return items, predictor.kind
-
-
-def _run_model(args: argparse.Namespace) -> int:
-    items, kind = _model_items(args)
-    if args.pred_kind is not None and args.pred_kind != kind:
-        raise ConfigError(f"the checkpoint predicts {kind}, but --pred-kind {args.pred_kind} was given")
-    args.pred_kind = kind if args.align is None else args.pred_kind
-    source = {"checkpoint": str(args.checkpoint), "data": str(args.data), "data_split": args.data_split}
-    return run_on_items(items, args, total=len(items), source=source)
+        return parse_encoding(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{option}: {exc}") from None
 
 
 def _scaling_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """Evaluation options from ``args``, checked before any file is read."""
-    kwargs = {
-        "pred_kind": args.pred_kind,
-        "median_scaling": not args.no_median_scaling,
-        "scale": args.scale,
-        "align": args.align,
-    }
-    resolve_options(**kwargs)  # raises ConfigError on a bad combination
-    return kwargs
+    return {"pred_kind": args.pred_kind, "median_scaling": args.median_scaling, "scale": args.scale,
+            "align": args.align, "min_depth": args.min_depth, "max_depth": args.max_depth, "force": args.force}
 
 
 def _progress(args: argparse.Namespace) -> bool:
     return not getattr(args, "no_progress", False) and sys.stderr.isatty()
 
 
+def _model_items(args: argparse.Namespace, loaded: Any) -> list[tuple[str, Any, Any]]:
+    """``(name, prediction, ground truth)`` for every image of ``--data`` at native resolution."""
+    from litedepth.data.folder import FolderDepthDataset
+    from litedepth.data.io import read_depth, read_image_size
+    from litedepth.errors import DataError
+    from litedepth.inference import Predictor
+
+    recorded = parse_depth_encoding(loaded.depth_encoding, f"{args.checkpoint} (its recorded depth encoding)")
+    given = parse_depth_encoding(args.depth_scale, "--depth-scale")
+    if given is None and recorded is None:
+        raise ConfigError(f"{args.checkpoint} does not record the depth encoding of its training data: give "
+                          "--depth-scale (kitti, nyu, tum, ... or a number)")
+    if given is not None and recorded is not None and given.name != recorded.name:
+        msg = (f"{args.checkpoint} was trained on depth encoded as {recorded.name} ({recorded.describe()}); "
+               f"--depth-scale {args.depth_scale} ({given.describe()}) contradicts it")
+        if not args.force:
+            raise ConfigError(msg + " (pass --force to evaluate anyway)")
+        log.warning("%s (forced)", msg)
+    encoding = given if given is not None else recorded
+    args.depth_encoding_used = encoding.to_dict()
+    predictor = Predictor(loaded)
+    ds = FolderDepthDataset(args.data, split=args.data_split, size=None, depth_encoding=encoding,
+                            split_seed=args.split_seed)
+    items = []
+    for pair in ds.pairs:
+        ih, iw = read_image_size(pair.image)
+        gt = read_depth(pair.depth, encoding)
+        dh, dw = gt.shape
+        if abs(ih / iw - dh / dw) > 0.02:
+            raise DataError(pair.depth, f"depth map {dw}x{dh} does not match the aspect of image "
+                                        f"{pair.image.name} ({iw}x{ih})")
+        items.append((pair.name, predictor.infer_image(pair.image).raw, gt))
+    return items
+
+
+def _run_model(args: argparse.Namespace) -> int:
+    from litedepth.inference import load_model
+
+    if args.data is None:
+        raise ConfigError("--checkpoint needs --data (an images/ + depth/ folder)")
+    if args.predictions is not None or args.ground_truth is not None:
+        raise ConfigError("give either --checkpoint/--data or --predictions/--ground-truth, not both")
+    loaded = load_model(args.checkpoint)
+    items = _model_items(args, loaded)
+    source = {"checkpoint": str(args.checkpoint), "data": str(args.data), "data_split": args.data_split,
+              "depth_encoding": args.depth_encoding_used, "model": loaded.describe()}
+    return run_on_items(items, args, total=len(items), source=source, spec=loaded.spec,
+                        origin=f"checkpoint {args.checkpoint}")
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run ``evaluate`` on prediction and ground-truth files; returns the exit status.
+    """Run ``evaluate``; returns the exit status.
 
     Raises:
         litedepth.errors.DataError, ConfigError: bad inputs or options (the entry point
             prints them as one line).
     """
-    from litedepth.metrics.evaluate import evaluate_folders
+    from litedepth.metrics.evaluate import evaluate_folders, resolve_options
 
     if getattr(args, "seg_data", None) is not None:  # segmentation / multi-task networks
-        from litedepth.inference.segmentation import run_evaluate
-
-        return run_evaluate(args)
+        return run_segmentation(args)
     if args.protocol is None:
         raise ConfigError("evaluate needs --protocol (depth) or --seg-data (segmentation)")
     kwargs = _scaling_kwargs(args)
-    if getattr(args, "checkpoint", None) is not None:
+    if args.checkpoint is None:
+        from litedepth.metrics.prediction_files import read_manifest
+
+        if args.predictions is not None:  # options checked before any array is read
+            manifest = read_manifest(args.predictions)
+            resolve_options(**kwargs, recorded=manifest.spec if manifest else None, warn=False,
+                            source=str(manifest.path) if manifest else "the predictions")
+    if args.checkpoint is not None:
         return _run_model(args)
     given = {"--predictions": args.predictions, "--ground-truth": args.ground_truth}
     missing = [flag for flag, value in given.items() if value is None]
     if missing:
         raise ConfigError(f"evaluate needs {' and '.join(missing)}")
     result = evaluate_folders(
-        args.predictions, args.ground_truth, args.protocol, gt_scale=args.gt_scale, split=args.split,
-        progress=_progress(args), allow_pickle=args.allow_pickle, **kwargs,
+        args.predictions, args.ground_truth, args.protocol, gt_scale=parse_depth_encoding(args.gt_scale, "--gt-scale"),
+        split=args.split, progress=_progress(args), allow_pickle=args.allow_pickle, **kwargs,
     )  # fmt: skip
     write_report(result, args)
     return 0
@@ -224,29 +281,29 @@ def run_on_items(
     *,
     total: int | None = None,
     source: dict[str, Any] | None = None,
+    spec: Any = None,
+    origin: str = "the predictions",
 ) -> int:
     """Evaluate already-built ``(name, pred, gt)`` items with the options in ``args``.
 
-    The hook for input modes other than files (for example predictions made by a model on
-    a dataset): build the iterable — ``pred`` ``(H', W')`` depth or disparity, ``gt``
-    ``(H, W)`` metres with 0 = invalid — and call this. ``source`` (e.g. model and data
-    paths) is recorded in the JSON's ``options``.
+    ``spec`` is the recorded meaning of the predictions (e.g. a checkpoint's output spec);
+    ``source`` (model and data paths) is recorded in the JSON's ``options``.
 
     Returns:
         The exit status (0).
     """
     from litedepth.metrics.evaluate import evaluate_arrays
 
-    result = evaluate_arrays(
-        items, args.protocol, progress=_progress(args), total=total, **_scaling_kwargs(args)
-    )
+    result = evaluate_arrays(items, args.protocol, progress=_progress(args), total=total, spec=spec, source=origin,
+                             **_scaling_kwargs(args))
     result.options.update(source or {})
     write_report(result, args)
     return 0
 
 
 def write_report(result: EvalResult, args: argparse.Namespace, console: Any = None) -> None:
-    """Write ``--output`` JSON (and ``--per-image-csv``) atomically; print a metrics table."""
+    """Write ``--output`` JSON (and ``--per-image-csv``) atomically; print a metrics table
+    and what was evaluated (kind, units, scaling, ground truth), with any warnings."""
     from rich.console import Console
     from rich.table import Table
 
@@ -260,25 +317,65 @@ def write_report(result: EvalResult, args: argparse.Namespace, console: Any = No
     if args.per_image_csv is not None:
         result.write_csv(args.per_image_csv)
 
+    opts = result.options
     table = Table(title=f"{result.protocol}: {result.count} images", title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    table.add_column("", style="dim")
+    table.add_column("better", style="dim")
     for k in METRIC_NAMES:
-        table.add_row(k, f"{result.metrics[k]:.4f}", "higher is better" if k in HIGHER_IS_BETTER else "")
-    if result.ratio_median is not None:
-        scaling = (
-            f"median scaling: ratio median {result.ratio_median:.3f}, "
-            f"std {result.ratio_std:.3f} (of ratio / median)"
-        )
-    elif result.options.get("scale") is not None:
-        scaling = f"fixed scale {result.options['scale']:g}"
-    elif result.options.get("align"):
-        scaling = "per-image scale-shift alignment in disparity space"
-    else:
-        scaling = "no scaling"
+        table.add_row(k, f"{result.metrics[k]:.4f}", "higher" if k in HIGHER_IS_BETTER else "lower")
     console = console or Console()
     console.print(table)
-    console.print(scaling, highlight=False)
+    gt = opts.get("ground_truth_stats") or {}
+    origin = {"recorded": opts.get("manifest") or "the recorded spec", "pred_kind": "--pred-kind",
+              "default": "the default (nothing recorded it; give --pred-kind)"}.get(opts.get("meaning_from", ""),
+                                                                                   opts.get("meaning_from"))
+    lines = [f"predictions: {opts.get('pred_kind')} ({opts.get('units')}); meaning from {origin}",
+             f"scaling: {opts.get('scaling')}" + (
+                 f"; ratio median {result.ratio_median:.3f}, std {result.ratio_std:.3f} (of ratio / median)"
+                 if result.ratio_median is not None else "")]
+    if gt:
+        rng = (f", {gt['min_m']:.3g}-{gt['max_m']:.3g} m" if gt.get("min_m") is not None else "")
+        lines.append(f"ground truth: {gt['valid_fraction']:.1%} of pixels valid{rng}, "
+                     f"{gt['outside_protocol_range_fraction']:.1%} of them outside the protocol range")
+    for line in lines:
+        console.print(line, highlight=False)
+    for w in result.warnings:
+        console.print(f"[bold yellow]warning:[/] {w}", highlight=False)
     outputs = str(args.output) + (f", {args.per_image_csv}" if args.per_image_csv is not None else "")
     console.print(f"wrote {outputs}", highlight=False)
+
+
+def run_segmentation(args: argparse.Namespace) -> int:
+    """``litedepth evaluate --seg-data ...``: scores, per-class IoU table, JSON report."""
+    from litedepth import __version__
+    from litedepth.data.segmentation import folder_items, voc_items
+    from litedepth.errors import DataError
+    from litedepth.inference.segmentation import SegmentationPredictor, evaluate_segmentation, print_report
+    from litedepth.utils.atomic import atomic_write_bytes
+
+    size = tuple(args.seg_size) if args.seg_size else None
+    if args.checkpoint:
+        predictor = SegmentationPredictor.from_checkpoint(args.checkpoint, input_size=size)
+    elif args.seg_model:
+        predictor = SegmentationPredictor.from_name(args.seg_model, input_size=size, weights=args.seg_weights)
+    else:
+        raise ConfigError("give --checkpoint or --seg-model with --seg-data")
+    if args.seg_layout == "voc":
+        items = voc_items(args.seg_data, args.seg_split)
+    else:
+        from litedepth.data.folder import split_indices
+
+        everything = folder_items(args.seg_data, args.images_dir, args.masks_dir, args.image_suffix, args.mask_suffix)
+        items = [everything[i] for i in split_indices(len(everything), args.seg_split)]
+        if not items:
+            raise DataError(args.seg_data, f"split {args.seg_split!r} is empty ({len(everything)} images in total)")
+    result = evaluate_segmentation(predictor, items)
+    result["options"] = {"data": str(args.seg_data), "layout": args.seg_layout, "split": args.seg_split,
+                         "checkpoint": str(args.checkpoint) if args.checkpoint else None, "model": args.seg_model,
+                         "input_size": list(predictor.input_size), "resolution": "original image size",
+                         "weights": predictor.loaded.weights.to_dict()}
+    result["litedepth_version"] = __version__
+    atomic_write_bytes(args.output, (json.dumps(result, indent=2) + "\n").encode())
+    print_report(result, f"segmentation: {result['count']} images ({args.seg_layout} {args.seg_split})")
+    return 0

@@ -1,7 +1,9 @@
 """``litedepth export``: export a depth network to ONNX, with a parity check.
 
-The file maps ``image`` (B, 3, H, W) float32 RGB in [0, 1] to ``pred`` (B, 1, H, W) (depth
-in metres or disparity, as stored in its metadata). Batch is always dynamic; ``--dynamic-hw``
+The file maps ``image`` (B, 3, H, W) float32 RGB in [0, 1] to ``pred`` (B, 1, H, W); what
+``pred`` means (the network's output spec: metric or relative depth, sigmoid disparity with its
+range, ...), where the weights came from and whether they are trained are stored in its
+metadata, which ``predict``, ``evaluate`` and ``assist`` read. Batch is always dynamic; ``--dynamic-hw``
 also makes height and width dynamic when the network's graph allows it (checked at a second
 size; otherwise a warning and a fixed size). The onnxruntime output is compared with eager
 PyTorch before the file is written; the export fails when they differ by more than
@@ -51,6 +53,24 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="checkpoint written by `litedepth train`")
 
 
+def load_model_from_args(model: str | None, weights: str | None = None, checkpoint: str | None = None):
+    """The :class:`~litedepth.inference.LoadedModel` named on the command line (network, output
+    spec, training size, weights provenance); a network without weights is warned about."""
+    from litedepth.inference import load_model
+    from litedepth.models import model_info
+
+    if checkpoint:
+        if weights:
+            raise ConfigError("give either --checkpoint or --weights, not both")
+        return load_model(checkpoint, network=model)
+    if not model:
+        raise ConfigError("--model NAME or --checkpoint CKPT is required")
+    info = model_info(model)
+    if info.task != "depth":
+        raise ConfigError(f"model {model!r} is a {info.task} network; only depth networks export here")
+    return load_model(model, weights=weights)
+
+
 def load_network(model: str | None, weights: str | None = None,
                  checkpoint: str | None = None) -> tuple[nn.Module, str, tuple[int, int]]:
     """Build the network named on the command line, with its weights.
@@ -64,29 +84,11 @@ def load_network(model: str | None, weights: str | None = None,
 
     Returns:
         ``(network in eval mode, registered name, (height, width) it was trained at)``: the
-        size recorded in the checkpoint or official ``encoder.pth``, else the registry's.
+        size recorded in the checkpoint or official ``encoder.pth``, else the registry's. The
+        network carries its ``output_spec`` and ``weights_info``.
     """
-    from litedepth.inference import load_checkpoint_model
-    from litedepth.models import create_model, model_info
-
-    if checkpoint:
-        if weights:
-            raise ConfigError("give either --checkpoint or --weights, not both")
-        loaded = load_checkpoint_model(checkpoint, network=model)
-        return loaded.net.eval(), loaded.network, loaded.input_size
-    if not model:
-        raise ConfigError("--model NAME or --checkpoint CKPT is required")
-    info = model_info(model)
-    if info.task != "depth":
-        raise ConfigError(f"model {model!r} is a {info.task} network; only depth networks export here")
-    size = info.default_size
-    if not weights:
-        log.warning("%s: no --weights or --checkpoint: using randomly initialised weights", model)
-        return create_model(model).eval(), model, size
-    from litedepth.models.pretrained import load_pretrained
-
-    net, size = load_pretrained(model, weights)
-    return net, model, size
+    loaded = load_model_from_args(model, weights, checkpoint)
+    return loaded.net.eval(), loaded.name, loaded.input_size
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,11 +97,13 @@ def run(args: argparse.Namespace) -> int:
 
     from litedepth.export.onnx import export_onnx
 
-    net, name, size = load_network(args.model, args.weights, args.checkpoint)
+    loaded = load_model_from_args(args.model, args.weights, args.checkpoint)
+    name, size = loaded.name, loaded.input_size
     height = args.height or size[0]
     width = args.width or size[1]
-    result = export_onnx(net, args.output, height, width, opset=args.opset, dynamic_hw=args.dynamic_hw,
-                         model_name=name, atol=args.atol)
+    result = export_onnx(loaded.net, args.output, height, width, opset=args.opset, dynamic_hw=args.dynamic_hw,
+                         model_name=name, atol=args.atol, spec=loaded.spec, weights=loaded.weights,
+                         training_depth_encoding=loaded.depth_encoding)
     table = Table(title=f"ONNX parity: {name} (onnxruntime CPU vs eager PyTorch)")
     for col in ("input (BxCxHxW)", "max abs diff", "relative", "tolerance", "result"):
         table.add_column(col, justify="right")
@@ -110,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
     if args.dynamic_hw and not result.dynamic_hw:
         hw += " (the graph is shape-specialised; see the warning)"
     table.caption = (f"wrote {result.path} ({result.file_bytes / 1e6:.1f} MB, opset {result.opset}); "
-                     f"batch dynamic, {height}x{width} {hw}; output {result.output_kind}")
+                     f"batch dynamic, {height}x{width} {hw}; output {loaded.spec.describe()}"
+                     + ("" if loaded.weights.trained else "; UNTRAINED (random weights)"))
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)

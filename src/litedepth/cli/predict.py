@@ -1,15 +1,22 @@
-"""``litedepth predict``: depth for an image, a folder, a glob, a video file or a camera.
+"""``litedepth predict``: depth (and segmentation) for images, folders, globs, videos and cameras.
 
 For each input ``<stem>`` it writes into ``--output``:
 
-* ``<stem>.npy`` — float32 ``(H, W)`` at the input's resolution, in the model's units
-  (metres for depth models, disparity for disparity models; stated in ``predictions.json``);
-* ``<stem>_depth.png`` — 16-bit PNG: depth in millimetres (value / 1000 = metres, 0 = none)
-  for depth models; for disparity models disparity x 65535 / max (relative);
+* ``<stem>.npy`` — float32 ``(H, W)`` at the input's resolution: the network's output in the
+  units its output spec states (metres for a metric depth network, sigmoid disparity for
+  Lite-Mono / Monodepth2, ...; recorded in ``predictions.json``, which ``litedepth evaluate``
+  reads);
+* ``<stem>_depth.png`` — 16-bit PNG: millimetres (value / 1000 = metres, 0 = none) for metric
+  depth; otherwise the map x 65535 / max (relative, said in ``predictions.json``);
 * ``<stem>_color.png`` — colourised map (plasma; near = bright);
-* ``<stem>.ply`` with ``--pointcloud`` — coloured points, camera frame, metres for depth
-  models (relative for disparity models), from ``--intrinsics``, ``--intrinsics-file`` or a
-  ``--fov`` (default 60°); ``predictions.json`` records which, with its convention.
+* ``<stem>_seg.png`` — segmentation and multi-task networks: a palette PNG whose pixel values
+  are class ids (PASCAL VOC colours);
+* ``<stem>.ply`` with ``--pointcloud`` — coloured points, camera frame, from ``--intrinsics``,
+  ``--intrinsics-file`` or a ``--fov`` (default 60°); metres only for metric depth;
+  ``predictions.json`` records the intrinsics and their convention.
+
+``predictions.json`` records the output spec, the model, its weights (source, sha256, trained
+or random) and the formats. A network without trained weights is announced with a warning.
 
 For a video file (or a camera index such as ``0``, or image frames with ``--as-video``) it
 writes ``<stem>_depth.mp4`` at the input's frame rate (input | depth side by side, or the
@@ -19,44 +26,45 @@ an exponential moving average restarted at scene cuts) and with one ``.npy`` per
 
 ``--onnx FILE`` (or ``--backend onnxruntime``, which exports the network to a temporary
 parity-checked file first) runs the network with onnxruntime.
-
-Segmentation and multi-task networks (``--model`` / ``--checkpoint`` of task segmentation or
-multitask) write ``<stem>_seg.png`` per image instead: a palette PNG whose pixel values are
-class ids (PASCAL VOC colours); multi-task networks also write their depth map in the
-``--formats`` above (:mod:`litedepth.inference.segmentation`).
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
-import json
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from litedepth.errors import ConfigError, DataError
+from litedepth.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff")
+# re-exported for callers of the old CLI module (the implementations live in the library)
+from litedepth.inference.files import IMAGE_EXTS, collect_images  # noqa: E402,F401
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("predict", help="predict depth for images", description=__doc__,
+    from litedepth.models.spec import OUTPUT_KIND_FORMS
+
+    p = subparsers.add_parser("predict", help="depth (and segmentation) for images, folders, videos, cameras; "
+                                              "point clouds", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
+    p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns; a video file or camera index")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", help="checkpoint written by `litedepth train`")
-    src.add_argument("--model", help="registered model name (with --weights)")
+    src.add_argument("--model", help="registered model name (with --weights; without, the network is untrained)")
     src.add_argument("--onnx", help="an exported .onnx file, run by onnxruntime")
     p.add_argument("--weights", help="weights for --model: a file, or a folder of official Lite-Mono/Monodepth2 files")
+    p.add_argument("--output-kind", default=None, metavar="KIND",
+                   help="what an --onnx file without litedepth metadata outputs: " + ", ".join(OUTPUT_KIND_FORMS))
     p.add_argument("--output", required=True, help="output folder")
-    p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="network input size")
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--formats", default="npy,png16,color", help="comma list of npy, png16, color")
+    p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"),
+                   help="network input size (default: the size the weights were trained at)")
+    p.add_argument("--batch-size", type=int, default=4, help="images per forward pass (default 4)")
+    p.add_argument("--formats", default="npy,png16,color", help="comma list of npy, png16, color (default: all)")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="log and count unreadable images and go on (default: stop at the first, naming it)")
     p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
     p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                    help="run --model / --checkpoint with PyTorch (default) or export to ONNX and run onnxruntime")
@@ -91,58 +99,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def collect_images(inputs: list[str]) -> list[Path]:
-    """Expand files, folders (non-recursive) and glob patterns into a sorted unique list."""
-    found: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found.extend(p for p in sorted(path.iterdir()) if p.suffix.lower() in IMAGE_EXTS)
-        elif path.is_file():
-            found.append(path)
-        else:
-            matches = [Path(m) for m in sorted(glob.glob(item)) if Path(m).suffix.lower() in IMAGE_EXTS]
-            if not matches:
-                raise DataError(item, "no such image file, folder or matching glob")
-            found.extend(matches)
-    unique = list(dict.fromkeys(found))
-    if not unique:
-        raise DataError(inputs[0], "no images found")
-    return unique
-
-
-def write_outputs(out_dir: Path, stem: str, pred: np.ndarray, kind: str, formats: set[str]) -> None:
-    """Write one prediction ``(H, W)`` float32 in the requested formats (atomic writes)."""
-    from PIL import Image
-
-    from litedepth.inference.visualize import colorize, save_png
-    from litedepth.utils.atomic import atomic_open
-
-    if "npy" in formats:
-        with atomic_open(out_dir / f"{stem}.npy", "wb") as f:
-            np.save(f, pred.astype(np.float32))
-    if "png16" in formats:
-        if kind == "depth":
-            enc = np.clip(np.round(pred * 1000.0), 0, 65535).astype(np.uint16)
-        else:
-            enc = np.clip(np.round(pred / max(float(pred.max()), 1e-12) * 65535.0), 0, 65535).astype(np.uint16)
-        with atomic_open(out_dir / f"{stem}_depth.png", "wb") as f:
-            Image.fromarray(enc).save(f, format="PNG")
-    if "color" in formats:
-        save_png(out_dir / f"{stem}_color.png", colorize(pred, invert=(kind == "depth")))
-
-
-def write_pointcloud(path: Path, pred: np.ndarray, kind: str, rgb: np.ndarray, args: argparse.Namespace,
-                     camera=None) -> None:
-    """``--pointcloud``: one coloured PLY for a prediction ``(H, W)`` and its ``(H, W, 3)`` image,
-    with the pixel intrinsics ``camera`` (:func:`litedepth.inference.pointcloud.pointcloud_camera`) gives it."""
-    from litedepth.inference.pointcloud import as_depth, save_pointcloud
-
-    depth, units = as_depth(pred, kind)
-    save_pointcloud(path, depth, rgb, stride=args.pointcloud_stride, binary=not args.pointcloud_ascii, units=units,
-                    camera=camera)
-
-
 def video_input(args: argparse.Namespace) -> str | None:
     """The video file / camera index / frame folder to read as a video, or ``None`` for images."""
     from litedepth.utils.video_io import VIDEO_EXTS
@@ -165,40 +121,43 @@ def video_input(args: argparse.Namespace) -> str | None:
 
 def build_predictor(args: argparse.Namespace, tmp_dir: str):
     """The Predictor named by ``--checkpoint`` / ``--model [--weights]`` / ``--onnx`` and ``--backend``."""
-    from litedepth.inference import Predictor
+    from litedepth.inference import Predictor, load_model
+    from litedepth.models.spec import parse_output_kind
 
     size = tuple(args.size) if args.size else None
-    if args.onnx:
-        from litedepth.inference.onnx_backend import predictor_from_onnx
-
-        return predictor_from_onnx(args.onnx, device=args.device, input_size=size)
-    if args.checkpoint:
-        predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, **({"input_size": size} if size else {}))
-    elif args.weights:
-        from litedepth.models import load_pretrained
-
-        net, trained_size = load_pretrained(args.model, args.weights)
-        predictor = Predictor(net, size or trained_size, device=args.device)
-    else:
-        predictor = Predictor.from_name(args.model, input_size=size, device=args.device)
-    if args.backend == "onnxruntime":
+    spec = parse_output_kind(args.output_kind) if getattr(args, "output_kind", None) else None
+    if spec is not None and not args.onnx:
+        raise ConfigError("--output-kind describes an --onnx file without litedepth metadata; checkpoints and "
+                          "registered networks record their own output")
+    if args.weights and not args.model:
+        raise ConfigError("--weights goes with --model")
+    source = args.onnx or args.checkpoint or args.model
+    loaded = load_model(source, weights=args.weights, device=args.device, spec=spec)
+    if args.backend == "onnxruntime" and not args.onnx:
         from litedepth.export import export_onnx
-        from litedepth.inference.onnx_backend import predictor_from_onnx
+        from litedepth.inference.onnx_backend import load_onnx_model
 
-        h, w = predictor.input_size
-        name = args.model or Path(args.checkpoint).stem
-        exported = export_onnx(predictor.model, Path(tmp_dir) / "model.onnx", h, w, model_name=name,
-                               output_kind=predictor.kind)
-        predictor = predictor_from_onnx(exported.path, device=args.device)
-    return predictor
+        if loaded.spec.is_depth and loaded.spec.num_classes:
+            raise ConfigError(f"--backend onnxruntime: {loaded.name} is a multi-task network (depth + segmentation); "
+                              "its ONNX export keeps one output, so run it with PyTorch (--backend torch)")
+        h, w = size or loaded.input_size
+        exported = export_onnx(loaded.net, Path(tmp_dir) / "model.onnx", h, w, model_name=loaded.name,
+                               spec=loaded.spec, weights=loaded.weights, training_depth_encoding=loaded.depth_encoding,
+                               output="pred" if loaded.spec.is_depth else "logits")
+        onnx_loaded = load_onnx_model(exported.path, device=args.device)
+        onnx_loaded.weights = loaded.weights  # provenance of the weights, not of the temporary file
+        loaded = onnx_loaded
+    return Predictor(loaded, input_size=size, device=args.device)
 
 
-def run_video(args: argparse.Namespace, predictor, source_spec: str) -> int:
+def run_video(args: argparse.Namespace, predictor: Any, source_spec: str) -> int:
     """Depth video (and per-frame ``.npy``) for one video file, camera or frame folder."""
     from litedepth.inference.video import predict_video
-    from litedepth.utils.atomic import atomic_write_bytes
+    from litedepth.metrics.prediction_files import write_manifest
     from litedepth.utils.video_io import open_source
 
+    if not predictor.spec.is_depth:
+        raise ConfigError(f"{predictor.loaded.name} predicts {predictor.spec.kind}: depth videos need a depth network")
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"camera{source_spec.strip()}" if source_spec.strip().isdigit() else Path(source_spec.rstrip("/")).stem
@@ -208,86 +167,44 @@ def run_video(args: argparse.Namespace, predictor, source_spec: str) -> int:
                                smoothing=args.smoothing, cut_threshold=args.scene_cut or None,
                                npy_dir=out_dir / f"{stem}_npy" if args.npy_frames else None, fps=args.fps,
                                batch_size=args.batch_size, max_frames=args.max_frames)
-    meta = {"kind": predictor.kind, "units": "metres" if predictor.kind == "depth" else "disparity",
-            "input_size": list(predictor.input_size), "source": source_spec, "video": result.to_dict()}
-    atomic_write_bytes(out_dir / "predictions.json", json.dumps(meta, indent=2).encode())
+    write_manifest(out_dir, predictor.spec, model=predictor.loaded.describe(), source=source_spec,
+                   input_size=list(predictor.input_size), video=result.to_dict())
     return 0
 
 
-def parse_common_options(args: argparse.Namespace) -> set[str]:
-    """Check ``--formats`` and ``--batch-size`` (shared by depth and segmentation predict).
+def pointcloud_options(args: argparse.Namespace):
+    """``--pointcloud`` options (the camera from ``--intrinsics`` / ``--intrinsics-file`` / ``--fov``),
+    or ``None`` without the flag."""
+    from litedepth.inference.files import PointCloudOptions
+    from litedepth.inference.pointcloud import pointcloud_camera
 
-    Returns:
-        The requested output formats, a subset of ``{"npy", "png16", "color"}``.
-    """
-    formats = {f.strip() for f in args.formats.split(",") if f.strip()}
-    unknown = formats - {"npy", "png16", "color"}
-    if unknown:
-        raise ConfigError(f"unknown output format(s) {sorted(unknown)}; choose from npy, png16, color")
-    if args.batch_size < 1:
-        raise ConfigError("--batch-size must be >= 1")
-    return formats
+    if args.pointcloud_stride < 1:
+        raise ConfigError("--pointcloud-stride must be >= 1")
+    camera = pointcloud_camera(args.intrinsics, args.intrinsics_file, args.intrinsics_convention, args.fov)
+    if not args.pointcloud:
+        return None
+    return PointCloudOptions(camera, args.pointcloud_stride, not args.pointcloud_ascii)
 
 
 def run(args: argparse.Namespace) -> int:
-    from litedepth.inference.segmentation import is_segmentation_request
-    from litedepth.inference.segmentation import run_predict as run_segmentation_predict
+    from litedepth.inference.files import parse_formats, predict_files
 
-    if is_segmentation_request(args):  # segmentation / multi-task networks: palette masks (+ depth)
-        unsupported = [flag for flag, used in (
-            ("--backend onnxruntime", args.backend != "torch"), ("--pointcloud", args.pointcloud),
-            ("--smoothing", args.smoothing is not None), ("--npy-frames", args.npy_frames),
-            ("--as-video", args.as_video), ("--max-frames", args.max_frames is not None),
-            ("--fps", args.fps is not None)) if used]
-        if unsupported:
-            raise ConfigError(f"{', '.join(unsupported)}: not supported for segmentation / multi-task models "
-                              "(images only, PyTorch backend)")
-        return run_segmentation_predict(args)
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    import tempfile
-
-    from litedepth.data.io import read_rgb
-    from litedepth.utils.atomic import atomic_write_bytes
-
-    formats = parse_common_options(args)
-    if args.pointcloud_stride < 1:
-        raise ConfigError("--pointcloud-stride must be >= 1")
-    from litedepth.inference.pointcloud import pointcloud_camera
-
-    camera = pointcloud_camera(args.intrinsics, args.intrinsics_file, args.intrinsics_convention, args.fov)
+    formats = parse_formats(args.formats)
+    if args.batch_size < 1:
+        raise ConfigError("--batch-size must be >= 1")
+    pointcloud = pointcloud_options(args)
     video = video_input(args)
-    with tempfile.TemporaryDirectory(prefix="litedepth-predict-") as tmp:
-        predictor = build_predictor(args, tmp)
-        if video is not None:
-            return run_video(args, predictor, video)
-    images = collect_images(args.inputs)
-    if args.pointcloud:  # implausible intrinsics fail before any output is written
+    images = None if video is not None else collect_images(args.inputs)  # bad inputs fail before models load
+    if pointcloud is not None and images:  # implausible intrinsics fail before any output is written
         from litedepth.data.io import read_image_size
 
-        camera.for_image(*read_image_size(images[0]))
-    out_dir = Path(args.output)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stems = [p.stem for p in images]
-    if len(set(stems)) != len(stems):
-        raise DataError(None, "several inputs share a file stem; outputs would overwrite each other")
-    with Progress(TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as bar:
-        task = bar.add_task("predict", total=len(images))
-        for i in range(0, len(images), args.batch_size):
-            chunk = images[i : i + args.batch_size]
-            rgbs = [read_rgb(p) for p in chunk]
-            preds = predictor.infer_batch(rgbs)
-            for path, rgb, pred in zip(chunk, rgbs, preds):
-                write_outputs(out_dir, path.stem, pred, predictor.kind, formats)
-                if args.pointcloud:
-                    write_pointcloud(out_dir / f"{path.stem}.ply", pred, predictor.kind, rgb, args, camera)
-            bar.advance(task, len(chunk))
-    meta = {"kind": predictor.kind, "units": "metres" if predictor.kind == "depth" else "disparity",
-            "png16": "millimetres" if predictor.kind == "depth" else "disparity * 65535 / max",
-            "input_size": list(predictor.input_size), "count": len(images), "formats": sorted(formats)}
-    if args.pointcloud:
-        meta["pointcloud"] = {**camera.to_dict(), "units": "metres" if predictor.kind == "depth" else "relative"}
-    atomic_write_bytes(out_dir / "predictions.json", json.dumps(meta, indent=2).encode())
-    log.info("wrote %d predictions to %s", len(images), out_dir)
+        pointcloud.camera.for_image(*read_image_size(images[0]))
+    with tempfile.TemporaryDirectory(prefix="litedepth-predict-") as tmp:
+        predictor = build_predictor(args, tmp)
+        if pointcloud is not None and not predictor.spec.is_depth:
+            raise ConfigError(f"--pointcloud: {predictor.loaded.name} predicts {predictor.spec.kind}, not depth")
+        if video is not None:
+            return run_video(args, predictor, video)
+        predict_files(predictor, images, args.output, formats=formats, batch_size=args.batch_size,
+                      pointcloud=pointcloud, skip_bad=args.skip_bad)
     return 0

@@ -3,9 +3,11 @@
 :func:`export_onnx` wraps a depth network so that the graph has one input and one output:
 
 * input ``image``: ``(B, 3, H, W)`` float32 RGB in ``[0, 1]`` (the network normalises inside);
-* output ``pred``: ``(B, 1, H, W)`` float32, the finest-scale :attr:`DepthOutput.pred`
-  (metres for ``kind="depth"`` networks, sigmoid disparity in ``(0, 1)`` for
-  ``kind="disparity"``; the kind is stored in the file's metadata).
+* output ``pred``: ``(B, 1, H, W)`` float32, the finest-scale :attr:`DepthOutput.pred` (of a
+  multi-task network: its depth head), whose meaning — the network's
+  :class:`~litedepth.models.spec.OutputSpec` — is stored in the file's metadata; or, with
+  ``output="logits"``, ``logits`` ``(B, C, H, W)``: the class scores of a segmentation or
+  multi-task network (one exporter for both, selected by ``output``).
 
 The batch axis is always dynamic. Height and width are dynamic on request
 (``dynamic_hw=True``): the exported graph is then run at a second size and compared with
@@ -26,7 +28,10 @@ is an absolute tolerance for outputs of order 1 (sigmoid disparity) and a relati
 outputs in metres that may reach the hundreds.
 
 Metadata (``metadata_props``, read back with :func:`read_metadata`): ``litedepth.version``,
-``litedepth.model``, ``litedepth.output_kind``, ``litedepth.input_height``,
+``litedepth.model``, ``litedepth.output_spec`` (the :class:`OutputSpec` as JSON),
+``litedepth.trained`` (``true``/``false``), ``litedepth.weights_source``,
+``litedepth.weights_sha256``, ``litedepth.training_depth_encoding``,
+``litedepth.output_kind`` (legacy two-word kind), ``litedepth.input_height``,
 ``litedepth.input_width``, ``litedepth.dynamic_hw``, ``litedepth.input`` (the normalisation
 note), ``litedepth.output``, ``litedepth.parity_max_abs_diff`` / ``_max_rel_diff``,
 ``litedepth.opset``, ``torch.version``.
@@ -64,6 +69,8 @@ from torch import Tensor, nn
 from litedepth import __version__
 from litedepth.errors import ConfigError, DataError, LitedepthError
 from litedepth.models.outputs import DepthOutput
+from litedepth.models.segmentation_outputs import SegmentationOutput
+from litedepth.models.spec import OutputSpec, WeightsInfo
 from litedepth.utils.atomic import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
@@ -80,6 +87,7 @@ __all__ = [
     "ParityError",
     "PredOnly",
     "export_onnx",
+    "select_output",
     "read_metadata",
 ]
 
@@ -87,6 +95,8 @@ DEFAULT_OPSET = 17
 DEFAULT_ATOL = 1e-4
 INPUT_NAME = "image"
 OUTPUT_NAME = "pred"
+#: what :func:`export_onnx` can export: the depth map or the class logits
+OUTPUTS = ("pred", "logits")
 NORMALISATION_NOTE = "input RGB in [0,1], normalised inside"
 OUTPUT_NOTE = "pred (B, 1, H, W) float32: the network's finest-scale prediction"
 META_PREFIX = "litedepth."
@@ -139,7 +149,7 @@ class OnnxExportResult:
     Attributes:
         path: the ``.onnx`` file.
         model_name: registered name (or class name) stored in the metadata.
-        output_kind: ``"depth"`` or ``"disparity"``.
+        output_kind: legacy two-word kind (``"depth"``, ``"disparity"`` or ``"segmentation"``).
         input_size: ``(height, width)`` exported at.
         opset: ONNX opset version.
         dynamic_hw: whether height and width are dynamic in the written graph.
@@ -150,6 +160,7 @@ class OnnxExportResult:
         file_bytes: size of the ``.onnx`` file (plus its external data file, if any).
         external_data: path of the external tensor file, ``None`` for a self-contained file.
         exporter: which ``torch.onnx.export`` path was used.
+        output_spec: what the exported output means (also in ``metadata``).
     """
 
     path: Path
@@ -164,6 +175,7 @@ class OnnxExportResult:
     file_bytes: int = 0
     external_data: Path | None = None
     exporter: str = "torchscript (torch.onnx.export dynamo=False)"
+    output_spec: OutputSpec | None = None
 
     @property
     def max_abs_diff(self) -> float:
@@ -183,16 +195,32 @@ class OnnxExportResult:
         return d
 
 
-class PredOnly(nn.Module):
-    """Wraps a depth network so that ``forward`` returns only ``pred`` ``(B, 1, H, W)``."""
+def select_output(out: Any, output: str = "pred") -> Any:
+    """The tensor ``output`` (``"pred"`` or ``"logits"``) of a network's return value.
 
-    def __init__(self, net: nn.Module) -> None:
+    ``pred``: :attr:`DepthOutput.pred`, a multi-task network's depth head, or a plain tensor;
+    ``logits``: :attr:`SegmentationOutput.logits` or a plain tensor.
+    """
+    if isinstance(out, Tensor):
+        return out
+    if output == "logits":
+        return out.logits if isinstance(out, SegmentationOutput) else None
+    if isinstance(out, SegmentationOutput):
+        return out.depth.pred if out.depth is not None else None
+    return out.pred if isinstance(out, DepthOutput) else None
+
+
+class PredOnly(nn.Module):
+    """Wraps a network so that ``forward`` returns one tensor: ``pred`` ``(B, 1, H, W)``, or
+    with ``output="logits"`` the class scores ``(B, C, H, W)``."""
+
+    def __init__(self, net: nn.Module, output: str = "pred") -> None:
         super().__init__()
         self.net = net
+        self.output = output
 
     def forward(self, image: Tensor) -> Tensor:
-        out = self.net(image)
-        return out.pred if isinstance(out, DepthOutput) else out
+        return select_output(self.net(image), self.output)
 
 
 # --------------------------------------------------------------------------------------
@@ -232,12 +260,12 @@ def _quiet_exporter() -> Iterator[None]:
             logger.debug("exporter warning: %s", msg)
 
 
-def _eager_pred(model: nn.Module, x: Tensor) -> np.ndarray:
+def _eager_pred(model: nn.Module, x: Tensor, output: str = "pred") -> np.ndarray:
     with torch.no_grad():
         out = model(x)
-    pred = out.pred if isinstance(out, DepthOutput) else out
+    pred = select_output(out, output)
     if not isinstance(pred, Tensor):
-        raise ExportError(f"{type(model).__name__} returned {type(pred).__name__}, not DepthOutput or a tensor")
+        raise ExportError(f"{type(model).__name__} returned {type(out).__name__}, which has no {output!r} tensor")
     return pred.detach().float().cpu().numpy()
 
 
@@ -258,13 +286,36 @@ def _compare(onnx_out: np.ndarray, eager: np.ndarray, atol: float) -> ParityChec
                        atol * max(1.0, scale))
 
 
-def _second_size(model: nn.Module, height: int, width: int) -> tuple[int, int]:
-    """A second input size of another aspect ratio that the network accepts."""
-    m = int(getattr(model, "size_multiple", 32))
+def _second_size(spec: OutputSpec, height: int, width: int) -> tuple[int, int]:
+    """A second input size of another aspect ratio that the network accepts: a multiple of its
+    spec's size multiple of at least 32 pixels, so that the graph's shapes really change."""
+    m = spec.size_multiple * max(1, -(-32 // spec.size_multiple))
     return height + m, width + 2 * m
 
 
-def _export_proto(wrapper: nn.Module, example: Tensor, opset: int, dynamic_hw: bool):
+def _export_spec(model: nn.Module, name: str, output: str, spec: OutputSpec | None, channels: int) -> OutputSpec:
+    """The spec to record: given, else the network's (its depth head for ``pred``), else for
+    ``logits`` a segmentation spec of ``channels`` classes."""
+    declared = getattr(model, "output_spec", None)
+    if output == "logits":
+        base = spec or (declared if isinstance(declared, OutputSpec) and declared.kind == "segmentation" else None)
+        if base is None:
+            multiple = declared.size_multiple if isinstance(declared, OutputSpec) else 1
+            norm = declared.normalisation if isinstance(declared, OutputSpec) else "none"
+            base = OutputSpec.segmentation(channels, size_multiple=multiple, normalisation=norm)
+        if base.kind != "segmentation" or base.num_classes != channels:
+            raise ConfigError(f"{name}: the logits have {channels} channels; spec {base.describe()} does not match")
+        return base
+    if spec is None:
+        if not isinstance(declared, OutputSpec):
+            raise ConfigError(f"{name} does not declare what its output means (no output_spec); pass spec=")
+        spec = declared
+    if not spec.is_depth:
+        raise ConfigError(f"{name}: a {spec.kind} network has no depth map to export as 'pred'; use output='logits'")
+    return spec
+
+
+def _export_proto(wrapper: nn.Module, example: Tensor, opset: int, dynamic_hw: bool, output: str = OUTPUT_NAME):
     """Run the TorchScript exporter into a temporary folder and load the ModelProto."""
     import onnx
 
@@ -275,8 +326,8 @@ def _export_proto(wrapper: nn.Module, example: Tensor, opset: int, dynamic_hw: b
             with _quiet_exporter():
                 torch.onnx.export(
                     wrapper, (example,), str(tmp_path), dynamo=False, opset_version=opset,
-                    input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                    dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: dict(axes)},
+                    input_names=[INPUT_NAME], output_names=[output],
+                    dynamic_axes={INPUT_NAME: axes, output: dict(axes)},
                     do_constant_folding=True, export_params=True,
                 )
         except Exception as exc:  # noqa: BLE001 - any exporter failure is reported the same way
@@ -285,8 +336,8 @@ def _export_proto(wrapper: nn.Module, example: Tensor, opset: int, dynamic_hw: b
         return onnx.load(str(tmp_path), load_external_data=True)
 
 
-def _run(session: Any, x: Tensor) -> np.ndarray:
-    return session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
+def _run(session: Any, x: Tensor, output: str = OUTPUT_NAME) -> np.ndarray:
+    return session.run([output], {INPUT_NAME: x.numpy()})[0]
 
 
 def read_metadata(path_or_proto: str | Path | Any) -> dict[str, str]:
@@ -324,6 +375,10 @@ def export_onnx(
     output_kind: str | None = None,
     atol: float = DEFAULT_ATOL,
     seed: int = 0,
+    output: str = "pred",
+    spec: OutputSpec | None = None,
+    weights: WeightsInfo | None = None,
+    training_depth_encoding: str | float | None = None,
 ) -> OnnxExportResult:
     """Export a depth network to a single ONNX file and check it against eager PyTorch.
 
@@ -341,9 +396,18 @@ def export_onnx(
         dynamic_hw: make height and width dynamic too (verified at a second size; falls
             back to a fixed size with a warning when the graph is shape-specialised).
         model_name: name stored in the metadata (default ``model.model_name`` or the class).
-        output_kind: ``"depth"`` / ``"disparity"`` (default from the network's output).
+        output_kind: deprecated two-word kind; must agree with the spec when given.
         atol: parity tolerance, applied as ``atol * max(1, max |eager|)``.
         seed: seed of the random test images.
+        output: ``"pred"`` (the depth map) or ``"logits"`` (class scores of a segmentation /
+            multi-task network; for a multi-task network only the encoder and semantic
+            decoder end up in the graph).
+        spec: what the exported output means (default: the network's ``output_spec``; for
+            ``logits`` a segmentation spec with the logits' class count). Stored as
+            ``litedepth.output_spec``.
+        weights: where the weights came from (default: the network's ``weights_info``);
+            ``litedepth.trained`` records whether they are trained.
+        training_depth_encoding: encoding of the training data's depth files, if known.
 
     Returns:
         :class:`OnnxExportResult` (path, parity checks, metadata, whether H/W are dynamic).
@@ -355,6 +419,8 @@ def export_onnx(
             is written).
     """
     height, width = int(height), int(width)
+    if output not in OUTPUTS:
+        raise ConfigError(f"unknown export output {output!r}; choose one of {', '.join(OUTPUTS)}")
     if height <= 0 or width <= 0:
         raise ConfigError(f"export height and width must be positive, got {height}x{width}")
     if not 7 <= int(opset) <= 23:
@@ -362,7 +428,9 @@ def export_onnx(
     path = Path(path)
     name = model_name or getattr(model, "model_name", None) or type(model).__name__
 
-    was_training = model.training
+    # each submodule's own mode (a wrapper such as a multi-task network's segmentation_only()
+    # shares modules with a network in eval mode while itself claiming training mode)
+    modes = [(m, m.training) for m in model.modules()]
     first = next(model.parameters(), None)
     device = first.device if first is not None else torch.device("cpu")
     model.eval().cpu()
@@ -375,38 +443,43 @@ def export_onnx(
             raise
         except Exception as exc:  # noqa: BLE001 - the network's own shape checks
             raise ExportError(f"{name} does not run at {height}x{width} (HxW): {exc}") from exc
-        kind = output_kind or (out.kind if isinstance(out, DepthOutput)
-                               else getattr(model, "output_kind", "depth"))
-        pred = out.pred if isinstance(out, DepthOutput) else out
-        if not isinstance(pred, Tensor) or tuple(pred.shape) != (1, 1, height, width):
-            shape = tuple(pred.shape) if isinstance(pred, Tensor) else type(pred).__name__
-            raise ExportError(f"{name}: expected a (1, 1, {height}, {width}) prediction, got {shape}")
+        pred = select_output(out, output)
+        channels = pred.shape[1] if isinstance(pred, Tensor) and pred.dim() == 4 and output == "logits" else 1
+        if not isinstance(pred, Tensor) or tuple(pred.shape) != (1, channels, height, width):
+            shape = tuple(pred.shape) if isinstance(pred, Tensor) else type(out).__name__
+            raise ExportError(f"{name}: expected a (1, {'C' if output == 'logits' else 1}, {height}, {width}) "
+                              f"{output!r} output, got {shape}")
+        spec = _export_spec(model, name, output, spec, channels)
+        kind = "segmentation" if spec.kind == "segmentation" else ("depth" if spec.kind == "depth" else "disparity")
+        if output_kind is not None and output_kind != kind:
+            raise ConfigError(f"output_kind={output_kind!r} contradicts {name}'s output {spec.describe()}")
+        weights = weights or getattr(model, "weights_info", None)
 
         # Eager references first: onnxruntime's threads must not compete with these runs.
         ref1 = pred.detach().float().numpy()
         x2 = _example(2, height, width, seed + 2)
-        ref2 = _eager_pred(model, x2)
+        ref2 = _eager_pred(model, x2, output)
         second: tuple[Tensor, np.ndarray] | None = None
         problem: str | None = None
         if dynamic_hw:
-            h2, w2 = _second_size(model, height, width)
+            h2, w2 = _second_size(spec, height, width)
             xs = _example(1, h2, w2, seed + 1)
             try:
-                second = (xs, _eager_pred(model, xs))
+                second = (xs, _eager_pred(model, xs, output))
             except Exception as exc:  # noqa: BLE001 - the network's own shape checks
                 problem = f"the network does not run at the check size {h2}x{w2} ({str(exc)[:160]})"
 
-        wrapper = PredOnly(model).eval()  # eval: the exporter restores the wrapper's mode
+        wrapper = PredOnly(model, output).eval()  # eval: the exporter restores the wrapper's mode
         path.parent.mkdir(parents=True, exist_ok=True)
         stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         try:
-            proto = _export_proto(wrapper, x1, opset, dynamic_hw)
+            proto = _export_proto(wrapper, x1, opset, dynamic_hw, output)
             session, staged = _open_checked(proto, path, stage, name)
             use_dynamic = dynamic_hw
             parity: list[ParityCheck] = []
             if dynamic_hw:
                 if problem is None and second is not None:
-                    problem, check = _check_second_size(session, *second, atol)
+                    problem, check = _check_second_size(session, *second, atol, output)
                     if check is not None:
                         parity.append(check)
                 if problem is not None:
@@ -417,9 +490,9 @@ def export_onnx(
                     use_dynamic = False
                     parity = []
                     del session
-                    proto = _export_proto(wrapper, x1, opset, False)
+                    proto = _export_proto(wrapper, x1, opset, False, output)
                     session, staged = _open_checked(proto, path, stage, name)
-            parity[:0] = [_compare(_run(session, x1), ref1, atol), _compare(_run(session, x2), ref2, atol)]
+            parity[:0] = [_compare(_run(session, x1, output), ref1, atol), _compare(_run(session, x2, output), ref2, atol)]
             del session
             for check in parity:
                 logger.debug("ONNX parity %s", check)
@@ -435,6 +508,14 @@ def export_onnx(
                 f"{META_PREFIX}version": __version__,
                 f"{META_PREFIX}model": str(name),
                 f"{META_PREFIX}output_kind": str(kind),
+                f"{META_PREFIX}output_spec": spec.to_json(),
+                f"{META_PREFIX}output_name": output,
+                f"{META_PREFIX}trained": "unknown" if weights is None else str(bool(weights.trained)).lower(),
+                f"{META_PREFIX}weights_source": "" if weights is None or weights.source is None else str(weights.source),
+                f"{META_PREFIX}weights_sha256": "" if weights is None or not isinstance(weights.sha256, str)
+                else weights.sha256,
+                f"{META_PREFIX}training_depth_encoding": "" if training_depth_encoding is None
+                else str(training_depth_encoding),
                 f"{META_PREFIX}input_height": str(height),
                 f"{META_PREFIX}input_width": str(width),
                 f"{META_PREFIX}dynamic_hw": str(use_dynamic).lower(),
@@ -449,23 +530,25 @@ def export_onnx(
         finally:
             shutil.rmtree(stage, ignore_errors=True)
     finally:
-        model.to(device).train(was_training)
+        model.to(device)
+        for m, training in modes:
+            m.training = training
 
     size = path.stat().st_size + (data_path.stat().st_size if data_path else 0)
     result = OnnxExportResult(path, str(name), str(kind), (height, width), int(opset), use_dynamic,
-                              dynamic_hw, parity, meta, size, data_path)
+                              dynamic_hw, parity, meta, size, data_path, output_spec=spec)
     logger.info("wrote %s (%s, %.1f MB, %s H/W, max abs diff %.2e)", path, name, size / 1e6,
                 "dynamic" if use_dynamic else "fixed", result.max_abs_diff)
     return result
 
 
 def _check_second_size(session: Any, x: Tensor, eager: np.ndarray,
-                       atol: float) -> tuple[str | None, ParityCheck | None]:
+                       atol: float, output: str = OUTPUT_NAME) -> tuple[str | None, ParityCheck | None]:
     """``(None, check)`` when the dynamic-H/W graph matches eager on ``x`` (another size than
     the export size), else ``(problem, None)``."""
     h, w = x.shape[-2:]
     try:
-        got = _run(session, x)
+        got = _run(session, x, output)
     except Exception as exc:  # noqa: BLE001
         return f"onnxruntime fails at {h}x{w} ({str(exc).splitlines()[0][:160]})", None
     if tuple(eager.shape[-2:]) != (h, w):
@@ -518,7 +601,7 @@ def _commit(proto: Any, staged: Path | None, path: Path, meta: dict[str, str], n
     if staged is not None:  # the graph refers to <name>.data: rewrite the graph file only
         proto = onnx.load(str(staged), load_external_data=False)
     _set_metadata(proto, meta)
-    proto.doc_string = f"litedepth {name}: {kind} from RGB; {NORMALISATION_NOTE}"
+    proto.doc_string = f"litedepth {name}: {meta.get(f'{META_PREFIX}output_spec', kind)} from RGB; {NORMALISATION_NOTE}"
     proto.producer_name = "litedepth"
     proto.producer_version = __version__
     if staged is None:

@@ -1,15 +1,26 @@
 """Inference: preprocess -> forward -> postprocess, plus one convenience call.
 
+:class:`Predictor` runs any loaded network (:func:`~litedepth.inference.loading.load_model`:
+a registered name, a checkpoint, an official folder, a weights file, an ONNX file) on images
+of any size given as a path, a PIL image or an array, and returns :class:`Prediction`
+objects that carry the map **with its meaning** (:class:`~litedepth.models.spec.OutputSpec`).
+The post-processing step is pluggable: depth networks resize their map back to each image's
+size; segmentation and multi-task networks also give class ids
+(:class:`DepthPostprocess`, :class:`SegmentationPostprocess`).
+
 Example:
     >>> from litedepth.inference import Predictor
-    >>> pred = Predictor.from_checkpoint("runs/demo/checkpoints/best.ckpt")  # doctest: +SKIP
-    >>> depth = pred.infer_image(rgb)   # (H, W) float32, metres (pred.kind == "depth")  # doctest: +SKIP
+    >>> pred = Predictor.load("runs/demo/checkpoints/best.ckpt")  # doctest: +SKIP
+    >>> out = pred.infer_image("photo.jpg")  # doctest: +SKIP
+    >>> out.spec.kind, out.depth_units, out.depth.shape  # doctest: +SKIP
+    ('depth', 'metres', (480, 640))
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,71 +30,102 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from litedepth.errors import CheckpointError, DataError
-from litedepth.models import create_model, model_info
+from litedepth.errors import ConfigError, DataError
+from litedepth.inference.loading import LoadedModel, load_checkpoint_model, load_model, warn_if_untrained
+from litedepth.models.outputs import DepthOutput
+from litedepth.models.registry import output_spec_of
+from litedepth.models.segmentation_outputs import SegmentationOutput
+from litedepth.models.spec import OutputSpec, WeightsInfo, to_depth
 
 log = logging.getLogger(__name__)
 
+__all__ = ["DepthPostprocess", "LoadedModel", "Prediction", "Predictor", "SegmentationPostprocess",
+           "load_checkpoint_model", "to_rgb_array"]
+
 
 @dataclass
-class LoadedModel:
-    """A network rebuilt from a checkpoint, with what is needed to run it.
+class Prediction:
+    """One image's prediction, at the image's own resolution, with its meaning.
 
     Attributes:
-        net: the ``nn.Module`` in eval mode.
-        network: registered name.
-        input_size: ``(height, width)`` it was trained at.
-        kind: ``"depth"`` (metres) or ``"disparity"``.
+        raw: ``(H, W)`` float32 network output in the units of :attr:`spec` (for a multi-task
+            network: its depth head; ``None`` for segmentation-only networks).
+        spec: what ``raw`` means.
+        labels: ``(H, W)`` uint8 class ids of segmentation / multi-task networks, else ``None``.
+        source: the image's path when it was given as one.
+
+    ``numpy.asarray(prediction)`` gives :attr:`raw` (or :attr:`labels` for segmentation).
+
+    Example:
+        >>> p = Prediction(np.ones((2, 2), np.float32), OutputSpec.metric_depth())
+        >>> p.depth_units, float(p.depth[0, 0])
+        ('metres', 1.0)
     """
 
-    net: nn.Module
-    network: str
-    input_size: tuple[int, int]
-    kind: str
+    raw: np.ndarray | None
+    spec: OutputSpec
+    labels: np.ndarray | None = None
+    source: str | None = None
+
+    @property
+    def depth(self) -> np.ndarray:
+        """``(H, W)`` float32 depth (:func:`~litedepth.models.spec.to_depth`); metres when
+        :attr:`depth_units` is ``"metres"``, else relative.
+
+        Raises:
+            ConfigError: relative-disparity (needs alignment), segmentation-only output, or a
+                sigmoid disparity whose range is unknown.
+        """
+        if self.raw is None:
+            raise ConfigError("a segmentation network predicts no depth")
+        return np.asarray(to_depth(self.raw, self.spec), dtype=np.float32)
+
+    @property
+    def depth_units(self) -> str:
+        """``"metres"`` or ``"relative"`` (:attr:`OutputSpec.depth_units`)."""
+        return self.spec.depth_units
+
+    @property
+    def units(self) -> str:
+        """What :attr:`raw` holds, in words."""
+        return self.spec.units
+
+    @property
+    def kind(self) -> str:
+        """Legacy two-word kind (``"depth"`` or ``"disparity"``); prefer :attr:`spec`."""
+        return "depth" if self.spec.kind == "depth" else "disparity"
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple((self.raw if self.raw is not None else self.labels).shape)  # type: ignore[union-attr]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        arr = self.raw if self.raw is not None else self.labels
+        return np.asarray(arr, dtype=dtype)
 
 
-def load_checkpoint_model(path: str | Path, network: str | None = None) -> LoadedModel:
-    """Rebuild the network stored in a litedepth Lightning checkpoint.
+def to_rgb_array(image: Any) -> np.ndarray:
+    """An ``(H, W, 3)`` uint8 RGB array from a path, a PIL image or an array.
 
-    Args:
-        path: ``.ckpt`` written by ``litedepth train``.
-        network: if given, the checkpoint must be of this registered network.
+    Arrays may be ``(H, W)`` grey, ``(H, W, 3|4)`` uint8, or float in ``[0, 1]``.
 
     Raises:
-        CheckpointError: unreadable file, another network, or mismatching weights.
+        DataError: unreadable file or an array of another shape (naming what was given).
     """
-    from litedepth.tasks.engine import read_checkpoint
-
-    ckpt = read_checkpoint(path)
-    hp = ckpt.get("hyper_parameters") or {}
-    name = hp.get("network")
-    if name is None:
-        raise CheckpointError(f"{path}: no 'network' in the checkpoint's hyper-parameters (not a litedepth checkpoint?)")
-    if network is not None and network != name:
-        raise CheckpointError(f"{path}: checkpoint is of network {name!r}, not {network!r}")
-    options = {k: v for k, v in (hp.get("network_options") or {}).items() if k not in ("weights", "pretrained_path")}
-    net = create_model(name, **options)
-    sd = {k[len("net."):]: v for k, v in ckpt.get("state_dict", {}).items() if k.startswith("net.")}
-    result = net.load_state_dict(sd, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise CheckpointError(
-            f"{path}: weights do not fit {name!r} (missing {result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]})"
-        )
-    dm = ckpt.get("datamodule_hyper_parameters") or {}
-    size = tuple(dm.get("size") or model_info(name).default_size)
-    return LoadedModel(net.eval(), name, (int(size[0]), int(size[1])), getattr(net, "output_kind", "depth"))
-
-
-def _to_rgb_array(image: Any) -> np.ndarray:
     from PIL import Image
 
+    if isinstance(image, (str, Path)):
+        from litedepth.data.io import read_rgb
+
+        return read_rgb(image)
     if isinstance(image, Image.Image):
         image = np.asarray(image.convert("RGB"))
     arr = np.asarray(image)
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=-1)
     if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
-        raise DataError(None, f"expected an RGB image of shape (H, W, 3), got {arr.shape}")
+        raise DataError(None, f"expected an image path, a PIL image or an RGB array (H, W, 3); got "
+                              f"{type(image).__name__} of shape {arr.shape}")
     arr = arr[..., :3]
     if arr.dtype != np.uint8:
         if np.issubdtype(arr.dtype, np.floating) and arr.max() <= 1.0:
@@ -92,67 +134,174 @@ def _to_rgb_array(image: Any) -> np.ndarray:
     return arr
 
 
+_to_rgb_array = to_rgb_array  # old private name, used by external code
+
+
+def _resize(t: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return F.interpolate(t.float(), size=size, mode="bilinear", align_corners=False)
+
+
+class DepthPostprocess:
+    """Resize the depth map of each image back to the image's size (bilinear, as the
+    evaluation protocols resize; values keep the network's units)."""
+
+    def __call__(self, output: Any, sizes: Sequence[tuple[int, int]], spec: OutputSpec) -> list[Prediction]:
+        pred = output.pred if isinstance(output, DepthOutput) else output
+        if not isinstance(pred, torch.Tensor) or pred.dim() != 4:
+            raise ConfigError(f"expected a depth network output (B, 1, H, W), got {type(output).__name__}")
+        return [Prediction(_resize(pred[i : i + 1], size)[0, 0].cpu().numpy().astype(np.float32), spec)
+                for i, size in enumerate(sizes)]
+
+
+class SegmentationPostprocess:
+    """Class ids by ``argmax`` of the logits resized to each image (bilinear); a multi-task
+    network's depth head is resized like :class:`DepthPostprocess`."""
+
+    def __call__(self, output: Any, sizes: Sequence[tuple[int, int]], spec: OutputSpec) -> list[Prediction]:
+        if not isinstance(output, SegmentationOutput) or output.logits is None:
+            raise ConfigError(f"expected a segmentation network output, got {type(output).__name__}")
+        results = []
+        for i, size in enumerate(sizes):
+            labels = _resize(output.logits[i : i + 1], size).argmax(1)[0].to(torch.uint8).cpu().numpy()
+            raw = None
+            if output.depth is not None:
+                raw = _resize(output.depth.pred[i : i + 1], size)[0, 0].cpu().numpy().astype(np.float32)
+            results.append(Prediction(raw, spec, labels))
+        return results
+
+
+Postprocess = Callable[[Any, Sequence[tuple[int, int]], OutputSpec], list[Prediction]]
+
+
 class Predictor:
-    """Run a depth network on images of any size.
+    """Run a network on images of any size: preprocess -> forward -> postprocess.
 
     Args:
-        model: a registered depth network (its ``forward`` takes RGB in ``[0, 1]``).
-        input_size: ``(height, width)`` the image is resized to before the network.
+        model: a :class:`LoadedModel` (from :func:`load_model`), or an ``nn.Module`` whose
+            ``forward`` takes RGB ``(B, 3, H, W)`` in ``[0, 1]`` and that declares its
+            ``output_spec`` (every network from :func:`litedepth.models.create_model` does).
+        input_size: ``(height, width)`` each image is resized to (antialiased bilinear) before
+            the network; default: the loaded model's training size. Must be a multiple of
+            the spec's ``size_multiple``.
         device: ``"cpu"``, ``"cuda"``; default CUDA when available.
-        kind: output kind (``"depth"`` metres or ``"disparity"``); default from the model.
+        spec: the output spec of a module that does not declare one.
+        postprocess: turns the network output into :class:`Prediction` objects (default:
+            by output type, :class:`DepthPostprocess` or :class:`SegmentationPostprocess`).
+        weights: where the weights of a bare ``nn.Module`` came from (default: its
+            ``weights_info``); untrained weights are warned about.
+        kind: deprecated (the spec says it); must agree with the spec when given.
+
+    Attributes:
+        spec: :class:`OutputSpec` of the output.
+        loaded: the :class:`LoadedModel` (name, weights, training encoding ...).
     """
 
     def __init__(
         self,
-        model: nn.Module,
-        input_size: tuple[int, int],
+        model: nn.Module | LoadedModel,
+        input_size: tuple[int, int] | None = None,
         device: str | torch.device | None = None,
         kind: str | None = None,
+        *,
+        spec: OutputSpec | None = None,
+        postprocess: Postprocess | None = None,
+        weights: WeightsInfo | None = None,
+        class_names: Sequence[str] | None = None,
     ) -> None:
+        if isinstance(model, LoadedModel):
+            loaded = model
+            if spec is not None and spec != loaded.spec:
+                raise ConfigError(f"{loaded.name} records output {loaded.spec.describe()}; "
+                                  f"the given spec {spec.describe()} contradicts it")
+        else:
+            net_spec = spec if spec is not None else output_spec_of(model)
+            info = weights or getattr(model, "weights_info", None) or WeightsInfo(True, "module")
+            name = getattr(model, "model_name", type(model).__name__)
+            size = input_size or getattr(model, "input_size", None)
+            if size is None:
+                raise ConfigError(f"{name}: give input_size (height, width)")
+            loaded = LoadedModel(model, name, net_spec, (int(size[0]), int(size[1])), info,
+                                 "segmentation" if net_spec.kind == "segmentation" else "depth")
+            warn_if_untrained(loaded)
+        if kind is not None:
+            warnings.warn("Predictor(kind=...) is deprecated: the network's OutputSpec says what its output is",
+                          DeprecationWarning, stacklevel=2)
+            if kind != loaded.kind:
+                raise ConfigError(f"kind={kind!r} contradicts the network's output {loaded.spec.describe()}")
+        self.loaded = loaded
+        self.spec = loaded.spec
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.model = model.eval().to(self.device)
-        self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.kind = kind or getattr(model, "output_kind", "depth")
+        self.model = loaded.net.eval().to(self.device)
+        h, w = (int(input_size[0]), int(input_size[1])) if input_size else loaded.input_size
+        m = self.spec.size_multiple
+        if h <= 0 or w <= 0 or h % m or w % m:
+            raise ConfigError(f"input size {h}x{w} (HxW) for {loaded.name}: height and width must be positive "
+                              f"multiples of {m}")
+        self.input_size = (h, w)
+        self.postprocess = postprocess
+        names = list(class_names) if class_names else (loaded.class_names or [])
+        self.class_names = names or [str(i) for i in range(self.spec.num_classes or 0)]
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def load(cls, source: str | Path, *, weights: str | Path | None = None, network: str | None = None,
+             input_size: tuple[int, int] | None = None, device: str | None = None,
+             spec: OutputSpec | None = None, **options: Any) -> Predictor:
+        """A Predictor for any source :func:`~litedepth.inference.loading.load_model` takes."""
+        loaded = load_model(source, weights=weights, network=network, device=device, spec=spec, **options)
+        return cls(loaded, input_size=input_size, device=device)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, network: str | None = None, **kw: Any) -> Predictor:
         """Build from a ``litedepth train`` checkpoint (input size from the training data)."""
-        loaded = load_checkpoint_model(path, network)
-        kw.setdefault("input_size", loaded.input_size)
-        return cls(loaded.net, kind=loaded.kind, **kw)
+        return cls(load_checkpoint_model(path, network), **kw)
 
     @classmethod
     def from_name(cls, network: str, input_size: tuple[int, int] | None = None, **options: Any) -> Predictor:
-        """Build a registered network by name (``options`` go to ``create_model``, e.g. ``weights``)."""
+        """Build a registered network by name (``weights=``: a weights file, official folder or
+        published-weights name; without it the network is random, and a warning says so)."""
         device = options.pop("device", None)
-        net = create_model(network, **options)
-        return cls(net, input_size or model_info(network).default_size, device=device)
+        weights = options.pop("weights", None)
+        return cls.load(network, weights=weights, input_size=input_size, device=device, **options)
+
+    # ------------------------------------------------------------------ running
+    @property
+    def kind(self) -> str:
+        """Legacy two-word kind (``"depth"`` or ``"disparity"``); prefer :attr:`spec`."""
+        return self.loaded.kind
+
+    @property
+    def num_classes(self) -> int | None:
+        return self.spec.num_classes
+
+    def _postprocess(self, output: Any) -> Postprocess:
+        if self.postprocess is not None:
+            return self.postprocess
+        return SegmentationPostprocess() if isinstance(output, SegmentationOutput) else DepthPostprocess()
 
     @torch.inference_mode()
-    def infer_batch(self, images: Sequence[Any]) -> list[np.ndarray]:
-        """Predict for several images (any sizes).
+    def infer_batch(self, images: Sequence[Any]) -> list[Prediction]:
+        """Predict for several images (any sizes, one forward pass).
 
         Args:
-            images: RGB ``(H, W, 3)`` uint8 arrays (or float in ``[0, 1]``, or PIL images).
+            images: image paths, PIL images, or RGB ``(H, W, 3)`` uint8 arrays (float in
+                ``[0, 1]`` accepted).
 
         Returns:
-            one ``(H, W)`` float32 map per image at its original resolution, in
-            :attr:`kind` units (metres for depth).
+            one :class:`Prediction` per image at its original resolution.
         """
-        arrays = [_to_rgb_array(im) for im in images]
+        sources = [str(im) if isinstance(im, (str, Path)) else None for im in images]
+        arrays = [to_rgb_array(im) for im in images]
         h, w = self.input_size
-        batch = []
-        for arr in arrays:
-            t = torch.tensor(arr, dtype=torch.float32).permute(2, 0, 1).div_(255.0)[None]
-            batch.append(F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False, antialias=True))
+        batch = [F.interpolate(torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float().div_(255.0)[None],
+                               size=(h, w), mode="bilinear", align_corners=False, antialias=True) for a in arrays]
         x = torch.cat(batch).to(self.device)
-        pred = self.model(x).pred.float()
-        out = []
-        for i, arr in enumerate(arrays):
-            p = F.interpolate(pred[i : i + 1], size=arr.shape[:2], mode="bilinear", align_corners=False)
-            out.append(p[0, 0].cpu().numpy().astype(np.float32))
-        return out
+        output = self.model(x)
+        results = self._postprocess(output)(output, [a.shape[:2] for a in arrays], self.spec)
+        for r, src in zip(results, sources):
+            r.source = src
+        return results
 
-    def infer_image(self, image: Any) -> np.ndarray:
-        """``(H, W)`` float32 prediction for one RGB image (numpy ``(H, W, 3)`` or PIL)."""
+    def infer_image(self, image: Any) -> Prediction:
+        """:class:`Prediction` for one image (a path, a PIL image or an RGB array)."""
         return self.infer_batch([image])[0]

@@ -9,9 +9,8 @@
   over a VOC split or a folder of images + masks, at each image's **original** resolution
   (:mod:`litedepth.metrics.segmentation` states the definitions).
 * :func:`export_segmentation_onnx`: the deployable network (for a multi-task network:
-  encoder + semantic decoder only) to ONNX, checked against eager PyTorch with onnxruntime.
-* ``run_predict`` / ``run_evaluate``: the segmentation branches of ``litedepth predict`` and
-  ``litedepth evaluate``.
+  encoder + semantic decoder only) to ONNX through the one exporter
+  (:func:`litedepth.export.export_onnx` with ``output="logits"``).
 
 Example:
     >>> pred = SegmentationPredictor.from_checkpoint("runs/seed002/checkpoints/best.ckpt")  # doctest: +SKIP
@@ -21,9 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import argparse
-import io
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,10 +28,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from litedepth.errors import CheckpointError, ConfigError, DataError
+from litedepth.errors import ConfigError, DataError
+from litedepth.inference.loading import LoadedModel
+from litedepth.inference.predictor import Predictor, SegmentationPostprocess
+from litedepth.models.spec import OutputSpec
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +43,6 @@ __all__ = [
     "SegmentationPredictor",
     "evaluate_segmentation",
     "export_segmentation_onnx",
-    "is_segmentation_request",
     "save_palette_png",
 ]
 
@@ -60,13 +57,16 @@ class SegPrediction:
     Attributes:
         labels: ``(H, W)`` uint8 class ids.
         depth: ``(H, W)`` float32 depth head output (multi-task networks), else ``None``.
-        depth_kind: ``"disparity"`` (relative, ``(0, 1)``, bigger = nearer) or ``"depth"``
-            (metres); ``None`` without depth.
+        depth_kind: legacy two-word kind of ``depth`` (``"disparity"`` or ``"depth"``);
+            ``None`` without depth. :attr:`spec` says exactly what ``depth`` holds.
+        spec: the network's :class:`~litedepth.models.spec.OutputSpec` (its depth head's
+            meaning for multi-task networks).
     """
 
     labels: np.ndarray
     depth: np.ndarray | None = None
     depth_kind: str | None = None
+    spec: OutputSpec | None = None
 
 
 def save_palette_png(path: str | Path, labels: np.ndarray, palette: np.ndarray | None = None) -> None:
@@ -101,101 +101,61 @@ def _task_of(name: str) -> str:
     return model_info(name).task
 
 
-class SegmentationPredictor:
-    """Run a segmentation or multi-task network on images of any size.
+class SegmentationPredictor(Predictor):
+    """:class:`~litedepth.inference.Predictor` for segmentation and multi-task networks,
+    returning :class:`SegPrediction` (class ids, and a multi-task network's depth head).
 
-    Args:
-        model: a registered segmentation / multi-task network (RGB in ``[0, 1]`` in,
-            :class:`~litedepth.models.segmentation_outputs.SegmentationOutput` out).
-        input_size: ``(height, width)`` images are resized to before the network.
-        device: ``"cpu"``, ``"cuda"``; default CUDA when available.
-        class_names: names of the classes (for reports), default ids.
+    Args: as :class:`~litedepth.inference.Predictor`; ``class_names`` name the classes in
+    reports (default: VOC names for 21 classes, else ids).
     """
 
-    def __init__(self, model: nn.Module, input_size: tuple[int, int], device: str | torch.device | None = None,
-                 class_names: Sequence[str] | None = None) -> None:
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.model = model.eval().to(self.device)
-        self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.num_classes = int(getattr(model, "num_classes", 0)) or None
-        self.kind = "multitask" if "depth" in getattr(model, "heads", ("seg",)) else "segmentation"
-        n = self.num_classes or 0
-        self.class_names = list(class_names) if class_names else [str(i) for i in range(n)]
+    def __init__(self, model: nn.Module | LoadedModel, input_size: tuple[int, int] | None = None,
+                 device: str | torch.device | None = None, class_names: Sequence[str] | None = None,
+                 **kw: Any) -> None:
+        super().__init__(model, input_size, device, class_names=class_names, **kw)
+        if self.loaded.task not in SEGMENTATION_TASKS and self.spec.num_classes is None:
+            raise ConfigError(f"{self.loaded.name!r} is a {self.loaded.task} network, not a segmentation or "
+                              "multi-task one")
+        self.postprocess = SegmentationPostprocess()
+        if not class_names and self.spec.num_classes == 21 and not self.loaded.class_names:
+            from litedepth.data.voc import VOC_CLASSES
+
+            self.class_names = list(VOC_CLASSES)
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        """``"multitask"`` (class ids + depth) or ``"segmentation"``."""
+        return "segmentation" if self.spec.kind == "segmentation" else "multitask"
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, **kw: Any) -> SegmentationPredictor:
         """Build from a ``litedepth train`` checkpoint (input size and class names from its data)."""
-        from litedepth.models import create_model, model_info
-        from litedepth.tasks.engine import read_checkpoint
+        from litedepth.inference.loading import load_checkpoint_model
 
-        ckpt = read_checkpoint(path)
-        hp = ckpt.get("hyper_parameters") or {}
-        name = hp.get("network")
-        if name is None:
-            raise CheckpointError(f"{path}: no 'network' in the checkpoint's hyper-parameters (not a litedepth checkpoint?)")
-        if model_info(name).task not in SEGMENTATION_TASKS:
-            raise CheckpointError(f"{path}: network {name!r} is not a segmentation or multi-task network")
-        options = {k: v for k, v in (hp.get("network_options") or {}).items() if k not in _DROP_OPTIONS}
-        net = create_model(name, **options)
-        sd = {k[len("net."):]: v for k, v in ckpt.get("state_dict", {}).items() if k.startswith("net.")}
-        result = net.load_state_dict(sd, strict=False)
-        if result.missing_keys or result.unexpected_keys:
-            raise CheckpointError(f"{path}: weights do not fit {name!r} (missing {result.missing_keys[:3]}, "
-                                  f"unexpected {result.unexpected_keys[:3]})")
-        dm = ckpt.get("datamodule_hyper_parameters") or {}
-        size = kw.pop("input_size", None) or tuple(dm.get("size") or model_info(name).default_size)
-        names = kw.pop("class_names", None) or hp.get("class_names") or dm.get("class_names")
-        if names is None and dm.get("layout") == "voc" and int(getattr(net, "num_classes", 0)) == 21:
-            from litedepth.data.voc import VOC_CLASSES
-
-            names = list(VOC_CLASSES)
-        return cls(net, size, class_names=names, **kw)
+        return cls(load_checkpoint_model(path), **kw)
 
     @classmethod
     def from_name(cls, network: str, input_size: tuple[int, int] | None = None, weights: str | None = None,
-                  device: str | None = None, class_names: Sequence[str] | None = None, **options: Any) -> SegmentationPredictor:
+                  device: str | None = None, class_names: Sequence[str] | None = None,
+                  **options: Any) -> SegmentationPredictor:
         """Build a registered network by name (``weights``: a local file, see the family)."""
-        from litedepth.models import create_model, model_info
+        info_task = _task_of(network)
+        if info_task not in SEGMENTATION_TASKS:
+            raise ConfigError(f"{network!r} is a {info_task} network, not a segmentation or multi-task one")
+        from litedepth.inference.loading import load_model
 
-        info = model_info(network)
-        if info.task not in SEGMENTATION_TASKS:
-            raise ConfigError(f"{network!r} is a {info.task} network, not a segmentation or multi-task one")
         if weights is not None:
-            options["weights"] = weights
-        net = create_model(network, **options)
-        if class_names is None and int(getattr(net, "num_classes", 0)) == 21:
-            from litedepth.data.voc import VOC_CLASSES
+            options["weights"] = weights  # the family's weights= option (whole network or backbone)
+        loaded = load_model(network, **options)
+        return cls(loaded, input_size, device=device, class_names=class_names)
 
-            class_names = VOC_CLASSES
-        return cls(net, input_size or info.default_size, device=device, class_names=class_names)
+    def infer_batch(self, images: Sequence[Any]) -> list[SegPrediction]:  # type: ignore[override]
+        """Predict for images (paths, PIL images or ``(H, W, 3)`` arrays, any sizes)."""
+        return [SegPrediction(p.labels, p.raw, None if p.raw is None else p.kind, p.spec)
+                for p in super().infer_batch(images)]
 
-    @torch.inference_mode()
-    def infer_batch(self, images: Sequence[Any]) -> list[SegPrediction]:
-        """Predict for RGB images (``(H, W, 3)`` uint8 arrays or PIL images, any sizes)."""
-        from litedepth.inference.predictor import _to_rgb_array
-
-        arrays = [_to_rgb_array(im) for im in images]
-        h, w = self.input_size
-        x = torch.cat([
-            F.interpolate(torch.tensor(a).permute(2, 0, 1).float().div_(255.0)[None], size=(h, w),
-                          mode="bilinear", align_corners=False, antialias=True)
-            for a in arrays
-        ]).to(self.device)
-        out = self.model(x)
-        results = []
-        for i, a in enumerate(arrays):
-            size = a.shape[:2]
-            logits = F.interpolate(out.logits[i : i + 1].float(), size=size, mode="bilinear", align_corners=False)
-            labels = logits.argmax(1)[0].to(torch.uint8).cpu().numpy()
-            depth, kind = None, None
-            if out.depth is not None:
-                d = F.interpolate(out.depth.pred[i : i + 1].float(), size=size, mode="bilinear", align_corners=False)
-                depth, kind = d[0, 0].cpu().numpy().astype(np.float32), out.depth.kind
-            results.append(SegPrediction(labels, depth, kind))
-        return results
-
-    def infer_image(self, image: Any) -> SegPrediction:
-        """:class:`SegPrediction` for one RGB image."""
+    def infer_image(self, image: Any) -> SegPrediction:  # type: ignore[override]
+        """:class:`SegPrediction` for one image."""
         return self.infer_batch([image])[0]
 
 
@@ -265,7 +225,10 @@ def print_report(result: dict[str, Any], title: str, console: Any = None) -> Non
 
 def export_segmentation_onnx(net: nn.Module, path: str | Path, height: int, width: int, opset: int = 17,
                              atol: float = 1e-4) -> float:
-    """Export a deployable segmentation network to ONNX and check it with onnxruntime.
+    """Export a deployable segmentation network's class scores to ONNX, parity-checked.
+
+    A thin call of :func:`litedepth.export.export_onnx` with ``output="logits"`` (one
+    exporter for depth and segmentation).
 
     Args:
         net: a module mapping RGB ``(B, 3, H, W)`` in ``[0, 1]`` to class scores
@@ -279,141 +242,9 @@ def export_segmentation_onnx(net: nn.Module, path: str | Path, height: int, widt
         The largest absolute difference between onnxruntime and eager PyTorch (batch 1 and 2).
 
     Raises:
-        ConfigError: onnxruntime and PyTorch disagree beyond the tolerance.
+        ConfigError / ExportError: the network cannot be exported; ParityError: onnxruntime
+            and PyTorch disagree beyond the tolerance (no file is written).
     """
-    import onnxruntime as ort
+    from litedepth.export.onnx import export_onnx
 
-    from litedepth.utils.atomic import atomic_write_bytes
-
-    class _Logits(nn.Module):
-        def __init__(self, inner: nn.Module) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, image: torch.Tensor) -> torch.Tensor:
-            out = self.inner(image)
-            return out if isinstance(out, torch.Tensor) else out.logits
-
-    wrapper = _Logits(net).eval().cpu()
-    gen = torch.Generator().manual_seed(0)
-    xs = [torch.rand(b, 3, int(height), int(width), generator=gen) for b in (1, 2)]
-    with torch.no_grad():
-        refs = [wrapper(x).numpy() for x in xs]
-    buf = io.BytesIO()
-    torch.onnx.export(wrapper, (xs[0],), buf, dynamo=False, opset_version=opset, input_names=["image"],
-                      output_names=["logits"], dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
-    data = buf.getvalue()
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    opts.intra_op_num_threads = torch.get_num_threads()
-    session = ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
-    diff = 0.0
-    for x, ref in zip(xs, refs):
-        got = session.run(["logits"], {"image": x.numpy()})[0]
-        if got.shape != ref.shape:
-            raise ConfigError(f"ONNX output shape {got.shape} differs from PyTorch {ref.shape}")
-        d = float(np.max(np.abs(got.astype(np.float64) - ref)))
-        if not d <= atol * max(1.0, float(np.max(np.abs(ref)))):
-            raise ConfigError(f"{path}: ONNX output differs from PyTorch by {d:.3e} (no file written)")
-        diff = max(diff, d)
-    atomic_write_bytes(path, data)
-    log.info("wrote %s (max abs diff vs PyTorch %.2e)", path, diff)
-    return diff
-
-
-# ---------------------------------------------------------------------------- CLI branches
-
-
-def is_segmentation_request(args: argparse.Namespace) -> bool:
-    """Whether ``litedepth predict`` arguments name a segmentation or multi-task network."""
-    name = getattr(args, "model", None)
-    if name is None and getattr(args, "checkpoint", None):
-        from litedepth.tasks.engine import read_checkpoint
-
-        # mapped, not read: only the network name is needed; the predictor loads the weights
-        name = (read_checkpoint(args.checkpoint, mmap=True).get("hyper_parameters") or {}).get("network")
-    if name is None:
-        return False
-    try:
-        return _task_of(name) in SEGMENTATION_TASKS
-    except ConfigError:
-        return False
-
-
-def _predictor_from_args(args: argparse.Namespace, model: str | None, weights: str | None,
-                         size: Sequence[int] | None) -> SegmentationPredictor:
-    kw: dict[str, Any] = {"device": getattr(args, "device", None)}
-    if size:
-        kw["input_size"] = (int(size[0]), int(size[1]))
-    if getattr(args, "checkpoint", None):
-        return SegmentationPredictor.from_checkpoint(args.checkpoint, **kw)
-    if model is None:
-        raise ConfigError("give --checkpoint or a segmentation model name")
-    return SegmentationPredictor.from_name(model, weights=weights, **kw)
-
-
-def run_predict(args: argparse.Namespace) -> int:
-    """``litedepth predict`` for segmentation / multi-task networks.
-
-    Writes ``<stem>_seg.png`` (palette PNG: pixel value = class id, VOC colours) per image,
-    for multi-task networks also the depth outputs of ``--formats`` (``<stem>.npy``,
-    ``<stem>_depth.png``, ``<stem>_color.png``, as for depth networks), and
-    ``predictions.json``.
-    """
-    from litedepth.cli.predict import collect_images, parse_common_options, write_outputs
-    from litedepth.data.io import read_rgb
-    from litedepth.utils.atomic import atomic_write_bytes
-
-    formats = parse_common_options(args)
-    predictor = _predictor_from_args(args, args.model, args.weights, args.size)
-    images = collect_images(args.inputs)
-    stems = [p.stem for p in images]
-    if len(set(stems)) != len(stems):
-        raise DataError(None, "several inputs share a file stem; outputs would overwrite each other")
-    out_dir = Path(args.output)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    depth_kind = None
-    for i in range(0, len(images), args.batch_size):
-        chunk = images[i : i + args.batch_size]
-        for path, pred in zip(chunk, predictor.infer_batch([read_rgb(p) for p in chunk])):
-            save_palette_png(out_dir / f"{path.stem}_seg.png", pred.labels)
-            if pred.depth is not None:
-                depth_kind = pred.depth_kind
-                write_outputs(out_dir, path.stem, pred.depth, pred.depth_kind or "disparity", formats)
-    meta: dict[str, Any] = {
-        "kind": predictor.kind, "input_size": list(predictor.input_size), "count": len(images),
-        "segmentation": "<stem>_seg.png: palette PNG, pixel value = class id (PASCAL VOC colours)",
-        "classes": predictor.class_names,
-    }
-    if depth_kind is not None:
-        meta["depth"] = {"kind": depth_kind, "formats": sorted(formats),
-                         "units": "metres" if depth_kind == "depth" else "relative disparity in (0, 1), bigger = nearer"}
-    atomic_write_bytes(out_dir / "predictions.json", json.dumps(meta, indent=2).encode())
-    log.info("wrote %d segmentation predictions to %s", len(images), out_dir)
-    return 0
-
-
-def run_evaluate(args: argparse.Namespace) -> int:
-    """``litedepth evaluate --seg-data ...``: scores, per-class IoU table, JSON report."""
-    from litedepth import __version__
-    from litedepth.data.segmentation import folder_items, voc_items
-    from litedepth.utils.atomic import atomic_write_bytes
-
-    predictor = _predictor_from_args(args, args.seg_model, args.seg_weights, args.seg_size)
-    if args.seg_layout == "voc":
-        items = voc_items(args.seg_data, args.seg_split)
-    else:
-        from litedepth.data.folder import split_indices
-
-        everything = folder_items(args.seg_data, args.images_dir, args.masks_dir, args.image_suffix, args.mask_suffix)
-        items = [everything[i] for i in split_indices(len(everything), args.seg_split)]
-        if not items:
-            raise DataError(args.seg_data, f"split {args.seg_split!r} is empty ({len(everything)} images in total)")
-    result = evaluate_segmentation(predictor, items)
-    result["options"] = {"data": str(args.seg_data), "layout": args.seg_layout, "split": args.seg_split,
-                         "checkpoint": str(args.checkpoint) if args.checkpoint else None, "model": args.seg_model,
-                         "input_size": list(predictor.input_size), "resolution": "original image size"}
-    result["litedepth_version"] = __version__
-    atomic_write_bytes(args.output, (json.dumps(result, indent=2) + "\n").encode())
-    print_report(result, f"segmentation: {result['count']} images ({args.seg_layout} {args.seg_split})")
-    return 0
+    return export_onnx(net, path, height, width, opset=opset, atol=atol, output="logits").max_abs_diff

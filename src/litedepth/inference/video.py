@@ -288,7 +288,7 @@ def predict_video(
                 preds = predictor.infer_batch([f.rgb for f in batch])
                 for frame, pred in zip(batch, preds):
                     n_cuts = len(smoother.cuts)
-                    smoothed = smoother.update(pred, frame.rgb)
+                    smoothed = smoother.update(np.asarray(pred, dtype=np.float32), frame.rgb)  # raw map
                     shown = _display(smoothed, predictor.kind)
                     valid = np.isfinite(shown) & (shown > 0)
                     if valid.any():

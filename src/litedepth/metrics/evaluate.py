@@ -13,7 +13,9 @@ Per image, in this order (the Monodepth2 order):
 1. the prediction ``(H', W')`` is resized bilinearly (``align_corners=False``) to the
    ground-truth size ``(H, W)`` — a disparity prediction is resized *as disparity*;
 2. the protocol's valid mask (crop and ground-truth range) selects the pixels;
-3. a disparity prediction becomes depth ``1 / disparity``;
+3. the prediction becomes depth by its :class:`~litedepth.models.spec.OutputSpec`
+   (:func:`~litedepth.models.spec.to_depth`: a sigmoid disparity through its
+   ``disp_to_depth`` range, an inverse depth as ``1 / value``, a depth map as is);
 4. exactly one scale step: median scaling (``ratio = median(gt) / median(pred)`` over
    the valid pixels), or a fixed ``scale`` (e.g. 5.4 for stereo-trained Monodepth2), or
    ``align="scale-shift"`` — least squares ``s, t`` with ``s * pred + t ≈ 1 / gt``
@@ -48,16 +50,20 @@ import numpy as np
 import torch
 
 from litedepth.errors import ConfigError, DataError
-from litedepth.io.depth_encodings import decode_depth
+from litedepth.io.depth_encodings import decode_depth, parse_encoding
 from litedepth.metrics.depth import METRIC_NAMES, DepthMetricAccumulator, compute_depth_metrics
 from litedepth.metrics.protocols import EvalProtocol, get_protocol
+from litedepth.models.spec import OutputSpec, to_depth, to_inverse_depth
 from litedepth.utils.arrays import is_map_archive, load_npy, npz_entry, open_npz, read_map_archive
 from litedepth.utils.atomic import atomic_open
 
 logger = logging.getLogger(__name__)
 
-PRED_KINDS = ("depth", "disparity")
+#: values of ``pred_kind`` (``"disparity"`` is the old name of ``"inverse-depth"``: ``depth = 1 / value``)
+PRED_KINDS = ("depth", "inverse-depth", "disparity", "sigmoid-disparity", "relative-disparity")
 ALIGN_MODES = ("scale-shift",)
+#: share of valid ground-truth pixels outside the protocol's depth range above which the report warns
+OUT_OF_RANGE_WARNING = 0.10
 
 Name = str | Path | None
 
@@ -65,48 +71,116 @@ Name = str | Path | None
 # --------------------------------------------------------------------------- options
 
 
+def _kind_spec(pred_kind: str, min_depth: float | None, max_depth: float | None, metric: bool) -> OutputSpec:
+    """The spec a ``pred_kind`` flag stands for."""
+    if pred_kind == "depth":
+        return OutputSpec("depth", "metric" if metric else "relative")
+    if pred_kind in ("disparity", "inverse-depth"):
+        return OutputSpec("inverse-depth", "metric" if metric else "relative")
+    if pred_kind == "sigmoid-disparity":
+        if min_depth is None or max_depth is None:
+            raise ConfigError("pred_kind 'sigmoid-disparity' needs its disp_to_depth range: min_depth and max_depth "
+                              "(--min-depth, --max-depth; Monodepth2 / Lite-Mono use 0.1 and 100)")
+        return OutputSpec.sigmoid_disparity(min_depth, max_depth, metric=metric)
+    return OutputSpec.relative_disparity()
+
+
 def resolve_options(
     pred_kind: str | None = None,
-    median_scaling: bool = True,
+    median_scaling: bool | None = None,
     scale: float | None = None,
     align: str | None = None,
+    *,
+    recorded: OutputSpec | None = None,
+    min_depth: float | None = None,
+    max_depth: float | None = None,
+    force: bool = False,
+    source: str = "the predictions",
+    warn: bool = True,
 ) -> dict[str, Any]:
-    """Check and resolve the scaling options shared by every ``evaluate_*`` function.
+    """Resolve what the predictions are and how they are scaled, shared by every ``evaluate_*``.
 
-    ``scale`` and ``align`` each replace median scaling (there is exactly one scale
-    step); they cannot be combined. ``pred_kind=None`` means ``"disparity"`` when
-    aligning (the fit is in disparity space) and ``"depth"`` otherwise.
+    The meaning comes from ``recorded`` (the :class:`OutputSpec` a ``predictions.json``,
+    checkpoint or ONNX file states); the options only override it, and an option that
+    contradicts it is a :class:`ConfigError` naming both unless ``force``. Without a recorded
+    spec, ``pred_kind`` says it (default ``"depth"``, or ``"inverse-depth"`` when aligning).
+
+    Scaling: exactly one step among median scaling, a fixed ``scale`` and ``align``. By
+    default (``median_scaling=None``) metric predictions are not scaled, relative ones are
+    median-scaled and affine-invariant ones (``relative-disparity``) are aligned with
+    ``scale-shift``.
 
     Returns:
-        ``{"pred_kind", "median_scaling", "scale", "align"}`` with the effective values.
+        ``{"spec", "pred_kind", "median_scaling", "scale", "align", "meaning_from"}``.
 
     Raises:
-        ConfigError: for an unknown kind or mode, a non-positive scale, ``scale`` together
-            with ``align``, or ``align`` with ``pred_kind="depth"``.
+        ConfigError: unknown kind or mode, a non-positive scale, ``scale`` with ``align``,
+            a missing sigmoid range, or a contradiction with ``recorded`` (without ``force``).
     """
     if align is not None and align not in ALIGN_MODES:
         raise ConfigError(f"unknown align mode {align!r}; choose one of: {', '.join(ALIGN_MODES)}")
-    if pred_kind is None:
-        pred_kind = "disparity" if align else "depth"
-    if pred_kind not in PRED_KINDS:
+    if pred_kind is not None and pred_kind not in PRED_KINDS:
         raise ConfigError(f"unknown prediction kind {pred_kind!r}; choose one of: {', '.join(PRED_KINDS)}")
-    if align and pred_kind != "disparity":
-        raise ConfigError(
-            "align='scale-shift' fits s * pred + t to 1 / gt in disparity space, so the "
-            "prediction must be a disparity (relative models output disparity); "
-            "use pred_kind='disparity' (--pred-kind disparity)"
-        )
     if scale is not None:
         if align:
             raise ConfigError("a fixed scale and align='scale-shift' are alternatives; give only one")
         if not (math.isfinite(scale) and scale > 0):
             raise ConfigError(f"scale must be a finite number > 0, got {scale}")
         scale = float(scale)
+    if (min_depth is None) != (max_depth is None):
+        raise ConfigError("give both min_depth and max_depth (--min-depth, --max-depth) or neither")
+
+    def contradiction(what: str) -> None:
+        if not force:
+            raise ConfigError(f"{source} record {recorded.describe()}; {what} contradicts it "  # type: ignore[union-attr]
+                              "(pass --force / force=True to evaluate anyway)")
+        if warn:
+            logger.warning("%s record %s; %s contradicts it (forced)", source, recorded.describe(), what)  # type: ignore[union-attr]
+
+    if recorded is not None:
+        spec, meaning_from = recorded, "recorded"
+        if pred_kind is not None:
+            wanted = "inverse-depth" if pred_kind == "disparity" else pred_kind
+            if wanted != recorded.kind:
+                contradiction(f"pred_kind {pred_kind!r}")
+                spec = _kind_spec(pred_kind, min_depth if min_depth is not None else recorded.min_depth,
+                                  max_depth if max_depth is not None else recorded.max_depth, recorded.is_metric)
+                meaning_from = "pred_kind (forced)"
+        if min_depth is not None and spec.kind == "sigmoid-disparity":
+            if spec.has_range and (spec.min_depth, spec.max_depth) != (float(min_depth), float(max_depth)):
+                contradiction(f"the range min_depth={min_depth:g}, max_depth={max_depth:g}")
+            spec = spec.replace(min_depth=float(min_depth), max_depth=float(max_depth))
+    else:
+        kind = pred_kind or ("inverse-depth" if align else "depth")
+        metric = median_scaling is False and scale is None and align is None
+        spec, meaning_from = _kind_spec(kind, min_depth, max_depth, metric), "pred_kind" if pred_kind else "default"
+    if spec.kind == "sigmoid-disparity" and not spec.has_range:
+        raise ConfigError(f"{source} are sigmoid disparities whose disp_to_depth range is not recorded: give "
+                          "min_depth and max_depth (--min-depth, --max-depth; Monodepth2 / Lite-Mono use 0.1 and 100)")
+    if not spec.is_depth:
+        raise ConfigError(f"{source} are {spec.kind} outputs, not depth")
+
+    if spec.needs_alignment and align is None:
+        if scale is not None or median_scaling:
+            if recorded is not None:
+                contradiction("scaling without scale-and-shift alignment")
+        else:
+            align = "scale-shift"  # the only way relative disparity becomes depth
+    if recorded is not None and spec.is_metric and spec is recorded:
+        if scale is not None:
+            contradiction(f"a fixed scale {scale:g} (the depth is metric already)")
+    if recorded is not None and not spec.is_metric and not spec.needs_alignment:
+        if median_scaling is False and scale is None and align is None:
+            contradiction("no scaling (relative depth would be compared with metres)")
+    if median_scaling is None:
+        median_scaling = not spec.is_metric
     return {
-        "pred_kind": pred_kind,
+        "spec": spec,
+        "pred_kind": spec.kind,
         "median_scaling": bool(median_scaling) and scale is None and align is None,
         "scale": scale,
         "align": align,
+        "meaning_from": meaning_from,
     }
 
 
@@ -180,8 +254,64 @@ def _fit_scale_shift(x: np.ndarray, y: np.ndarray, name: Name) -> tuple[float, f
     return s, float(ym - s * xm)
 
 
+@dataclass
+class GroundTruthStats:
+    """Running statistics of the ground truth seen by an evaluation (for the report)."""
+
+    pixels: int = 0
+    valid: int = 0  # finite and > 0
+    outside_range: int = 0  # valid but outside the protocol's (min_depth, max_depth)
+    lo: float = math.inf
+    hi: float = -math.inf
+    medians: list[float] = field(default_factory=list)
+
+    def add(self, g: np.ndarray, gt_v: np.ndarray, protocol: EvalProtocol) -> None:
+        """Count one map ``g`` (the whole frame) and its evaluated pixels ``gt_v`` (after the
+        protocol's crop and range)."""
+        pos = g > 0  # NaN compares False
+        n_pos = int(np.count_nonzero(pos))
+        in_range = pos & (g > protocol.min_depth)
+        if protocol.max_depth is not None:
+            in_range &= g < protocol.max_depth
+        self.pixels += g.size
+        self.valid += n_pos
+        self.outside_range += n_pos - int(np.count_nonzero(in_range))
+        if gt_v.size:
+            self.lo = min(self.lo, float(gt_v.min()))
+            self.hi = max(self.hi, float(gt_v.max()))
+            if protocol.plausible_median is not None:
+                self.medians.append(float(np.median(gt_v)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "valid_fraction": self.valid / self.pixels if self.pixels else 0.0,
+            "min_m": self.lo if math.isfinite(self.lo) else None,  # of the evaluated pixels
+            "max_m": self.hi if math.isfinite(self.hi) else None,
+            "median_of_image_medians_m": float(np.median(self.medians)) if self.medians else None,
+            "outside_protocol_range_fraction": self.outside_range / self.valid if self.valid else 0.0,
+        }
+
+    def warnings(self, protocol: EvalProtocol) -> list[str]:
+        """Plausibility warnings: an unusual share outside the protocol range, implausible medians."""
+        out: list[str] = []
+        d = self.to_dict()
+        share = d["outside_protocol_range_fraction"]
+        if share > OUT_OF_RANGE_WARNING:
+            rng = f"{protocol.min_depth:g}-{protocol.max_depth:g} m" if protocol.max_depth else f"> {protocol.min_depth:g} m"
+            out.append(f"{share:.0%} of the valid ground-truth pixels lie outside the {protocol.name} range {rng} "
+                       "and are not scored: is the ground truth's depth encoding (--gt-scale) right?")
+        med = d["median_of_image_medians_m"]
+        if protocol.plausible_median is not None and med is not None:
+            lo, hi = protocol.plausible_median
+            if not lo <= med <= hi:
+                out.append(f"the median ground-truth depth is {med:.3g} m, implausible for {protocol.name} "
+                           f"(usually {lo:g}-{hi:g} m): is the ground truth's depth encoding (--gt-scale) right?")
+        return out
+
+
 def _score_pair(
-    pred: Any, gt: Any, protocol: EvalProtocol, opts: dict[str, Any], name: Name
+    pred: Any, gt: Any, protocol: EvalProtocol, opts: dict[str, Any], name: Name,
+    stats: GroundTruthStats | None = None,
 ) -> tuple[dict[str, torch.Tensor], float | None]:
     p = _as_map(pred, "prediction", name)
     g = _as_map(gt, "ground truth", name)
@@ -192,20 +322,23 @@ def _score_pair(
             name, f"no valid ground-truth pixels under protocol {protocol.name!r} ({protocol.description})"
         )
     gt_v = g[rows, cols].astype(np.float64)
+    if stats is not None:
+        stats.add(g, gt_v, protocol)
     if p.shape == g.shape:
         p_v = p[rows, cols].astype(np.float64)
     else:
         # Resize before any conversion: a disparity is resized as disparity (Monodepth2).
         p_v = _bilinear_at(p, rows, cols, g.shape[0], g.shape[1])
 
+    spec: OutputSpec = opts["spec"]
     ratio: float | None = None
     with np.errstate(divide="ignore"):  # a zero disparity is an infinite depth, clamped below
         if opts["align"] == "scale-shift":
-            s, t = _fit_scale_shift(p_v, 1.0 / gt_v, name)
+            s, t = _fit_scale_shift(to_inverse_depth(p_v, spec), 1.0 / gt_v, name)
             hi_depth = protocol.clamp_max if protocol.clamp_max is not None else np.finfo(np.float64).max
-            depth = 1.0 / np.clip(s * p_v + t, 1.0 / hi_depth, 1.0 / protocol.clamp_min)
+            depth = 1.0 / np.clip(s * to_inverse_depth(p_v, spec) + t, 1.0 / hi_depth, 1.0 / protocol.clamp_min)
         else:
-            depth = 1.0 / p_v if opts["pred_kind"] == "disparity" else p_v
+            depth = to_depth(p_v, spec)
             if opts["scale"] is not None:
                 depth = depth * opts["scale"]
             elif opts["median_scaling"]:
@@ -226,27 +359,33 @@ def evaluate_pair(
     protocol: str | EvalProtocol,
     *,
     pred_kind: str | None = None,
-    median_scaling: bool = True,
+    median_scaling: bool | None = None,
     scale: float | None = None,
     align: str | None = None,
     name: str | Path | None = None,
+    spec: OutputSpec | None = None,
+    min_depth: float | None = None,
+    max_depth: float | None = None,
 ) -> tuple[dict[str, float], float | None]:
     """Metrics of one prediction against one ground-truth map.
 
     Args:
         pred: prediction ``(H', W')`` (tensor or array; leading size-1 dims are dropped),
-            any size; depth in metres (``pred_kind="depth"``) or disparity (any unit,
-            bigger = nearer). Resized bilinearly to ``(H, W)`` when the sizes differ.
+            any size, of the kind ``spec`` (or ``pred_kind``) states. Resized bilinearly to
+            ``(H, W)`` when the sizes differ.
         gt: ground-truth depth in metres ``(H, W)``; 0 marks invalid pixels.
         protocol: a protocol name (``"kitti-eigen"``, ``"kitti-eigen-crop"``, ``"nyu"``,
             ``"none"``) or an :class:`~litedepth.metrics.protocols.EvalProtocol`.
-        pred_kind: ``"depth"`` or ``"disparity"``; ``None`` means disparity when aligning,
-            depth otherwise.
-        median_scaling: scale each prediction by ``median(gt) / median(pred)``; ignored
-            when ``scale`` or ``align`` is given.
+        pred_kind: one of :data:`PRED_KINDS` when ``spec`` is not given (``"disparity"`` /
+            ``"inverse-depth"``: ``depth = 1 / value``); ``None`` means inverse depth when
+            aligning, depth otherwise.
+        median_scaling: scale each prediction by ``median(gt) / median(pred)``; ``None``:
+            unless the spec is metric. Ignored when ``scale`` or ``align`` is given.
         scale: fixed factor the predicted depth is multiplied by (5.4 for stereo models).
         align: ``"scale-shift"`` to fit ``s * pred + t ≈ 1 / gt`` in disparity space.
         name: the file or sample name used in error messages.
+        spec: what the prediction is (:class:`OutputSpec`), e.g. a network's ``output_spec``.
+        min_depth, max_depth: the ``disp_to_depth`` range of ``pred_kind="sigmoid-disparity"``.
 
     Returns:
         ``(metrics, ratio)``: ``{name: float}`` for every metric in
@@ -258,7 +397,8 @@ def evaluate_pair(
         ConfigError: invalid options (see :func:`resolve_options`).
     """
     proto = get_protocol(protocol)
-    opts = resolve_options(pred_kind, median_scaling, scale, align)
+    opts = resolve_options(pred_kind, median_scaling, scale, align, recorded=spec, min_depth=min_depth,
+                           max_depth=max_depth)
     metrics, ratio = _score_pair(pred, gt, proto, opts, name)
     return {k: float(v) for k, v in metrics.items()}, ratio
 
@@ -288,7 +428,10 @@ class EvalResult:
         ratio_std: population standard deviation of ``ratios / ratio_median`` — the
             relative spread Monodepth2 prints as "std" (``None`` without median scaling).
         per_image: one :class:`ImageResult` per image, in evaluation order.
-        options: the effective options (kind, scaling, protocol details, inputs).
+        options: the effective options: the predictions' spec and units, the scaling step
+            in words, the protocol, ground-truth statistics (valid fraction, range), inputs.
+        warnings: plausibility warnings (ground truth outside the protocol range, implausible
+            medians or median ratios).
     """
 
     protocol: str
@@ -298,6 +441,7 @@ class EvalResult:
     ratio_std: float | None = None
     per_image: list[ImageResult] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self, per_image: bool = False) -> dict[str, Any]:
         """JSON-ready dictionary; per-image rows only when ``per_image``."""
@@ -308,6 +452,7 @@ class EvalResult:
             "ratio_median": self.ratio_median,
             "ratio_std": self.ratio_std,
             "options": self.options,
+            "warnings": self.warnings,
         }
         if per_image:
             out["per_image"] = [{"name": r.name, **r.metrics, "ratio": r.ratio} for r in self.per_image]
@@ -375,21 +520,30 @@ def evaluate_arrays(
     protocol: str | EvalProtocol,
     *,
     pred_kind: str | None = None,
-    median_scaling: bool = True,
+    median_scaling: bool | None = None,
     scale: float | None = None,
     align: str | None = None,
     progress: bool = False,
     total: int | None = None,
+    spec: OutputSpec | None = None,
+    min_depth: float | None = None,
+    max_depth: float | None = None,
+    force: bool = False,
+    source: str = "the predictions",
 ) -> EvalResult:
     """Evaluate an iterable of ``(name, pred, gt)`` and average the per-image metrics.
 
     Args:
         items: ``(name, pred, gt)`` triples as :func:`evaluate_pair` takes them
-            (prediction ``(H', W')`` depth in metres or disparity; ground truth ``(H, W)``
+            (prediction ``(H', W')`` of the kind ``spec`` states; ground truth ``(H, W)``
             metres, 0 = invalid). Consumed lazily, one image at a time.
-        protocol, pred_kind, median_scaling, scale, align: as in :func:`evaluate_pair`.
+        protocol, pred_kind, median_scaling, scale, align, min_depth, max_depth: as in
+            :func:`evaluate_pair`.
         progress: show a rich progress bar.
         total: number of items, for the progress bar (``len(items)`` when it has one).
+        spec: the recorded meaning of the predictions; options contradicting it are an error
+            unless ``force`` (:func:`resolve_options`).
+        source: what recorded ``spec`` (for messages), e.g. ``"pred/predictions.json"``.
 
     Returns:
         :class:`EvalResult` (metrics averaged over images, not pooled over pixels).
@@ -398,7 +552,9 @@ def evaluate_arrays(
         DataError: no items, or any image error (naming that image).
     """
     proto = get_protocol(protocol)
-    opts = resolve_options(pred_kind, median_scaling, scale, align)
+    opts = resolve_options(pred_kind, median_scaling, scale, align, recorded=spec, min_depth=min_depth,
+                           max_depth=max_depth, force=force, source=source)
+    stats = GroundTruthStats()
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
     acc = DepthMetricAccumulator()
@@ -408,7 +564,7 @@ def evaluate_arrays(
     stream = _progress_iter(items, total, progress, f"evaluating ({proto.name})")
     with _one_cpu_thread():
         for i, (name, pred, gt) in enumerate(stream):
-            metrics, ratio = _score_pair(pred, gt, proto, opts, labels(i) if labels else name)
+            metrics, ratio = _score_pair(pred, gt, proto, opts, labels(i) if labels else name, stats)
             acc.add(metrics)
             per_image.append(ImageResult(str(name), {k: float(v) for k, v in metrics.items()}, ratio))
             if ratio is not None:
@@ -420,13 +576,31 @@ def evaluate_arrays(
         r = np.asarray(ratios, dtype=np.float64)
         ratio_median = float(np.median(r))
         ratio_std = float(np.std(r / ratio_median))
-    options = {**opts, "protocol": proto.to_dict()}
-    result = EvalResult(proto.name, acc.compute(), acc.count, ratio_median, ratio_std, per_image, options)
+    used: OutputSpec = opts["spec"]
+    options = {**opts, "spec": used.to_dict(), "units": used.units, "protocol": proto.to_dict(),
+               "scaling": _scaling_words(opts), "ground_truth_stats": stats.to_dict()}
+    warnings = stats.warnings(proto)
+    if ratio_median is not None and used.is_metric and not 0.5 <= ratio_median <= 2.0:
+        warnings.append(f"the predictions are metric but median scaling multiplied them by {ratio_median:.3g} "
+                        "(median ratio): the ground truth's encoding or the predictions' units are likely wrong")
+    for w in warnings:
+        logger.warning("%s", w)
+    result = EvalResult(proto.name, acc.compute(), acc.count, ratio_median, ratio_std, per_image, options, warnings)
     logger.info(
         "%s: %d images, abs_rel %.4f, rmse %.3f, a1 %.4f",
         proto.name, result.count, result.metrics["abs_rel"], result.metrics["rmse"], result.metrics["a1"],
     )  # fmt: skip
     return result
+
+
+def _scaling_words(opts: dict[str, Any]) -> str:
+    if opts["align"]:
+        return "per-image least-squares scale and shift in inverse-depth space"
+    if opts["scale"] is not None:
+        return f"fixed scale x {opts['scale']:g}"
+    if opts["median_scaling"]:
+        return "per-image median scaling"
+    return "none (metric)"
 
 
 # --------------------------------------------------------------------------- files
@@ -658,7 +832,7 @@ def load_pairs(
     pred_path: str | Path,
     gt_path: str | Path,
     *,
-    gt_scale: float = 256.0,
+    gt_scale: Any = 256.0,
     split: str | Path | None = None,
     allow_pickle: bool = False,
 ) -> PairSource:
@@ -670,7 +844,10 @@ def load_pairs(
         gt_path: a folder of ``.png`` (uint16, metres = value / ``gt_scale``, 0 = invalid)
             and/or ``.npy`` (float metres) maps, or a ``gt_depths.npz`` (key ``data``: an
             object array of ``(H, W)`` float maps in metres, or an ``(N, H, W)`` array).
-        gt_scale: divisor of the PNG values (256 for KITTI, 1000 for NYU, 5000 for TUM).
+        gt_scale: the ground-truth files' depth encoding: a divisor of the PNG values (256 for
+            KITTI, 1000 for NYU, 5000 for TUM) or any name of the depth-encoding registry
+            (:func:`litedepth.io.parse_encoding`: ``kitti``, ``nyu``, ``tum``, ``sunrgbd``,
+            ``nyu-raw``, ...). ``.npy`` files are metres whatever it says.
         split: optional split file (:func:`read_split`) fixing which samples and their order.
         allow_pickle: read pickled (object) arrays such as Monodepth2's own ``gt_depths.npz``;
             unpickling executes any code stored in the file, so only an explicit user
@@ -684,8 +861,7 @@ def load_pairs(
     Raises:
         DataError: missing or empty inputs, unmatched stems (listed), count mismatches.
     """
-    if not (math.isfinite(gt_scale) and gt_scale > 0):
-        raise ConfigError(f"gt_scale must be a finite number > 0, got {gt_scale}")
+    gt_encoding = parse_encoding(gt_scale)
     pred = _open_side(pred_path, "prediction", (".npy",), ("disps", "pred", "data"), allow_pickle)
     gt = _open_side(gt_path, "ground-truth", (".png", ".npy"), ("data", "gt", "depth"), allow_pickle)
     keys = read_split(split) if split is not None else None
@@ -751,7 +927,7 @@ def load_pairs(
         if gt.files is not None:
             g_path: Path | str = gt.files[name]
             if g_path.suffix.lower() == ".png":
-                g = decode_depth(g_path, gt_scale)  # the one depth-encoding registry (uint16 / gt_scale)
+                g = decode_depth(g_path, gt_encoding)  # the one depth-encoding registry (uint16 / gt_scale)
             else:
                 g = _check_float_map(_load_npy(g_path), g_path, "ground truth")
         else:
@@ -774,14 +950,17 @@ def evaluate_folders(
     gt_dir: str | Path,
     protocol: str | EvalProtocol,
     *,
-    gt_scale: float = 256.0,
+    gt_scale: Any = 256.0,
     split: str | Path | None = None,
     pred_kind: str | None = None,
-    median_scaling: bool = True,
+    median_scaling: bool | None = None,
     scale: float | None = None,
     align: str | None = None,
     progress: bool = False,
     allow_pickle: bool = False,
+    min_depth: float | None = None,
+    max_depth: float | None = None,
+    force: bool = False,
 ) -> EvalResult:
     """Evaluate predictions stored in files against ground truth stored in files.
 
@@ -789,23 +968,36 @@ def evaluate_folders(
     :func:`load_pairs` for the formats and the pairing rules, and :func:`evaluate_pair`
     for the remaining options. Errors name the offending file.
 
+    A predictions folder written by ``litedepth predict`` holds ``predictions.json``
+    (:mod:`litedepth.metrics.prediction_files`): what its maps mean is read from it, the
+    options only override it (a contradicting option is an error unless ``force``), and
+    predictions of an untrained network are warned about.
+
     Returns:
-        :class:`EvalResult`, with the input paths recorded in ``options``.
+        :class:`EvalResult`, with the input paths and the recorded model recorded in ``options``.
     """
+    from litedepth.metrics.prediction_files import read_manifest
+
     proto = get_protocol(protocol)
-    resolve_options(pred_kind, median_scaling, scale, align)  # fail before reading files
+    manifest = read_manifest(pred_dir)
+    recorded = manifest.spec if manifest is not None else None
+    source = str(manifest.path) if manifest is not None else "the predictions"
+    kw = {"recorded": recorded, "min_depth": min_depth, "max_depth": max_depth, "force": force, "source": source}
+    resolve_options(pred_kind, median_scaling, scale, align, warn=False, **kw)  # fail before reading files
+    if manifest is not None and manifest.trained is False:
+        logger.warning("%s: these predictions come from a network with RANDOM (untrained) weights", manifest.path)
     pairs = load_pairs(pred_dir, gt_dir, gt_scale=gt_scale, split=split, allow_pickle=allow_pickle)
-    if pairs.gt_format in ("png", "mixed") and proto.png_scale is not None and gt_scale != proto.png_scale:
-        logger.warning(
-            "reading %s depth PNGs with gt_scale %g; this dataset's PNGs are usually value / %g",
-            proto.name, gt_scale, proto.png_scale,
-        )  # fmt: skip
     result = evaluate_arrays(
         pairs, proto, pred_kind=pred_kind, median_scaling=median_scaling, scale=scale, align=align,
-        progress=progress, total=len(pairs),
+        progress=progress, total=len(pairs), spec=recorded, min_depth=min_depth, max_depth=max_depth,
+        force=force, source=source,
     )  # fmt: skip
     result.options.update(
-        {"predictions": str(pred_dir), "ground_truth": str(gt_dir), "gt_scale": gt_scale,
-         "split": None if split is None else str(split)}  # fmt: skip
+        {"predictions": str(pred_dir), "ground_truth": str(gt_dir), "gt_encoding": parse_encoding(gt_scale).to_dict(),
+         "split": None if split is None else str(split),
+         "manifest": None if manifest is None else str(manifest.path),
+         "model": None if manifest is None else manifest.model}  # fmt: skip
     )
+    if manifest is not None and manifest.trained is False:
+        result.warnings.append("the predictions come from a network with random (untrained) weights")
     return result

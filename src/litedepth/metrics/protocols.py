@@ -143,7 +143,11 @@ class EvalProtocol:
         clamp_max: predictions are clamped to ``<= clamp_max`` (``None``: only to the
             largest finite value, so an infinite depth from a zero disparity stays finite).
         png_scale: the usual divisor of this dataset's uint16 depth PNGs (256 for KITTI,
-            1000 for NYU); reading PNGs with another ``gt_scale`` logs a warning.
+            1000 for NYU); informative only (other data, e.g. TUM's / 5000, is evaluated
+            under the same protocol).
+        plausible_median: ``(low, high)`` metres within which the median ground-truth depth of
+            an image of this dataset lies; medians far outside suggest a wrong depth encoding
+            (the evaluation report warns). ``None``: no check.
     """
 
     name: str
@@ -154,6 +158,7 @@ class EvalProtocol:
     clamp_min: float
     clamp_max: float | None
     png_scale: float | None = None
+    plausible_median: tuple[float, float] | None = None
 
     def crop_bounds(
         self, height: int, width: int, name: str | Path | None = None
@@ -248,19 +253,19 @@ PROTOCOLS: dict[str, EvalProtocol] = {
             "kitti-eigen",
             "KITTI Eigen split, Garg crop, 1e-3 < gt < 80 m (Monodepth2 / Lite-Mono)",
             min_depth=1e-3, max_depth=80.0, crop=GARG_CROP, clamp_min=1e-3, clamp_max=80.0,
-            png_scale=256.0,
+            png_scale=256.0, plausible_median=(2.0, 60.0),
         ),
         EvalProtocol(
             "kitti-eigen-crop",
             "KITTI, Eigen crop, 1e-3 < gt < 80 m",
             min_depth=1e-3, max_depth=80.0, crop=KITTI_EIGEN_CROP, clamp_min=1e-3, clamp_max=80.0,
-            png_scale=256.0,
+            png_scale=256.0, plausible_median=(2.0, 60.0),
         ),
         EvalProtocol(
             "nyu",
             "NYU Depth v2, Eigen crop 45:471 x 41:601 of 480x640, 1e-3 < gt < 10 m",
             min_depth=1e-3, max_depth=10.0, crop=NYU_EIGEN_CROP, clamp_min=1e-3, clamp_max=10.0,
-            png_scale=1000.0,
+            png_scale=1000.0, plausible_median=(0.4, 8.0),
         ),
         EvalProtocol(
             "none",

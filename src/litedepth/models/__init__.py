@@ -1,7 +1,8 @@
 """Networks and their registry. Importing this package registers every family."""
 
 from litedepth.models.outputs import DepthOutput
-from litedepth.models.registry import ModelInfo, create_model, list_models, model_info, register_model
+from litedepth.models.registry import ModelInfo, create_model, list_models, model_info, output_spec_of, register_model
+from litedepth.models.spec import OutputSpec, to_depth
 
 # Families: one import line each.
 from litedepth.models import deeplabv3  # noqa: F401,E402
@@ -14,4 +15,7 @@ from litedepth.models import segmentation  # noqa: F401,E402
 
 from litedepth.models.pretrained import load_pretrained  # noqa: E402
 
-__all__ = ["DepthOutput", "ModelInfo", "create_model", "list_models", "load_pretrained", "model_info", "register_model"]
+__all__ = [
+    "DepthOutput", "ModelInfo", "OutputSpec", "create_model", "list_models", "load_pretrained", "model_info",
+    "output_spec_of", "register_model", "to_depth",
+]

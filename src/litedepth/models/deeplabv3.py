@@ -30,6 +30,7 @@ from torchvision.models import segmentation as tvseg
 from litedepth.errors import CheckpointError
 from litedepth.models.outputs import DepthOutput
 from litedepth.models.registry import register_model
+from litedepth.models.spec import NORMALISE_IMAGENET, OutputSpec, weights_from_file
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ class DeepLabV3Depth(nn.Module):
         if bad:
             raise CheckpointError(f"{path}: keys missing or of another shape in this network: {bad[:5]}")
         missing = self.load_state_dict(target, strict=False).missing_keys
+        self.weights_info = weights_from_file(path, missing)  # the depth head untrained unless loaded
         log.info("loaded %d tensors from %s (%d left at initialisation)", len(target), path, len(missing))
 
 
@@ -176,12 +178,15 @@ def _factory(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
 
 _SIZE = (256, 512)  # seed 000 trains at 512x256 (w x h)
 _TAGS = ("supervised",)
-register_model("deeplabv3-resnet50", family="deeplabv3", default_size=_SIZE, tags=_TAGS)(
+#: softplus depth trained on metric ground truth; a task trained with a fully scale-invariant
+#: loss (SILog λ = 1) records a relative spec in its checkpoints instead
+DEPTH_OUTPUT = OutputSpec.metric_depth(size_multiple=1, normalisation=NORMALISE_IMAGENET)  # output resized to any input
+register_model("deeplabv3-resnet50", output=DEPTH_OUTPUT, family="deeplabv3", default_size=_SIZE, tags=_TAGS)(
     _factory(tvseg.deeplabv3_resnet50)
 )
-register_model("deeplabv3-resnet101", family="deeplabv3", default_size=_SIZE, tags=_TAGS)(
+register_model("deeplabv3-resnet101", output=DEPTH_OUTPUT, family="deeplabv3", default_size=_SIZE, tags=_TAGS)(
     _factory(tvseg.deeplabv3_resnet101)
 )
-register_model("deeplabv3-mobilenet-v3-large", family="deeplabv3", default_size=_SIZE, tags=_TAGS)(
+register_model("deeplabv3-mobilenet-v3-large", output=DEPTH_OUTPUT, family="deeplabv3", default_size=_SIZE, tags=_TAGS)(
     _factory(tvseg.deeplabv3_mobilenet_v3_large)
 )

@@ -60,6 +60,7 @@ from torchvision.models import resnet
 
 from litedepth.errors import ConfigError
 from litedepth.models.monodepth2 import (
+    MONODEPTH2_OUTPUT,
     EXPECTED_REDUCTIONS,
     MONODEPTH2_MEAN,
     MONODEPTH2_STD,
@@ -279,7 +280,7 @@ def _init_transformer(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
-@register_model("hybrid-resnet18-transformer", task="depth", default_size=(192, 640), tags=("self-supervised",))
+@register_model("hybrid-resnet18-transformer", output=MONODEPTH2_OUTPUT, task="depth", default_size=(192, 640), tags=("self-supervised",))
 def hybrid_resnet18_transformer(
     pretrained_path: str | None = None,
     mlp_ratio: float = 3.0,

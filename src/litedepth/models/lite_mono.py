@@ -88,6 +88,7 @@ from litedepth.errors import CheckpointError, ConfigError
 from litedepth.models.bins import BinsMode, DisparityBinsHead
 from litedepth.models.outputs import DepthOutput
 from litedepth.models.registry import register_model
+from litedepth.models.spec import NORMALISE_MONODEPTH2, OutputSpec
 from litedepth.utils.atomic import atomic_torch_save
 
 logger = logging.getLogger(__name__)
@@ -661,9 +662,12 @@ class LiteMono(nn.Module):
 
 
 _TAGS = ("self-supervised",)
+#: sigmoid disparity with disp_to_depth(0.1, 100) (Lite-Mono keeps Monodepth2's head and range);
+#: four stride-2 stages: sides divisible by 16
+LITE_MONO_OUTPUT = OutputSpec.sigmoid_disparity(0.1, 100.0, size_multiple=16, normalisation=NORMALISE_MONODEPTH2)
 
 
-@register_model("lite-mono-tiny", task="depth", default_size=SMALL_SIZE, tags=_TAGS)
+@register_model("lite-mono-tiny", output=LITE_MONO_OUTPUT, task="depth", default_size=SMALL_SIZE, tags=_TAGS)
 def lite_mono_tiny(
     height: int = 192, width: int = 640, drop_path_rate: float = 0.2,
     spatial_attention_stages: Sequence[int] = (), bins: BinsMode | None = None,
@@ -674,7 +678,7 @@ def lite_mono_tiny(
                     bins, n_bins)
 
 
-@register_model("lite-mono-small", task="depth", default_size=SMALL_SIZE, tags=_TAGS)
+@register_model("lite-mono-small", output=LITE_MONO_OUTPUT, task="depth", default_size=SMALL_SIZE, tags=_TAGS)
 def lite_mono_small(
     height: int = 192, width: int = 640, drop_path_rate: float = 0.2,
     spatial_attention_stages: Sequence[int] = (), bins: BinsMode | None = None,
@@ -685,7 +689,7 @@ def lite_mono_small(
                     bins, n_bins)
 
 
-@register_model("lite-mono", task="depth", default_size=SMALL_SIZE, tags=_TAGS)
+@register_model("lite-mono", output=LITE_MONO_OUTPUT, task="depth", default_size=SMALL_SIZE, tags=_TAGS)
 def lite_mono(
     height: int = 192, width: int = 640, drop_path_rate: float = 0.2,
     spatial_attention_stages: Sequence[int] = (), bins: BinsMode | None = None,
@@ -696,7 +700,7 @@ def lite_mono(
                     bins, n_bins)
 
 
-@register_model("lite-mono-8m", task="depth", default_size=SMALL_SIZE, tags=_TAGS)
+@register_model("lite-mono-8m", output=LITE_MONO_OUTPUT, task="depth", default_size=SMALL_SIZE, tags=_TAGS)
 def lite_mono_8m(
     height: int = 192, width: int = 640, drop_path_rate: float = 0.2,
     spatial_attention_stages: Sequence[int] = (), bins: BinsMode | None = None,

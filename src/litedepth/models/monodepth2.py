@@ -46,6 +46,7 @@ from torchvision.models import resnet
 from litedepth.errors import CheckpointError, ConfigError, DataError
 from litedepth.models.outputs import DepthOutput
 from litedepth.models.registry import register_model
+from litedepth.models.spec import NORMALISE_MONODEPTH2, OutputSpec
 from litedepth.utils.atomic import atomic_torch_save
 
 __all__ = [
@@ -568,15 +569,17 @@ def save_official_weights(
 # Registered variants
 # --------------------------------------------------------------------------------------
 _TAGS = ("self-supervised",)
+#: sigmoid disparity with Monodepth2's disp_to_depth(0.1, 100); depth up to scale (monocular)
+MONODEPTH2_OUTPUT = OutputSpec.sigmoid_disparity(0.1, 100.0, size_multiple=32, normalisation=NORMALISE_MONODEPTH2)
 
 
-@register_model("monodepth2-resnet18", task="depth", default_size=(192, 640), tags=_TAGS)
+@register_model("monodepth2-resnet18", output=MONODEPTH2_OUTPUT, task="depth", default_size=(192, 640), tags=_TAGS)
 def monodepth2_resnet18(pretrained_path: str | None = None) -> Monodepth2Net:
     """Monodepth2 with a ResNet-18 encoder (``pretrained_path``: local torchvision ImageNet weights)."""
     return Monodepth2Net(ResnetEncoder(18, pretrained_path=pretrained_path))
 
 
-@register_model("monodepth2-resnet50", task="depth", default_size=(192, 640), tags=_TAGS)
+@register_model("monodepth2-resnet50", output=MONODEPTH2_OUTPUT, task="depth", default_size=(192, 640), tags=_TAGS)
 def monodepth2_resnet50(pretrained_path: str | None = None) -> Monodepth2Net:
     """Monodepth2 with a ResNet-50 encoder (``pretrained_path``: local torchvision ImageNet weights)."""
     return Monodepth2Net(ResnetEncoder(50, pretrained_path=pretrained_path))

@@ -29,7 +29,7 @@ import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -38,6 +38,7 @@ from litedepth.errors import CheckpointError, ConfigError
 from litedepth.models.deeplabv3 import IMAGENET_MEAN, IMAGENET_STD, ImageNetNormalise
 from litedepth.models.outputs import DepthOutput
 from litedepth.models.registry import register_model
+from litedepth.models.spec import NORMALISE_IMAGENET, OutputSpec, weights_from_file
 from litedepth.models.segmentation_outputs import SegmentationOutput
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ def load_matching(module: nn.Module, sd: dict[str, Tensor], path: str | Path, wh
     if missing:
         raise CheckpointError(f"{path}: the {what} needs {len(missing)} more key(s): {missing[:5]}")
     module.load_state_dict(sd)
+    if what == "network":
+        module.weights_info = weights_from_file(path, [])
 
 
 def load_encoder_file(encoder: nn.Module, path: str | Path) -> None:
@@ -267,9 +270,25 @@ class MultiDecoderUNet(nn.Module):
 
 
 _SIZE = (512, 512)
+_UNET_MULTIPLE = 1  # any input size: the network pads to its stride internally
 
 
-@register_model("multitask-unet-resnet50", task="multitask", family="multitask", default_size=_SIZE,
+def _segmentation_output(num_classes: int = 21, **_: Any) -> OutputSpec:
+    return OutputSpec.segmentation(num_classes, size_multiple=_UNET_MULTIPLE, normalisation=NORMALISE_IMAGENET)
+
+
+def _multitask_output(num_classes: int = 21, depth_output: str = "disparity", **_: Any) -> OutputSpec:
+    """The depth head's meaning (the segmentation head's classes in ``num_classes``): ``disparity``
+    is a sigmoid map trained on min-max normalised teacher disparity, i.e. affine-invariant
+    relative disparity (not Monodepth2's sigmoid range); ``depth`` is softplus depth in metres."""
+    common = {"size_multiple": _UNET_MULTIPLE, "normalisation": NORMALISE_IMAGENET, "num_classes": int(num_classes),
+              "note": "multi-task: depth head + segmentation logits"}
+    if depth_output == "depth":
+        return OutputSpec.metric_depth(**common)
+    return OutputSpec.relative_disparity(**common)
+
+
+@register_model("multitask-unet-resnet50", output=_multitask_output, task="multitask", family="multitask", default_size=_SIZE,
                 tags=("seed002", "segmentation", "depth"))
 def multitask_unet_resnet50(
     encoder: str = "resnet50",
@@ -286,7 +305,7 @@ def multitask_unet_resnet50(
                             init_depth, encoder_weights, weights)
 
 
-@register_model("unet-resnet50-seg", task="segmentation", family="multitask", default_size=_SIZE,
+@register_model("unet-resnet50-seg", output=_segmentation_output, task="segmentation", family="multitask", default_size=_SIZE,
                 tags=("seed002", "segmentation"))
 def unet_resnet50_seg(
     encoder: str = "resnet50",

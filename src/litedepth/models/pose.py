@@ -38,7 +38,9 @@ from torch import Tensor, nn
 from litedepth.errors import ConfigError, DataError
 from litedepth.geometry.pose_utils import transformation_from_parameters
 from litedepth.models.monodepth2 import ResnetEncoder
+from litedepth.models.monodepth2 import load_official_weights as load_official_weights  # noqa: PLC0414
 from litedepth.models.registry import register_model
+from litedepth.models.spec import NORMALISE_MONODEPTH2, OutputSpec
 
 __all__ = ["PoseDecoder", "PoseNet", "PoseOutput"]
 
@@ -152,7 +154,7 @@ class PoseNet(nn.Module):
         return {"pose_encoder.pth": {f"encoder.{k}": v for k, v in self.encoder.official_extra_tensors().items()}}
 
 
-@register_model("posenet-resnet18", task="pose", default_size=(192, 640), tags=("self-supervised",))
+@register_model("posenet-resnet18", output=OutputSpec.pose(normalisation=NORMALISE_MONODEPTH2), task="pose", default_size=(192, 640), tags=("self-supervised",))
 def posenet_resnet18(
     pretrained_path: str | None = None, num_input_frames: int = 2, num_frames_to_predict: int = 2
 ) -> PoseNet:

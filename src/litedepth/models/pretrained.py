@@ -16,6 +16,10 @@ from typing import Any
 from torch import nn
 
 from litedepth.errors import CheckpointError, ConfigError
+from litedepth.models.spec import WeightsInfo
+
+#: Monodepth2's STEREO_SCALE_FACTOR: KITTI baseline 0.54 m / training baseline 0.1
+STEREO_SCALE_FACTOR = 5.4
 
 
 def _factory_params(name: str) -> set[str]:
@@ -94,7 +98,9 @@ def load_pretrained(name: str, path: str | Path) -> tuple[nn.Module, tuple[int, 
 
     Returns:
         ``(network in eval mode, (height, width))``: the training size recorded in the official
-        ``encoder.pth`` when there is one, else the registry's default size.
+        ``encoder.pth`` when there is one, else the registry's default size. The network's
+        ``weights_info`` says whether it is now trained for its output; its ``output_spec`` is
+        metric (x 5.4) for Monodepth2 folders whose ``encoder.pth`` records ``use_stereo``.
 
     Raises:
         CheckpointError: missing/unreadable path or weights that do not fit (naming the file).
@@ -112,12 +118,20 @@ def load_pretrained(name: str, path: str | Path) -> tuple[nn.Module, tuple[int, 
         recorded = meta if isinstance(meta, dict) else options  # Monodepth2 returns the file's metadata
         if isinstance(recorded.get("height"), int) and isinstance(recorded.get("width"), int):
             size = (recorded["height"], recorded["width"])
+        if recorded.get("use_stereo") and net.output_spec.kind == "sigmoid-disparity":
+            # Monodepth2's stereo and mono+stereo models learn depth in units of the 0.1 training
+            # baseline; KITTI's 0.54 m baseline makes x 5.4 metres (its evaluate --eval_stereo)
+            net.output_spec = net.output_spec.replace(
+                scale="metric", depth_factor=STEREO_SCALE_FACTOR,
+                note="Monodepth2 stereo training on KITTI: depth x 5.4 = metres")
+        net.weights_info = WeightsInfo(True, "official-folder", str(path))
     elif path.is_file():
         if "weights" in _factory_params(model):
             net = create_model(model, weights=str(path))
         else:
             net = create_model(model)
             _load_state_dict_file(net, path)
+            net.weights_info = WeightsInfo(True, "weights-file", str(path))
     else:
         raise CheckpointError(f"{path}: weights file or folder not found")
     return net.eval(), size

@@ -4,6 +4,12 @@ Adding a model touches one file (the family module, with ``@register_model`` on 
 variant) and one import line in :mod:`litedepth.models`. Tests are generated from
 :func:`list_models`, so a new model is tested without new test code.
 
+Every registration states what the network's output means: ``output=`` an
+:class:`~litedepth.models.spec.OutputSpec` (or a function of the factory's options returning
+one, for families whose output depends on an option). A registration without it is refused
+when the module is imported. :func:`create_model` attaches the spec to the module as
+``output_spec``; checkpoints, ONNX files and prediction folders carry it from there.
+
 Example:
     >>> from litedepth.models import create_model, list_models
     >>> "deeplabv3-resnet50" in list_models()
@@ -21,6 +27,9 @@ from typing import Any
 from torch import nn
 
 from litedepth.errors import ConfigError
+from litedepth.models.spec import RANDOM_WEIGHTS, OutputSpec, WeightsInfo
+
+SpecSource = OutputSpec | Callable[..., OutputSpec]
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,8 @@ class ModelInfo:
         family: file-level family name, e.g. ``"deeplabv3"``.
         default_size: ``(height, width)`` the published model is trained at.
         tags: free-form tags (``"supervised"``, ``"self-supervised"`` ...).
+        output: the :class:`OutputSpec`, or a function of the factory's keyword options
+            returning it (see :meth:`output_spec`).
     """
 
     name: str
@@ -42,6 +53,23 @@ class ModelInfo:
     family: str = ""
     default_size: tuple[int, int] = (192, 640)
     tags: tuple[str, ...] = field(default_factory=tuple)
+    output: SpecSource | None = None
+
+    def output_spec(self, **options: Any) -> OutputSpec:
+        """The output spec of this network built with ``options`` (the factory's defaults
+        fill in the rest)."""
+        if isinstance(self.output, OutputSpec):
+            return self.output
+        if self.output is None:  # pragma: no cover - refused at registration
+            raise ConfigError(f"model {self.name!r} declares no output spec")
+        import inspect
+
+        bound = inspect.signature(self.factory).bind_partial(**options)
+        bound.apply_defaults()
+        spec = self.output(**bound.arguments)
+        if not isinstance(spec, OutputSpec):
+            raise TypeError(f"model {self.name!r}: output= must return an OutputSpec, got {type(spec).__name__}")
+        return spec
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
@@ -50,18 +78,43 @@ _REGISTRY: dict[str, ModelInfo] = {}
 def register_model(
     name: str,
     *,
+    output: SpecSource | None = None,
     task: str = "depth",
     family: str = "",
     default_size: tuple[int, int] = (192, 640),
     tags: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator registering a factory function under ``name``."""
+    """Decorator registering a factory function under ``name``.
+
+    Args:
+        output: what the network's output means (required): an :class:`OutputSpec`, or a
+            function taking the factory's keyword options and returning one.
+        task: ``"depth"``, ``"pose"``, ``"segmentation"`` or ``"multitask"``.
+        family: family name (default: the module's file name).
+        default_size: ``(height, width)`` of the published model; must be a multiple of the
+            spec's ``size_multiple``.
+
+    Raises:
+        TypeError: no ``output`` spec, or a name registered twice (at import time, so that a
+            network that does not say what its numbers mean never reaches a user).
+    """
 
     def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
-            raise ValueError(f"model name {name!r} is registered twice")
+            raise TypeError(f"model name {name!r} is registered twice")
+        if output is None or not (isinstance(output, OutputSpec) or callable(output)):
+            raise TypeError(
+                f"model {name!r} ({fn.__module__}.{fn.__qualname__}) must declare what its output means: "
+                "@register_model(..., output=OutputSpec...) (see litedepth.models.spec)"
+            )
         fam = family or fn.__module__.rsplit(".", 1)[-1]
-        _REGISTRY[name] = ModelInfo(name, fn, task, fam, default_size, tuple(tags))
+        info = ModelInfo(name, fn, task, fam, tuple(default_size), tuple(tags), output)
+        if isinstance(output, OutputSpec):
+            m = output.size_multiple
+            if default_size[0] % m or default_size[1] % m:
+                raise TypeError(f"model {name!r}: default size {default_size} is not a multiple of its "
+                                f"size_multiple {m}")
+        _REGISTRY[name] = info
         return fn
 
     return deco
@@ -89,14 +142,38 @@ def model_info(name: str) -> ModelInfo:
 def create_model(name: str, **cfg: Any) -> nn.Module:
     """Build the registered model ``name`` with keyword options ``cfg``.
 
-    The returned module carries ``model_name`` and ``model_config`` attributes so that
-    checkpoints can record how to rebuild it.
+    The returned module carries ``model_name``, ``model_config``, ``output_spec``
+    (:class:`OutputSpec`) and ``weights_info`` (:class:`WeightsInfo`) attributes so that
+    checkpoints can record how to rebuild it and what its output means. A network built here is
+    **untrained** for its output (``weights_info.trained`` is False) even when an encoder is
+    initialised from a file (``pretrained_path`` / ``weights`` / ``encoder_weights``); loaders of
+    trained weights (:func:`litedepth.models.load_pretrained`, checkpoints) replace it.
     """
     info = model_info(name)
     try:
         model = info.factory(**cfg)
+        spec = info.output_spec(**cfg)
     except TypeError as exc:
         raise ConfigError(f"bad options for model {name!r}: {exc}") from exc
     model.model_name = name  # type: ignore[attr-defined]
     model.model_config = dict(cfg)  # type: ignore[attr-defined]
+    model.output_spec = spec  # type: ignore[attr-defined]
+    if not isinstance(getattr(model, "weights_info", None), WeightsInfo):  # a family loader may have set it
+        init = next((str(cfg[k]) for k in ("weights", "pretrained_path", "encoder_weights") if cfg.get(k)), None)
+        model.weights_info = (WeightsInfo(False, "initialised", init) if init  # type: ignore[attr-defined]
+                              else RANDOM_WEIGHTS)
     return model
+
+
+def output_spec_of(model: nn.Module) -> OutputSpec:
+    """The :class:`OutputSpec` of a network built by :func:`create_model` (or any module with
+    an ``output_spec`` attribute).
+
+    Raises:
+        ConfigError: the module does not declare one (no guessing from its class or output).
+    """
+    spec = getattr(model, "output_spec", None)
+    if not isinstance(spec, OutputSpec):
+        raise ConfigError(f"{type(model).__name__} declares no output spec; build it with "
+                          "litedepth.models.create_model or set its output_spec attribute")
+    return spec

@@ -30,6 +30,7 @@ state dict of the whole network).
 from __future__ import annotations
 
 import logging
+from typing import Any
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from litedepth.models.multitask import (
     read_state_dict,
 )
 from litedepth.models.registry import register_model
+from litedepth.models.spec import NORMALISE_IMAGENET, OutputSpec, weights_from_file
 from litedepth.models.segmentation_outputs import SegmentationOutput
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,7 @@ class TorchvisionDeepLabV3Seg(nn.Module):
         if bad:
             raise CheckpointError(f"{path}: keys missing or of another shape in this network: {bad[:5]}")
         missing = self.load_state_dict(target, strict=False).missing_keys
+        self.weights_info = weights_from_file(path, missing)
         log.info("loaded %d tensors from %s (%d left at initialisation)", len(target), path, len(missing))
 
 
@@ -175,6 +178,14 @@ _SIZE = (512, 512)
 _TAGS = ("seed004", "segmentation")
 
 
+def _segmentation_output(num_classes: int = 21, **_: Any) -> OutputSpec:
+    return OutputSpec.segmentation(num_classes, size_multiple=1, normalisation=NORMALISE_IMAGENET)
+
+
+def _plus_output(num_classes: int = 21, **_: Any) -> OutputSpec:
+    return OutputSpec.segmentation(num_classes, size_multiple=1, normalisation=NORMALISE_IMAGENET)
+
+
 def _tv_factory(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
     def make(num_classes: int = 21, weights: str | None = None) -> nn.Module:
         return TorchvisionDeepLabV3Seg(builder, num_classes=num_classes, weights=weights)
@@ -188,7 +199,7 @@ for _name, _builder in (
     ("deeplabv3-resnet101-seg", tvseg.deeplabv3_resnet101),
     ("deeplabv3-mobilenet-v3-large-seg", tvseg.deeplabv3_mobilenet_v3_large),
 ):
-    register_model(_name, task="segmentation", family="segmentation", default_size=_SIZE, tags=_TAGS)(
+    register_model(_name, output=_segmentation_output, task="segmentation", family="segmentation", default_size=_SIZE, tags=_TAGS)(
         _tv_factory(_builder)
     )
 
@@ -202,9 +213,9 @@ def _plus_factory(default_encoder: str) -> Callable[..., nn.Module]:
     return make
 
 
-register_model("deeplabv3plus-resnet50", task="segmentation", family="segmentation", default_size=_SIZE, tags=_TAGS)(
+register_model("deeplabv3plus-resnet50", output=_plus_output, task="segmentation", family="segmentation", default_size=_SIZE, tags=_TAGS)(
     _plus_factory("resnet50")
 )
-register_model("deeplabv3plus-resnet101", task="segmentation", family="segmentation", default_size=_SIZE, tags=_TAGS)(
+register_model("deeplabv3plus-resnet101", output=_plus_output, task="segmentation", family="segmentation", default_size=_SIZE, tags=_TAGS)(
     _plus_factory("resnet101")
 )

@@ -50,6 +50,8 @@ from litedepth.losses.segmentation import focal_loss
 from litedepth.losses.supervised import masked_mse, scale_invariant_log_loss
 from litedepth.metrics.segmentation import SegmentationMetrics
 from litedepth.models import create_model
+from litedepth.models.spec import OutputSpec
+from litedepth.tasks.card import CardMixin
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +149,7 @@ def phase_at(phases: Sequence[Phase], position: int) -> int:
     return len(phases) - 1
 
 
-class MultiTaskSegDepthTask(L.LightningModule):
+class MultiTaskSegDepthTask(CardMixin, L.LightningModule):
     """Train a segmentation or multi-task (segmentation + depth) network with phases.
 
     Args:
@@ -276,7 +278,13 @@ class MultiTaskSegDepthTask(L.LightningModule):
         for m in self._frozen:  # frozen BatchNorm keeps its statistics (Lightning calls train())
             m.eval()
 
+    @property
+    def output_spec(self) -> OutputSpec:
+        """The network's spec: segmentation logits, or the depth head's meaning for multi-task networks."""
+        return self.net.output_spec
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
         checkpoint["multitask_schedule"] = {
             "phase": self._phase, "copied": sorted(self._copied), "history": list(self.phase_history),
             "phases": [asdict(p) for p in self.phases], "phase_unit": self.phase_unit,

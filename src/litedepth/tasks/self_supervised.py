@@ -37,6 +37,8 @@ from litedepth.geometry.warp import inverse_warp
 from litedepth.losses.photometric import min_reprojection_loss, photometric_error
 from litedepth.losses.smoothness import edge_aware_smoothness
 from litedepth.models import create_model
+from litedepth.models.spec import OutputSpec
+from litedepth.tasks.card import CardMixin
 from litedepth.tasks.schedules import cosine_restarts_schedule, step_schedule
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,7 @@ log = logging.getLogger(__name__)
 FrameId = int | str
 
 
-class SelfSupervisedDepthTask(L.LightningModule):
+class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
     """Train a disparity network and a pose network by view synthesis.
 
     Args:
@@ -117,6 +119,15 @@ class SelfSupervisedDepthTask(L.LightningModule):
         self.pose_net = create_model(pose_network, **(pose_options or {})) if self.temporal else None
 
     # ------------------------------------------------------------------ inference
+    @property
+    def output_spec(self) -> OutputSpec:
+        """Sigmoid disparity with this task's ``disp_to_depth`` range; depth up to scale
+        (monocular: median scaling; stereo: in units of the 0.1 training baseline)."""
+        spec = self.net.output_spec
+        if spec.kind == "sigmoid-disparity":
+            spec = spec.replace(min_depth=float(self.hparams.min_depth), max_depth=float(self.hparams.max_depth))
+        return spec
+
     def forward(self, image: Tensor) -> Tensor:
         """Sigmoid disparity ``(B, 1, H, W)`` for RGB ``(B, 3, H, W)`` in ``[0, 1]``."""
         return self.net(image).pred

@@ -19,6 +19,8 @@ from torch import Tensor
 from litedepth.losses.supervised import scale_invariant_log_loss
 from litedepth.metrics.depth import compute_depth_metrics
 from litedepth.models import create_model
+from litedepth.models.spec import OutputSpec
+from litedepth.tasks.card import CardMixin
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ log = logging.getLogger(__name__)
 VAL_METRICS = ("abs_rel", "sq_rel", "rmse", "rmse_log", "a1", "a2", "a3")
 
 
-class SupervisedDepthTask(L.LightningModule):
+class SupervisedDepthTask(CardMixin, L.LightningModule):
     """Train a registered depth network on RGB + metric depth pairs.
 
     Args:
@@ -69,8 +71,18 @@ class SupervisedDepthTask(L.LightningModule):
         self.panel_dir = panel_dir
         self._panel_batch: dict[str, Tensor] | None = None
 
+    @property
+    def output_spec(self) -> OutputSpec:
+        """The network's spec as trained: with ``si_lambda == 1`` the loss ignores the global
+        scale, so the depth is relative (evaluate with median scaling), not metres."""
+        spec = self.net.output_spec
+        if spec.kind == "depth" and self.si_lambda == 1.0:
+            spec = spec.replace(scale="relative", note="scale-invariant loss (SILog λ = 1): depth up to scale")
+        return spec
+
     def forward(self, image: Tensor) -> Tensor:
-        """Depth ``(B, 1, H, W)`` in metres for RGB ``(B, 3, H, W)`` in ``[0, 1]``."""
+        """Depth ``(B, 1, H, W)`` for RGB ``(B, 3, H, W)`` in ``[0, 1]``: metres, or relative
+        units when trained scale-invariantly (:attr:`output_spec`)."""
         return self.net(image).pred
 
     def _valid(self, gt: Tensor) -> Tensor:
