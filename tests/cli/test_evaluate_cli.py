@@ -47,7 +47,7 @@ def test_writes_json_and_csv(inputs: tuple[Path, Path], tmp_path: Path, capsys: 
     assert data["metrics"]["abs_rel"] == pytest.approx(0.0, abs=1e-9)
     assert data["ratio_median"] == pytest.approx(3.0) and data["ratio_std"] == pytest.approx(1 / 3)
     assert data["options"]["pred_kind"] == "inverse-depth" and data["options"]["median_scaling"] is True
-    assert data["options"]["protocol"]["name"] == "none" and data["options"]["gt_scale"] == 256.0
+    assert data["options"]["protocol"]["name"] == "none" and data["options"]["gt_encoding"]["name"] == "kitti"
     assert "litedepth_version" in data
     rows = list(csv.DictReader((tmp_path / "out" / "images.csv").open()))
     assert [r["name"] for r in rows] == ["f0", "f1"]

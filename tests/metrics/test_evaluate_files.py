@@ -54,7 +54,7 @@ def test_folder_round_trip_png_gt(png_pair: tuple[Path, Path]) -> None:
     assert result.per_image[0].metrics["abs_rel"] == pytest.approx(0.5)
     assert result.metrics["abs_rel"] == pytest.approx(0.25)
     assert result.metrics["rmse"] == pytest.approx(0.5)
-    assert result.options["predictions"] == str(pred) and result.options["gt_scale"] == 256.0
+    assert result.options["predictions"] == str(pred) and result.options["gt_encoding"]["scale"] == 256.0
     # gt_scale 512: gt a = 1 m, b = 2 m -> a 0, b |2 - 4| / 2 = 1 -> mean 0.5
     half = evaluate_folders(pred, gt, "none", gt_scale=512.0, median_scaling=False)
     assert half.metrics["abs_rel"] == pytest.approx(0.5)
