@@ -78,3 +78,15 @@ def test_training_sentences_count_only_whole_epochs():
     # cut by the limit: the option and a value covering every epoch at the measured speed
     cut = training_line({**later, "max_epochs": 40})
     assert "time limit" in cut and "--max-minutes 9 " in cut  # 40 epochs x 27 steps x 0.5 s = 9 min
+
+
+def test_every_demo_option_has_a_sentence_of_help():
+    import argparse
+
+    from litedepth.cli import demo
+
+    parser = demo.add_parser(argparse.ArgumentParser().add_subparsers())
+    options = [a for a in parser._actions if a.option_strings and a.dest != "help"]
+    assert len(options) == 13
+    for action in options:
+        assert action.help and len(action.help.split()) >= 3, action.option_strings

@@ -29,25 +29,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "training_curve.png and labelled panels. Nothing is downloaded.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--output", default=d.output, help="folder for the data, the run and the results (reused data "
+    p.add_argument("--output", metavar="DIR", default=d.output, help="folder for the data, the run and the results (reused data "
                    "is not rendered again)")
-    p.add_argument("--network", default=d.network, help="registered depth network to train (see `litedepth models`)")
+    p.add_argument("--network", metavar="NAME", default=d.network, help="registered depth network to train (see `litedepth models`)")
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=list(d.size),
                    help="height and width in pixels of the rendered frames and the network input")
-    p.add_argument("--train-sequences", type=int, default=d.train_sequences,
+    p.add_argument("--train-sequences", metavar="N", type=int, default=d.train_sequences,
                    help="synthetic sequences for training (90 %%) and validation (10 %%)")
-    p.add_argument("--test-sequences", type=int, default=d.test_sequences,
+    p.add_argument("--test-sequences", metavar="N", type=int, default=d.test_sequences,
                    help="held-out sequences, from another seed, for the final evaluation")
-    p.add_argument("--frames-per-sequence", type=int, default=d.frames_per_sequence,
+    p.add_argument("--frames-per-sequence", metavar="N", type=int, default=d.frames_per_sequence,
                    help="frames rendered per sequence")
-    p.add_argument("--max-minutes", type=float, default=d.max_minutes,
+    p.add_argument("--max-minutes", metavar="MIN", type=float, default=d.max_minutes,
                    help="wall-clock limit of the training in minutes; training stops at this limit or after "
                         "--max-epochs, whichever comes first")
-    p.add_argument("--max-epochs", type=int, default=d.max_epochs, help="most passes over the training scenes")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="training images per step")
-    p.add_argument("--lr", type=float, default=d.lr, help="learning rate of the Adam optimiser")
-    p.add_argument("--seed", type=int, default=d.seed, help="seed of the scenes and the network initialisation")
-    p.add_argument("--accelerator", default=d.accelerator,
+    p.add_argument("--max-epochs", metavar="N", type=int, default=d.max_epochs, help="most passes over the training scenes")
+    p.add_argument("--batch-size", metavar="N", type=int, default=d.batch_size, help="training images per step")
+    p.add_argument("--lr", type=float, default=d.lr, help="learning rate of the AdamW optimiser")
+    p.add_argument("--seed", metavar="N", type=int, default=d.seed, help="seed of the scenes and the network initialisation")
+    p.add_argument("--accelerator", metavar="NAME", default=d.accelerator,
                    help="Lightning accelerator: cpu, gpu, mps, or auto (a GPU when there is one)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return p
