@@ -34,8 +34,10 @@ log = logging.getLogger(__name__)
 
 #: loggers whose info records a progress bar replaces on the demo's screen
 _QUIET_LOGGERS = ("lightning.pytorch", "lightning.fabric", "litedepth.data.synthetic", "litedepth.metrics.evaluate")
-#: third-party warnings a demo user cannot act on (Lightning calling a deprecated torch API)
-_IGNORED_WARNINGS = ((r".*isinstance\(treespec, LeafSpec\)` is deprecated.*", FutureWarning),)
+#: warnings a demo user cannot act on: Lightning calling a deprecated torch API, and a rerun
+#: training afresh into the previous demo's run folder (its checkpoints are meant to be replaced)
+_IGNORED_WARNINGS = ((r".*isinstance\(treespec, LeafSpec\)` is deprecated.*", FutureWarning),
+                     (r"Checkpoint directory .* exists and is not empty", UserWarning))
 
 
 @dataclass
