@@ -20,7 +20,7 @@ def test_demo_cut_by_its_time_limit_says_so_on_one_screen(tmp_path, capsys):
     # a 0.06 s limit stops the training after its first step, inside the first epoch
     rc = main(["demo", "--output", str(out), "--size", "32", "64", "--train-sequences", "2",
                "--frames-per-sequence", "6", "--test-sequences", "1", "--max-epochs", "2",
-               "--max-minutes", "0.001", "--batch-size", "4", "--accelerator", "cpu"])
+               "--max-minutes", "0.001", "--batch-size", "4", "--accelerator", "cpu", "--panels", "2"])
     screen = capsys.readouterr()
     text = screen.out + screen.err
     words = " ".join(text.split())  # rich wraps long lines at the console width
@@ -36,7 +36,8 @@ def test_demo_cut_by_its_time_limit_says_so_on_one_screen(tmp_path, capsys):
     assert training["epochs"] == round(training["steps"] / 3, 4)
     assert "epochs_trained" not in res
     # the summary says the time limit cut the training and names the option giving more time
-    assert "stopped by the time limit" in words and "Give it more time: --max-minutes" in words
+    assert "stopped by the time limit" in words and "Give it more time" in words
+    assert re.search(r"litedepth demo --max-minutes \d+", words)
     assert "of 3 steps of epoch 1" in words
     # one screen: progress bars, the table and the summary; no per-item or third-party chatter
     lines = text.splitlines()
@@ -53,7 +54,7 @@ def test_demo_cut_by_its_time_limit_says_so_on_one_screen(tmp_path, capsys):
     assert curve.shape == (400, 700) and curve.std() > 10
     # labelled panels with colour bars, much larger than the bare 388 x 96 strips of before
     panels = sorted((out / "panels").glob("test_*.png"))
-    assert len(panels) == 4 and res["outputs"]["panels"] == [f"panels/{p.name}" for p in panels]
+    assert len(panels) == 2 and res["outputs"]["panels"] == [f"panels/{p.name}" for p in panels]
     with Image.open(panels[0]) as im:
         assert im.size[0] >= 1000 and im.size[1] >= 150
     assert (out / "run" / "checkpoints" / "last.ckpt").is_file()
@@ -77,7 +78,8 @@ def test_training_sentences_count_only_whole_epochs():
     assert "ran all 3 epochs" in full and "time limit" not in full and "--max-minutes" not in full
     # cut by the limit: the option and a value covering every epoch at the measured speed
     cut = training_line({**later, "max_epochs": 40})
-    assert "time limit" in cut and "--max-minutes 9 " in cut  # 40 epochs x 27 steps x 0.5 s = 9 min
+    assert "time limit" in cut and "litedepth demo --max-minutes 9," in cut  # 40 epochs x 27 steps x 0.5 s = 9 min
+    assert 'make demo DEMO_ARGS="--max-minutes 9"' in cut
 
 
 def test_every_demo_option_has_a_sentence_of_help():
@@ -87,6 +89,6 @@ def test_every_demo_option_has_a_sentence_of_help():
 
     parser = demo.add_parser(argparse.ArgumentParser().add_subparsers())
     options = [a for a in parser._actions if a.option_strings and a.dest != "help"]
-    assert len(options) == 13
+    assert len(options) == 14
     for action in options:
         assert action.help and len(action.help.split()) >= 3, action.option_strings

@@ -49,20 +49,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", metavar="N", type=int, default=d.seed, help="seed of the scenes and the network initialisation")
     p.add_argument("--accelerator", metavar="NAME", default=d.accelerator,
                    help="Lightning accelerator: cpu, gpu, mps, or auto (a GPU when there is one)")
+    p.add_argument("--panels", metavar="N", type=int, default=d.panels,
+                   help="labelled prediction panels of held-out images written to OUTPUT/panels")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return p
 
 
-def _more_time(training: dict[str, Any]) -> str:
-    """The --max-minutes that would let every epoch run, at the speed measured."""
+def _more_time(training: dict[str, Any]) -> tuple[int, str]:
+    """A --max-minutes that would let every epoch run at the speed measured, and why."""
     per_batch, per_epoch = training.get("seconds_per_batch"), training["batches_per_epoch"]
-    current = training["max_minutes"]
+    doubled = math.ceil(training["max_minutes"] * 2)
     if not (per_batch and per_epoch):
-        return f"--max-minutes {current * 2:g}"
-    minutes = training["max_epochs"] * per_epoch * per_batch / 60.0
-    suggestion = max(math.ceil(minutes), math.ceil(current * 2))
-    return (f"--max-minutes {suggestion:g} (all {training['max_epochs']} epochs need about {math.ceil(minutes)} min "
-            f"at the {per_batch:.2g} s per step measured here)")
+        return doubled, "twice the time"
+    minutes = math.ceil(training["max_epochs"] * per_epoch * per_batch / 60.0)
+    return max(minutes, doubled), (f"all {training['max_epochs']} epochs need about {minutes} min at the "
+                                   f"{per_batch:.2g} s per step measured here")
 
 
 def training_line(training: dict[str, Any]) -> str:
@@ -73,9 +74,10 @@ def training_line(training: dict[str, Any]) -> str:
     what = describe_training(training)
     stopped = training["stopped_by"]
     if stopped == "time limit":
+        minutes, why = _more_time(training)
         return (f"[yellow]training stopped by the time limit[/] (--max-minutes {training['max_minutes']:g}) after "
-                f"{what}.\nGive it more time: {_more_time(training)}; with make: "
-                f"make demo DEMO_ARGS=\"--max-minutes N\".")
+                f"{what}.\nGive it more time ({why}): litedepth demo --max-minutes {minutes}, "
+                f"or make demo DEMO_ARGS=\"--max-minutes {minutes}\"")
     if stopped == "max_epochs":
         return f"training ran all {what} (--max-epochs {training['max_epochs']})."
     return f"training stopped ({stopped}) after {what}."
@@ -91,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         output=args.output, network=args.network, size=tuple(args.size), train_sequences=args.train_sequences,
         test_sequences=args.test_sequences, frames_per_sequence=args.frames_per_sequence,
         max_minutes=args.max_minutes, max_epochs=args.max_epochs, batch_size=args.batch_size, lr=args.lr,
-        seed=args.seed, accelerator=args.accelerator, progress=not args.no_progress,
+        seed=args.seed, accelerator=args.accelerator, panels=args.panels, progress=not args.no_progress,
     )
     console = Console()
     console.print(f"[bold]litedepth demo[/]: {cfg.train_sequences} + {cfg.test_sequences} synthetic room sequences "
