@@ -43,3 +43,14 @@ def probe_video(path: Path) -> tuple[str, str, float, list]:
         ctx = stream.codec_context
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
         return ctx.name, ctx.codec_tag, float(stream.average_rate or 0), frames
+
+
+def find_chromium() -> str | None:
+    """A system Chromium for Playwright: ``$LITEDEPTH_CHROMIUM``, else the usual install paths."""
+    import shutil
+
+    for candidate in (os.environ.get("LITEDEPTH_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
+                      shutil.which("chromium-browser"), shutil.which("google-chrome")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
