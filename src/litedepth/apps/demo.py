@@ -99,15 +99,6 @@ def _median_train_depth(datamodule: Any) -> float:
     return float(np.median(stacked[stacked > 0]))
 
 
-def _read_rows(path: Path) -> list[dict[str, str]]:
-    import csv
-
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def _number(text: str | None) -> float:
     return float(text) if text not in (None, "") else float("nan")
 
@@ -126,9 +117,11 @@ def training_curve_figure(run_dir: str | Path, title: str | None = None) -> Figu
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
+    from litedepth.tasks.engine import read_csv_rows
+
     run_dir = Path(run_dir)
-    steps = [r for r in _read_rows(run_dir / "steps.csv") if r.get("train_loss")]
-    epochs = _read_rows(run_dir / "metrics.csv")
+    steps = [r for r in read_csv_rows(run_dir / "steps.csv") if r.get("train_loss")]
+    epochs = read_csv_rows(run_dir / "metrics.csv")
     if not steps:
         return None
     fig = Figure(figsize=(7.0, 4.0), dpi=100, layout="constrained")
@@ -136,12 +129,14 @@ def training_curve_figure(run_dir: str | Path, title: str | None = None) -> Figu
     x = [int(r["step"]) for r in steps]
     ax.plot(x, [float(r["train_loss"]) for r in steps], marker="o", markersize=3, linewidth=0.8, alpha=0.6,
             color="tab:blue", label="training loss (each step)")
+    last_step: dict[str, int] = {}
+    for r in steps:
+        last_step[r["epoch"]] = max(int(r["step"]), last_step.get(r["epoch"], 0))
     ends, train_mean, val, partial = [], [], [], []
     for r in epochs:
-        last = [int(s["step"]) for s in steps if s["epoch"] == r["epoch"]]
-        if not last:
+        if r["epoch"] not in last_step:
             continue
-        ends.append(max(last))
+        ends.append(last_step[r["epoch"]])
         train_mean.append(_number(r.get("train_loss")))
         val.append(_number(r.get("val_loss")))
         per_epoch = r.get("batches_per_epoch") or ""

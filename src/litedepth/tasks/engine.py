@@ -55,7 +55,10 @@ def _write_csv(path: Path, fields: tuple[str, ...], rows: list[dict[str, Any]]) 
     atomic_write_bytes(path, buf.getvalue().encode())
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
+def read_csv_rows(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a CSV file with a header (``metrics.csv``, ``steps.csv``) as dicts of strings;
+    ``[]`` when the file does not exist."""
+    path = Path(path)
     if not path.exists():
         return []
     with open(path, newline="") as f:
@@ -94,7 +97,7 @@ class EpochCSVLogger(Callback):
         self.batches_in_epoch = 0
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.rows = [r for r in _read_csv(self.path) if int(r["epoch"]) < trainer.current_epoch]
+        self.rows = [r for r in read_csv_rows(self.path) if int(r["epoch"]) < trainer.current_epoch]
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._sum, self._count, self.batches_in_epoch = 0.0, 0, 0
@@ -147,7 +150,7 @@ class StepCSVLogger(Callback):
         self._t0 = time.monotonic()
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.rows = [r for r in _read_csv(self.path) if int(r["step"]) <= trainer.global_step]
+        self.rows = [r for r in read_csv_rows(self.path) if int(r["step"]) <= trainer.global_step]
         self.steps_this_fit, self.seconds_this_fit = 0, 0.0
         self._t0 = time.monotonic()
 
