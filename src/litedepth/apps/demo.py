@@ -326,12 +326,12 @@ def _run(cfg: DemoConfig, phases: _Phases) -> dict[str, Any]:
         rgb = (images[idx].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         m = model.per_image[idx].metrics
         fig = depth_figure(rgb, gts[idx], preds[idx],
-                           title=f"held-out {Path(names[idx]).stem}: abs_rel {m['abs_rel']:.3f}, RMSE {m['rmse']:.2f} m; "
+                           title=f"held-out {Path(names[idx]).stem}: abs_rel {m['abs_rel']:.3f}, RMSE {m['rmse']:.2f} m\n"
                                  f"{cfg.network} trained {trained}")
         panels.append(out / "panels" / f"test_{k:02d}.png")
         save_figure(panels[-1], fig)
     stopped = {"time limit": f"stopped by the {cfg.max_minutes:g}-min time limit", "max_epochs": "all epochs run"}
-    curve = training_curve_figure(out / "run", title=f"{cfg.network}: {trained}\n"
+    curve = training_curve_figure(out / "run", title=f"{cfg.network}\n{trained}\n"
                                   f"{stopped.get(training['stopped_by'], 'stopped by ' + training['stopped_by'])}")
     if curve is not None:
         save_figure(out / "training_curve.png", curve)

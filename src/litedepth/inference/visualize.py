@@ -113,7 +113,7 @@ def depth_figure(
         image: ``(H, W, 3)`` uint8 RGB.
         gt: ``(H, W)`` depth in metres, 0 or non-finite = invalid; or ``None``.
         pred: ``(H, W)`` predicted depth in metres.
-        title: a title above the panels.
+        title: a title above the panels (``\n`` separates lines).
         cmap, error_cmap: matplotlib colormaps of depth and error.
         panel_inches: width of one panel in inches (the figure is drawn at 100 dpi).
 
@@ -129,14 +129,16 @@ def depth_figure(
     has_gt = gt is not None and bool((np.isfinite(gt) & (np.asarray(gt) > 0)).any())
     # fixed layout in inches (a layout engine would triple the drawing time): panels, then a
     # colour bar after the prediction and after the error
-    panel_h, gap, bar_w, bar_room, top, side = panel_inches * h / w, 0.15, 0.12, 0.75, 0.62, 0.1
+    title_lines = title.count("\n") + 1 if title else 0
+    panel_h, gap, bar_w, bar_room, side = panel_inches * h / w, 0.15, 0.12, 0.75, 0.1
+    top = 0.4 + 0.2 * title_lines  # the panels' titles, then the figure's title lines
     slots = ["input", "gt", "pred", "bar", "error", "bar"] if has_gt else ["input", "pred", "bar"]
     x, boxes = side, []
     for slot in slots:
         width = bar_w if slot == "bar" else panel_inches
         boxes.append((x, width))
         x += width + (bar_room if slot == "bar" else gap)
-    fig_w, fig_h = x - gap + side if slots[-1] != "bar" else x - bar_room + bar_room, panel_h + top + side
+    fig_w, fig_h = x, panel_h + top + side  # x: after the last colour bar and its labels
     fig = Figure(figsize=(fig_w, fig_h), dpi=100)
     axes = [fig.add_axes((x0 / fig_w, side / fig_h, width / fig_w, panel_h / fig_h)) for x0, width in boxes]
     panels = [ax for ax, slot in zip(axes, slots) if slot != "bar"]
