@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# more options: make demo DEMO_ARGS="--max-minutes 10"
 demo: $(STAMP)
-	$(BIN)/litedepth demo --output demo_output
+	$(BIN)/litedepth demo --output demo_output $(DEMO_ARGS)
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q --durations=15

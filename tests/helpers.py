@@ -28,3 +28,29 @@ def run_cli(*args: str, env_extra: dict | None = None, timeout: float = 600) -> 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "litedepth", *args], capture_output=True, text=True,
                           env=env, timeout=timeout)
+
+
+def probe_video(path: Path) -> tuple[str, str, float, list]:
+    """Decode a video with PyAV (FFmpeg): ``(codec name, codec tag, frame rate, RGB frames)``.
+
+    The codec tag is what the container declares (``avc1`` for H.264 in MP4); the frames are
+    ``(H, W, 3)`` uint8 arrays.
+    """
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+        return ctx.name, ctx.codec_tag, float(stream.average_rate or 0), frames
+
+
+def find_chromium() -> str | None:
+    """A system Chromium for Playwright: ``$LITEDEPTH_CHROMIUM``, else the usual install paths."""
+    import shutil
+
+    for candidate in (os.environ.get("LITEDEPTH_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
+                      shutil.which("chromium-browser"), shutil.which("google-chrome")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from litedepth.cli.main import main
+from tests.helpers import probe_video
 
 TOLERANCE = 0.05  # relative distance error allowed
 HFOV, CAM_HEIGHT, UNKNOWN_FACTOR = 70.0, 1.4, 0.37
@@ -153,5 +154,7 @@ def test_interrupted_run_keeps_complete_outputs(walk, tmp_path):
     assert summary["interrupted"] and summary["frames"] == 4
     with open_source(tmp_path / "o" / "annotated.mp4") as video:
         assert video.frame_count == 4
+    codec, tag, _, frames = probe_video(tmp_path / "o" / "annotated.mp4")  # H.264: plays in browsers
+    assert (codec, tag, summary["outputs"]["video_codec"], len(frames)) == ("h264", "avc1", "h264", 4)
     lines = (tmp_path / "o" / "events.jsonl").read_text().splitlines()
     assert all(json.loads(x) for x in lines)

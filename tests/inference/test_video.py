@@ -12,6 +12,7 @@ import torch
 from litedepth.errors import ConfigError
 from litedepth.inference.video import TemporalSmoother, frame_difference, predict_video, temporal_flicker
 from litedepth.utils.video_io import ImageSequenceSource, VideoWriter, open_source
+from tests.helpers import probe_video
 
 H, W = 40, 64
 
@@ -144,6 +145,36 @@ def test_video_pipeline_smooths_writes_npy_and_resets_at_the_cut(tmp_path):
         assert video.fps == pytest.approx(12.5, abs=0.01)
         decoded = [f.rgb for f in video]
     assert len(decoded) == 20 and decoded[0].shape == (H, W, 3)
+    # H.264 (what browsers play), declared as such in the container
+    codec, tag, rate, frames = probe_video(tmp_path / "out" / "clip_depth.mp4")
+    assert (codec, tag, result.codec, result.to_dict()["codec"]) == ("h264", "avc1", "h264", "h264")
+    assert rate == pytest.approx(12.5) and len(frames) == 20
+    assert np.abs(frames[5].astype(int) - decoded[5]).mean() < 2  # FFmpeg and OpenCV decode the same picture
+
+
+class _CameraStoppedByCtrlC:
+    """A camera-like source (no length) whose reading is interrupted by Ctrl+C after ``n`` frames."""
+
+    name, fps, frame_count = "camera 0", 10.0, None
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __iter__(self):
+        from litedepth.utils.video_io import Frame
+
+        for i in range(self.n):
+            yield Frame(i, _scene_image(0, shift=i), i / self.fps)
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_keeps_the_video_so_far(tmp_path):
+    out = tmp_path / "cam_depth.mp4"
+    result = predict_video(NoisyPredictor(), _CameraStoppedByCtrlC(5), out, layout="depth", progress=False)
+    assert result.interrupted and result.frames == 5 and result.video == out
+    codec, _, rate, frames = probe_video(out)
+    assert codec == "h264" and rate == pytest.approx(10.0) and len(frames) == 5
+    assert [p.name for p in tmp_path.iterdir()] == ["cam_depth.mp4"]  # no temporary file left
 
 
 def test_predict_cli_on_a_video_file(tmp_path):

@@ -81,3 +81,43 @@ def test_machine_info_fields():
     assert info["torch"] == torch.__version__ and info["device"] == "cpu"
     assert info["torch_threads"] == torch.get_num_threads()
     assert "T" in info["date"] and info["date"].endswith("+00:00")
+
+
+def test_spread_statistics():
+    s = LatencyStats.from_samples([10.0, 10.0, 10.0, 10.0, 30.0])
+    assert s.iqr_ms == 0.0 and s.iqr_over_median == 0.0  # one outlier leaves the quartiles alone
+    assert s.cv == pytest.approx(np.std([10, 10, 10, 10, 30]) / 14.0)
+    wide = LatencyStats.from_samples([8.0, 9.0, 10.0, 11.0, 12.0])
+    assert wide.iqr_ms == pytest.approx(2.0) and wide.iqr_over_median == pytest.approx(0.2)
+
+
+def _load(one, cpus=2):
+    return {"load_1min": one, "load_5min": one, "load_15min": one, "logical_cpus": cpus, "load_per_cpu": one / cpus}
+
+
+def test_timing_warnings_name_a_busy_machine_and_a_wide_spread():
+    steady = LatencyStats.from_samples([10.0, 10.1, 9.9, 10.0, 10.05])
+    assert latency.timing_warnings(_load(0.2), [("eager batch 1", steady)]) == []
+    (busy,) = latency.timing_warnings(_load(6.0), [("eager batch 1", steady)])
+    assert "busy" in busy and "load average 6" in busy and "2 logical CPUs" in busy
+    outlier = LatencyStats.from_samples([10.0, 10.0, 10.0, 10.0, 30.0])  # CV 57 %, IQR 0
+    spread = LatencyStats.from_samples([8.0, 9.0, 10.0, 11.0, 12.0])  # CV 14 %, IQR 20 % of the median
+    warnings = latency.timing_warnings(None, [("eager batch 1", outlier), ("onnxruntime batch 8", spread),
+                                              ("eager batch 2", steady)])
+    assert [w.split(":")[0] for w in warnings] == ["eager batch 1", "onnxruntime batch 8"]
+    assert "coefficient of variation 57%" in warnings[0] and "interquartile range 20%" in warnings[1]
+    # two calls say nothing about the spread
+    assert latency.timing_warnings(None, [("eager batch 1", LatencyStats.from_samples([1.0, 9.0]))]) == []
+
+
+def test_machine_load_reads_getloadavg(monkeypatch):
+    monkeypatch.setattr(latency.os, "getloadavg", lambda: (3.0, 2.0, 1.0))
+    monkeypatch.setattr(latency.os, "cpu_count", lambda: 4)
+    assert latency.machine_load() == {"load_1min": 3.0, "load_5min": 2.0, "load_15min": 1.0, "logical_cpus": 4,
+                                      "load_per_cpu": 0.75}
+
+    def unavailable():
+        raise OSError("no load average")
+
+    monkeypatch.setattr(latency.os, "getloadavg", unavailable)
+    assert latency.machine_load() is None

@@ -119,3 +119,19 @@ def test_cli_prints_both_mac_labels_and_writes_json(tmp_path, capsys):
 def test_cli_user_error(capsys):
     rc = cli_main.main(["profile", "--model", "lite-mono-tiny", "--backends", "eager,tensorrt"])
     assert rc == 2 and "unknown backend" in capsys.readouterr().err
+
+
+def test_cli_warns_when_the_machine_is_loaded(tmp_path, capsys, monkeypatch):
+    import litedepth.profiling.report as report
+
+    busy = {"load_1min": 7.5, "load_5min": 6.0, "load_15min": 5.0, "logical_cpus": 2, "load_per_cpu": 3.75}
+    monkeypatch.setattr(report, "machine_load", lambda: busy)
+    out = tmp_path / "p.json"
+    rc = cli_main.main(["profile", "--model", "lite-mono-tiny", "--height", str(H), "--width", str(W),
+                        "--warmup", "0", "--repeats", "2", "--threads", "1", "--json", str(out)])
+    assert rc == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "warning: the machine was busy: load average 7.5" in text
+    data = json.loads(out.read_text())
+    assert data["machine_load"] == busy
+    assert len(data["warnings"]) == 1 and data["warnings"][0].startswith("the machine was busy")

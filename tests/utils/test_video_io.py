@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from litedepth.errors import ConfigError, DataError
+from litedepth.utils import video_io
 from litedepth.utils.video_io import (
     CameraSource,
     ImageSequenceSource,
     ImageSequenceWriter,
     VideoFileSource,
     VideoWriter,
+    h264_encoder,
     open_source,
 )
+from tests.helpers import probe_video
 
 H, W = 96, 128
 
@@ -53,6 +58,50 @@ def test_video_round_trip(tmp_path, suffix):
     # iterating again starts from the first frame
     with open_source(path) as src:
         assert len(list(src)) == len(list(src)) == 5
+
+
+def test_mp4_is_h264_that_decodes_with_its_frames(tmp_path):
+    """Browsers play H.264 in MP4: the file declares it (avc1) and decodes to the frames written."""
+    assert h264_encoder() in ("libx264", "libopenh264")  # PyAV (a dependency) ships an H.264 encoder
+    frames = _frames(7)
+    path = tmp_path / "clip.mp4"
+    with VideoWriter(path, fps=12.5) as w:
+        for f in frames:
+            w.write(f)
+    assert (w.codec, w.encoder) == ("h264", h264_encoder())
+    codec, tag, rate, got = probe_video(path)
+    assert (codec, tag) == ("h264", "avc1") and rate == pytest.approx(12.5)
+    assert len(got) == 7 and all(g.shape == (H, W, 3) for g in got)
+    errors = [np.abs(g.astype(int) - f).mean() for g, f in zip(got, frames)]
+    assert max(errors) < 4, errors  # lossy, but close (the frames differ from each other by ~20)
+    # each decoded frame is nearest to the frame written at its position (order kept)
+    assert all(int(np.argmin([np.abs(g.astype(int) - f).mean() for f in frames])) == i for i, g in enumerate(got))
+
+
+def test_h264_pads_odd_sizes_by_one_edge_pixel(tmp_path):
+    frames = [f[:47, :33] for f in _frames(3)]
+    path = tmp_path / "odd.mp4"
+    with VideoWriter(path, fps=10) as w:
+        for f in frames:
+            w.write(f)
+    assert w.size == (33, 47)  # the frames' size; the encoded picture is one pixel larger
+    codec, _, _, got = probe_video(path)
+    assert codec == "h264" and [g.shape for g in got] == [(48, 34, 3)] * 3
+    assert np.abs(got[1][:47, :33].astype(int) - frames[1]).mean() < 4
+    assert np.abs(got[1][47, :33].astype(int) - frames[1][46]).mean() < 8  # the padding repeats the edge
+
+
+def test_without_h264_the_writer_falls_back_to_mp4v_with_a_warning(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(video_io, "_find_h264", lambda: (None, "PyAV is not installed (pip install av)"))
+    path = tmp_path / "fallback.mp4"
+    with caplog.at_level(logging.WARNING, logger="litedepth.utils.video_io"), VideoWriter(path, fps=10) as w:
+        for f in _frames(3):
+            w.write(f)
+    assert (w.codec, w.encoder) == ("mp4v", "opencv")
+    assert "pip install av" in caplog.text and "mp4v" in caplog.text and "browsers" in caplog.text
+    codec, tag, _, got = probe_video(path)
+    assert (codec, tag) == ("mpeg4", "mp4v") and len(got) == 3
+    assert np.abs(got[0].astype(int) - _frames(1)[0]).mean() < 12
 
 
 def test_video_writer_is_atomic_and_aborts(tmp_path):

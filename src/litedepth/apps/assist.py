@@ -508,7 +508,8 @@ def run_assist(
         "speech": speaker.describe(),
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch_threads": _torch_threads()},
         "outputs": {"events": "events.jsonl", "objects": "objects.jsonl" if log_objects else None,
-                    "annotated": {"video": "annotated.mp4", "frames": "frames/", "none": None}[annotated]},
+                    "annotated": {"video": "annotated.mp4", "frames": "frames/", "none": None}[annotated],
+                    "video_codec": writer.codec if isinstance(writer, VideoWriter) else None},
     }
     if frames == 0:
         raise DataError(source.name, "no frames were read")

@@ -12,6 +12,11 @@ with its ``network_options``) at the preset's data size; when the preset's first
 thop's are multiply-accumulates) that figure is printed beside our conv + linear MACs with the
 difference.
 
+A warning is printed with the results (and written under ``warnings`` in the JSON) when the
+machine was loaded before timing (1-minute load average above 0.5 per logical CPU) or the
+timed calls of a series spread widely (coefficient of variation or interquartile range above
+10 %): such latencies read high and vary.
+
 Example:
     litedepth profile --model lite-mono --height 192 --width 640 --batch-sizes 1,8 \\
         --backends eager,onnxruntime --json profile.json

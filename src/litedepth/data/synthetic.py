@@ -64,7 +64,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -404,6 +404,7 @@ def make_dataset(
     step_m: float | None = None,
     overwrite: bool = False,
     sequence_seeds: Sequence[int] | None = None,
+    on_sequence: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Render ``n_sequences`` sequences and write them to ``root`` (every file atomically).
 
@@ -429,6 +430,8 @@ def make_dataset(
         step_m: mean forward motion per frame (``None``: :data:`DEFAULT_STEP_M`).
         overwrite: replace a dataset already in ``root`` (one with a ``manifest.json``): its
             manifest and generator-named files are deleted first; other files are kept.
+        on_sequence: called as ``on_sequence(done, n_sequences)`` after each sequence is
+            written (e.g. to advance a progress bar).
 
     Returns:
         The manifest (also written to ``root/manifest.json``).
@@ -480,7 +483,9 @@ def make_dataset(
                 "length_m": scene.z_max,
             }
         )
-        logger.info("synthetic: wrote %s (%s, %d frames)", name, scene.kind, len(poses))
+        logger.debug("synthetic: wrote %s (%s, %d frames)", name, scene.kind, len(poses))
+        if on_sequence is not None:
+            on_sequence(si + 1, int(n_sequences))
     intr = {
         "width": W,
         "height": H,

@@ -174,6 +174,8 @@ class VideoDepthResult:
         scene_cuts: frame indices where the smoothing restarted.
         seconds: wall-clock time; ``frames / seconds`` is the processing rate.
         interrupted: stopped by Ctrl+C (the video holds the frames before it).
+        codec: the video's codec: ``"h264"`` (plays in browsers), or ``"mp4v"`` / ``"mjpeg"``
+            (OpenCV fallback, see :class:`~litedepth.utils.video_io.VideoWriter`).
     """
 
     video: Path | None
@@ -186,6 +188,7 @@ class VideoDepthResult:
     scene_cuts: list[int]
     seconds: float
     interrupted: bool = False
+    codec: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"video": None if self.video is None else str(self.video),
@@ -193,7 +196,7 @@ class VideoDepthResult:
                 "fps": self.fps, "layout": self.layout, "kind": self.kind, "smoothing": self.smoothing,
                 "scene_cuts": list(self.scene_cuts), "seconds": round(self.seconds, 3),
                 "processing_fps": round(self.frames / self.seconds, 3) if self.seconds > 0 else None,
-                "interrupted": self.interrupted}
+                "interrupted": self.interrupted, "codec": self.codec}
 
 
 def _display(pred: np.ndarray, kind: str) -> np.ndarray:
@@ -236,7 +239,7 @@ def predict_video(
     Args:
         predictor: a :class:`~litedepth.inference.Predictor` (eager or onnxruntime).
         source: a :class:`~litedepth.utils.video_io.FrameSource` (``open_source(...)``).
-        output: the video file (``.mp4``, ``.avi`` ...; written atomically).
+        output: the video file (``.mp4``: H.264 when available, ``.avi`` ...; written atomically).
         layout: ``"side-by-side"`` (input | depth, ``2W x H``) or ``"depth"`` (``W x H``).
         smoothing: EMA weight of the newest frame in ``(0, 1]`` (see
             :class:`TemporalSmoother`); ``None`` = off.
@@ -310,11 +313,11 @@ def predict_video(
             log.warning("interrupted after %d frames: the video holds them", frames)
     seconds = time.perf_counter() - start
     video = output if frames else None
-    log.info("wrote %s: %d frames at %.3g fps (%.1f frames/s processed)%s", output, frames, rate,
+    log.info("wrote %s: %d frames at %.3g fps, %s (%.1f frames/s processed)%s", output, frames, rate, writer.codec,
              frames / seconds if seconds > 0 else 0.0,
              f", smoothing restarted at frames {smoother.cuts}" if smoother.cuts else "")
     return VideoDepthResult(video, npy, frames, float(rate), layout, predictor.kind, smoothing,
-                            list(smoother.cuts), seconds, interrupted)
+                            list(smoother.cuts), seconds, interrupted, writer.codec)
 
 
 def _progress(enabled: bool):

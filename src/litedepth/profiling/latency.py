@@ -24,6 +24,12 @@ Peak memory (:class:`PeakMemory`), with the method named in every result:
     CPU fallback (no ``/proc``): ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` after minus
     before. The process-lifetime peak cannot be reset, so this is a lower bound: ``0`` when
     an earlier phase of the process peaked higher.
+
+Trust (:func:`timing_warnings`): timings taken while other programs load the machine read
+high and scatter. A warning is raised when the 1-minute load average read before the timing
+(:func:`machine_load`, ``os.getloadavg``) exceeds :data:`LOAD_PER_CPU_WARN` per logical CPU,
+or when the timed calls of a series spread: coefficient of variation ``std / mean`` above
+:data:`CV_WARN` or interquartile range above :data:`IQR_WARN` of the median.
 """
 
 from __future__ import annotations
@@ -43,13 +49,26 @@ import numpy as np
 import torch
 
 __all__ = [
+    "CV_WARN",
+    "IQR_WARN",
+    "LOAD_PER_CPU_WARN",
     "MEMORY_METHODS",
     "LatencyStats",
     "PeakMemory",
     "machine_info",
+    "machine_load",
     "measure_latency",
     "thread_count",
+    "timing_warnings",
 ]
+
+#: warn above this 1-minute load average per logical CPU, read before the timing (a quiet
+#: machine reads < 0.3; each busy program on another core adds 1 / cores)
+LOAD_PER_CPU_WARN = 0.5
+#: warn when the timed calls of a series have a coefficient of variation (std / mean) above this
+CV_WARN = 0.10
+#: ... or an interquartile range (p75 - p25) above this fraction of their median
+IQR_WARN = 0.10
 
 MEMORY_METHODS: dict[str, str] = {
     "cuda_max_memory_allocated": (
@@ -75,6 +94,7 @@ class LatencyStats:
 
     Attributes:
         mean_ms, p50_ms, p90_ms, min_ms, max_ms, std_ms: over the timed calls.
+        iqr_ms: interquartile range ``p75 - p25`` of the timed calls.
         repeats: number of timed calls.
         warmup: untimed calls before them.
     """
@@ -85,16 +105,28 @@ class LatencyStats:
     min_ms: float
     max_ms: float
     std_ms: float
+    iqr_ms: float
     repeats: int
     warmup: int
+
+    @property
+    def cv(self) -> float:
+        """Coefficient of variation ``std / mean`` (0 for a single call)."""
+        return self.std_ms / self.mean_ms if self.mean_ms > 0 else 0.0
+
+    @property
+    def iqr_over_median(self) -> float:
+        """Interquartile range as a fraction of the median."""
+        return self.iqr_ms / self.p50_ms if self.p50_ms > 0 else 0.0
 
     @classmethod
     def from_samples(cls, samples_ms: list[float] | np.ndarray, warmup: int = 0) -> LatencyStats:
         a = np.asarray(samples_ms, dtype=np.float64)
         if a.size == 0:
             raise ValueError("no latency samples")
-        return cls(float(a.mean()), float(np.percentile(a, 50)), float(np.percentile(a, 90)),
-                   float(a.min()), float(a.max()), float(a.std()), int(a.size), int(warmup))
+        p25, p50, p75, p90 = (float(v) for v in np.percentile(a, [25, 50, 75, 90]))
+        return cls(float(a.mean()), p50, p90, float(a.min()), float(a.max()), float(a.std()), p75 - p25,
+                   int(a.size), int(warmup))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -275,3 +307,55 @@ def machine_info(device: torch.device | str | None = "cpu") -> dict[str, Any]:
         info["device_name"] = torch.cuda.get_device_name(device)
         info["cudnn"] = torch.backends.cudnn.version()
     return info
+
+
+def machine_load() -> dict[str, Any] | None:
+    """Load averages and logical CPUs now.
+
+    Returns:
+        ``{"load_1min", "load_5min", "load_15min", "logical_cpus", "load_per_cpu"}`` (load =
+        runnable processes averaged over 1 / 5 / 15 minutes, ``os.getloadavg``;
+        ``load_per_cpu`` is the 1-minute figure per logical CPU), or ``None`` where the
+        platform has no load average (Windows).
+    """
+    try:
+        one, five, fifteen = os.getloadavg()
+    except (AttributeError, OSError):
+        return None
+    cpus = os.cpu_count() or 1
+    return {"load_1min": round(one, 2), "load_5min": round(five, 2), "load_15min": round(fifteen, 2),
+            "logical_cpus": cpus, "load_per_cpu": round(one / cpus, 3)}
+
+
+def timing_warnings(load: dict[str, Any] | None, series: list[tuple[str, LatencyStats]]) -> list[str]:
+    """Reasons not to trust timings: a loaded machine, or a large spread of the timed calls.
+
+    Args:
+        load: :func:`machine_load` read before the timing (``None``: not checked).
+        series: ``(label, stats)`` of each timed series, e.g. ``("eager batch 8", stats)``;
+            series of fewer than 3 calls are not checked for spread.
+
+    Returns:
+        one sentence per problem (empty when the timings look trustworthy), thresholds
+        :data:`LOAD_PER_CPU_WARN`, :data:`CV_WARN`, :data:`IQR_WARN`.
+
+    Example:
+        >>> timing_warnings({"load_1min": 0.1, "logical_cpus": 4, "load_per_cpu": 0.025},
+        ...                 [("eager batch 1", LatencyStats.from_samples([10, 10.2, 9.9, 10.1]))])
+        []
+    """
+    out = []
+    if load is not None and load["load_per_cpu"] > LOAD_PER_CPU_WARN:
+        out.append(f"the machine was busy: load average {load['load_1min']:g} over the last minute on "
+                   f"{load['logical_cpus']} logical CPUs ({load['load_per_cpu']:.2f} per CPU, above "
+                   f"{LOAD_PER_CPU_WARN:g}) before timing; other programs compete for the CPU, so the "
+                   "latencies read high and vary: profile on a quiet machine")
+    for label, stats in series:
+        if stats.repeats < 3:
+            continue
+        if stats.cv > CV_WARN or stats.iqr_over_median > IQR_WARN:
+            out.append(f"{label}: the {stats.repeats} timed calls spread widely (coefficient of variation "
+                       f"{stats.cv:.0%}, interquartile range {stats.iqr_over_median:.0%} of the median; "
+                       f"warnings above {CV_WARN:.0%} / {IQR_WARN:.0%}): more repeats or a quieter machine "
+                       "give steadier numbers")
+    return out

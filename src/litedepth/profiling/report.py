@@ -44,7 +44,9 @@ from litedepth.profiling.latency import (
     LatencyStats,
     PeakMemory,
     machine_info,
+    machine_load,
     measure_latency,
+    timing_warnings,
 )
 from litedepth.utils.atomic import atomic_open
 
@@ -134,6 +136,10 @@ class ProfileResult:
         machine: :func:`~litedepth.profiling.latency.machine_info`.
         onnx: for the onnxruntime backend: the file, its parity and H/W mode.
         notes: caveats worth printing with the numbers.
+        machine_load: :func:`~litedepth.profiling.latency.machine_load` read before the
+            timing (``None`` where unavailable).
+        warnings: reasons not to trust the latencies (a loaded machine, widely spread calls),
+            from :func:`~litedepth.profiling.latency.timing_warnings`; empty when none.
         reference: a published figure to compare with, e.g. ``{"source": "seed 001 ...",
             "gmacs": 5.032}`` (GMACs; the seed tables call them FLOPs, as thop does).
     """
@@ -151,6 +157,8 @@ class ProfileResult:
     onnx: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     reference: dict[str, Any] | None = None
+    machine_load: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def reference_comparison(self) -> dict[str, Any] | None:
         """Our conv/linear GMACs beside :attr:`reference` (``None`` without one).
@@ -207,6 +215,8 @@ class ProfileResult:
             "onnx": self.onnx,
             "machine": self.machine,
             "notes": list(self.notes),
+            "machine_load": self.machine_load,
+            "warnings": list(self.warnings),
             "reference": self.reference_comparison(),
         }
 
@@ -313,6 +323,7 @@ def profile_model(
         macs_full = count_macs(model, x1, mode="full").macs
         result = ProfileResult(str(name), (int(height), int(width)), str(device), n_threads,
                                count_params(model), _params_by_child(model), macs_cl, macs_full)
+        result.machine_load = machine_load()  # before the timing: what other programs add
         if "eager" in backends:
             for b in batch_sizes:
                 x = torch.rand(b, 3, height, width, device=device)
@@ -324,6 +335,8 @@ def profile_model(
             _profile_onnxruntime(model, result, batch_sizes, warmup, repeats, device, n_threads,
                                  onnx_path)
         result.machine = machine_info(device)
+    result.warnings = timing_warnings(result.machine_load,
+                                      [(f"{r.backend} batch {r.batch_size}", r.latency) for r in result.latency])
     if device.type == "cpu":
         result.notes.append("CPU peak memory is the process RSS peak delta (Linux VmHWM reset "
                             "through /proc/self/clear_refs, else getrusage): memory added on "
@@ -428,9 +441,10 @@ def size_table_markdown(rows: Sequence[SizeRow]) -> str:
 
 
 def render_profile(result: ProfileResult) -> list[Any]:
-    """Rich renderables for the terminal: a size table, a latency table and, when both
-    backends ran, an eager vs onnxruntime table."""
+    """Rich renderables for the terminal: a size table, a latency table, when both backends
+    ran an eager vs onnxruntime table, and the reasons not to trust the timings, if any."""
     from rich.table import Table
+    from rich.text import Text
 
     h, w = result.input_size
     sizes = Table(title=f"{result.model_name} at {h}x{w} (HxW)", show_header=False)
@@ -476,6 +490,8 @@ def render_profile(result: ProfileResult) -> list[Any]:
                         "-" if c["eager_over_ort"] is None else f"{c['eager_over_ort']:.2f}x")
         cmp.caption = f"onnxruntime provider: {comparison[0]['onnxruntime_provider']}; > 1x: onnxruntime is faster"
         renderables.append(cmp)
+    for warning in result.warnings:
+        renderables.append(Text(f"warning: {warning}", style="yellow"))
     return renderables
 
 

@@ -17,6 +17,11 @@ field       type / shape            meaning
 Image sequences have no frame rate of their own: pass ``fps`` to :func:`open_source`; without
 it ``source.fps`` is ``None`` and ``time_s`` is the frame index (one frame per second).
 
+Video files are written as **H.264** (``avc1``, 4:2:0, what web browsers play) through PyAV,
+whose wheels bundle FFmpeg with libx264; without PyAV or an H.264 encoder the writer falls
+back to OpenCV's MPEG-4 Part 2 (``mp4v``) with a warning (most browsers do not play that).
+``.avi`` files are Motion JPEG (OpenCV). :func:`h264_encoder` says which encoder is used.
+
 Writers write to a temporary file beside the destination and rename it over the destination
 when closed (:func:`os.replace`), so a reader never sees a half-written video; a writer closed
 by an exception discards its temporary file.
@@ -31,6 +36,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import logging
 import os
@@ -39,6 +45,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 
@@ -59,6 +66,7 @@ __all__ = [
     "ImageSequenceWriter",
     "VideoFileSource",
     "VideoWriter",
+    "h264_encoder",
     "open_source",
 ]
 
@@ -66,8 +74,12 @@ __all__ = [
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 #: Suffixes read as video files; any other existing file is tried as a video too.
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv")
-#: FourCC codes per output container (OpenCV's pip wheels have no H.264 encoder).
+#: Containers written as H.264 through PyAV (OpenCV's pip wheels have no H.264 encoder).
+_H264_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv")
+#: OpenCV FourCC per container: ``.avi`` always, the others when H.264 is unavailable.
 _FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
+#: H.264 encoders tried in order (PyAV's wheels ship libx264; some FFmpeg builds only OpenH264).
+_H264_ENCODERS = ("libx264", "libopenh264")
 
 
 @dataclass(frozen=True, eq=False)
@@ -371,12 +383,110 @@ class _FrameWriter(ABC):
             self.abort()
 
 
+@functools.lru_cache(maxsize=1)
+def _find_h264() -> tuple[str | None, str]:
+    """``(encoder name, "")`` of the first H.264 encoder PyAV can open, or ``(None, why not)``."""
+    try:
+        import av
+    except ImportError:
+        return None, "PyAV is not installed (pip install av)"
+    for name in _H264_ENCODERS:
+        try:
+            ctx = av.CodecContext.create(name, "w")
+            ctx.width, ctx.height, ctx.pix_fmt = 64, 64, "yuv420p"
+            ctx.time_base = Fraction(1, 25)
+            ctx.open()  # a listed encoder can still fail to open (a missing OpenH264 library)
+            return name, ""
+        except Exception as exc:  # noqa: BLE001 - any failure means: try the next encoder
+            log.debug("H.264 encoder %s unavailable: %s", name, exc)
+    return None, f"PyAV {av.__version__} has no working H.264 encoder ({' or '.join(_H264_ENCODERS)})"
+
+
+def h264_encoder() -> str | None:
+    """Name of the H.264 encoder :class:`VideoWriter` uses (``"libx264"`` or ``"libopenh264"``),
+    or ``None`` when PyAV or an H.264 encoder is missing (the writer then falls back to ``mp4v``).
+
+    Checked once per process by opening the encoder on a 64 x 64 frame.
+    """
+    return _find_h264()[0]
+
+
+class _PyAVBackend:
+    """H.264 (4:2:0) through PyAV into an MP4 / MOV / MKV container."""
+
+    def __init__(self, path: Path, encoder: str, fps: float, width: int, height: int, fmt: str | None) -> None:
+        import av
+
+        # x264 / OpenH264 need even sizes in 4:2:0: odd sizes are padded by one edge pixel
+        self.width, self.height = width + width % 2, height + height % 2
+        container_options = {"movflags": "+faststart"} if fmt in (".mp4", ".m4v", ".mov") else {}
+        self._container = av.open(str(path), "w", container_options=container_options)
+        try:
+            self._stream = self._container.add_stream(encoder, rate=Fraction(fps).limit_denominator(100000))
+            self._stream.width, self._stream.height, self._stream.pix_fmt = self.width, self.height, "yuv420p"
+            if encoder == "libx264":
+                # CRF 20: visually lossless for depth colour maps; "veryfast" keeps up with a camera
+                self._stream.options = {"crf": "20", "preset": "veryfast"}
+            else:  # OpenH264 has no quality mode: about 0.2 bits per pixel
+                self._stream.bit_rate = max(200_000, int(0.2 * self.width * self.height * fps))
+        except BaseException:
+            self._container.close()
+            raise
+        self._pts = 0
+
+    def write(self, rgb: np.ndarray) -> None:
+        import av
+
+        pad_h, pad_w = self.height - rgb.shape[0], self.width - rgb.shape[1]
+        if pad_h or pad_w:
+            rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts = self._pts
+        self._pts += 1
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        try:
+            for packet in self._stream.encode():  # flush the encoder's delayed frames
+                self._container.mux(packet)
+        finally:
+            self._container.close()
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self._container.close()
+
+
+class _OpenCVBackend:
+    """OpenCV's ``VideoWriter`` (MPEG-4 Part 2 ``mp4v`` or Motion JPEG)."""
+
+    def __init__(self, path: Path, fourcc: str, fps: float, width: int, height: int) -> None:
+        import cv2
+
+        self._writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
+        if not self._writer.isOpened():
+            raise DataError(path, f"OpenCV cannot open a {fourcc} encoder for it")
+
+    def write(self, rgb: np.ndarray) -> None:
+        import cv2
+
+        self._writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+    def close(self) -> None:
+        self._writer.release()
+
+    abort = close
+
+
 class VideoWriter(_FrameWriter):
     """Write RGB frames to a video file, atomically (temporary file renamed on close).
 
-    The container follows the suffix: ``.mp4`` / ``.mov`` / ``.mkv`` (MPEG-4 Part 2, ``mp4v``)
-    or ``.avi`` (Motion JPEG). Frames of another size than the video's are resized (with one
-    warning).
+    The container follows the suffix: ``.mp4`` / ``.m4v`` / ``.mov`` / ``.mkv`` hold H.264
+    (4:2:0, written by PyAV with :func:`h264_encoder`; an odd width or height is padded by one
+    edge pixel, as 4:2:0 needs even sizes); without an H.264 encoder they hold MPEG-4 Part 2
+    (``mp4v``, OpenCV) and a warning says so. ``.avi`` holds Motion JPEG (OpenCV). Frames of
+    another size than the video's are resized (with one warning).
 
     Args:
         path: destination file; its folder is created.
@@ -385,10 +495,12 @@ class VideoWriter(_FrameWriter):
 
     Attributes:
         frames_written: number of frames written so far.
+        codec: ``"h264"``, ``"mp4v"`` or ``"mjpeg"`` once the first frame is written, else ``None``.
+        encoder: the encoder behind it (``"libx264"``, ``"libopenh264"``, ``"opencv"``).
 
     Raises:
         ConfigError: unsupported suffix or a non-positive fps.
-        DataError: OpenCV cannot open an encoder for the file.
+        DataError: no encoder can be opened for the file.
 
     Example:
         >>> with VideoWriter("out.mp4", fps=10) as w:  # doctest: +SKIP
@@ -405,23 +517,42 @@ class VideoWriter(_FrameWriter):
         self.fps = float(fps)
         self.size = None if size is None else (int(size[0]), int(size[1]))
         self.frames_written = 0
-        self._writer = None
+        self.codec: str | None = None
+        self.encoder: str | None = None
+        self._backend: _PyAVBackend | _OpenCVBackend | None = None
         self._tmp: Path | None = None
         self._warned_resize = False
         self._closed = False
 
-    def _start(self, width: int, height: int) -> None:
-        import cv2
+    def _open_backend(self, width: int, height: int) -> _PyAVBackend | _OpenCVBackend:
+        assert self._tmp is not None
+        suffix = self.path.suffix.lower()
+        if suffix in _H264_SUFFIXES:
+            encoder, why_not = _find_h264()
+            if encoder is not None:
+                backend = _PyAVBackend(self._tmp, encoder, self.fps, width, height, suffix)
+                if (backend.width, backend.height) != (width, height):
+                    log.info("%s: %dx%d frames padded to %dx%d (H.264 4:2:0 needs even sizes)", self.path,
+                             width, height, backend.width, backend.height)
+                self.codec, self.encoder = "h264", encoder
+                return backend
+            log.warning("%s: %s; writing MPEG-4 Part 2 (mp4v) instead, which most web browsers do not play",
+                        self.path, why_not)
+        fourcc = _FOURCC[suffix]
+        backend = _OpenCVBackend(self._tmp, fourcc, self.fps, width, height)
+        self.codec, self.encoder = ("mjpeg" if fourcc == "MJPG" else fourcc), "opencv"
+        return backend
 
+    def _start(self, width: int, height: int) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix, dir=self.path.parent)
         os.close(fd)
         self._tmp = Path(tmp)
-        fourcc = cv2.VideoWriter_fourcc(*_FOURCC[self.path.suffix.lower()])
-        self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, (width, height))
-        if not self._writer.isOpened():
+        try:
+            self._backend = self._open_backend(width, height)
+        except BaseException:
             self.abort()
-            raise DataError(self.path, f"OpenCV cannot open a {_FOURCC[self.path.suffix.lower()]} encoder for it")
+            raise
         self.size = (width, height)
 
     def write(self, rgb: np.ndarray) -> None:
@@ -431,17 +562,17 @@ class VideoWriter(_FrameWriter):
         if self._closed:
             raise DataError(self.path, "write after close")
         arr = _as_rgb_uint8(rgb, str(self.path))
-        if self._writer is None:
+        if self._backend is None:
             w, h = self.size or (arr.shape[1], arr.shape[0])
             self._start(w, h)
-        assert self.size is not None
+        assert self.size is not None and self._backend is not None
         if (arr.shape[1], arr.shape[0]) != self.size:
             if not self._warned_resize:
                 log.warning("%s: frame of %dx%d resized to the video's %dx%d", self.path,
                             arr.shape[1], arr.shape[0], *self.size)
                 self._warned_resize = True
             arr = cv2.resize(arr, self.size, interpolation=cv2.INTER_AREA)
-        self._writer.write(cv2.cvtColor(arr, cv2.COLOR_RGB2BGR))
+        self._backend.write(arr)
         self.frames_written += 1
 
     def close(self) -> None:
@@ -449,11 +580,15 @@ class VideoWriter(_FrameWriter):
         if self._closed:
             return
         self._closed = True
-        if self._writer is None:
+        if self._backend is None:
             log.warning("%s: no frames were written; no video file created", self.path)
             return
-        self._writer.release()
-        self._writer = None
+        backend, self._backend = self._backend, None
+        try:
+            backend.close()
+        except BaseException:
+            self._discard_tmp()
+            raise
         assert self._tmp is not None
         with open(self._tmp, "rb") as f:
             os.fsync(f.fileno())
@@ -464,9 +599,12 @@ class VideoWriter(_FrameWriter):
     def abort(self) -> None:
         """Discard the temporary file; the destination is left untouched."""
         self._closed = True
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
+        if self._backend is not None:
+            self._backend.abort()
+            self._backend = None
+        self._discard_tmp()
+
+    def _discard_tmp(self) -> None:
         if self._tmp is not None:
             with contextlib.suppress(FileNotFoundError):
                 self._tmp.unlink()
