@@ -40,6 +40,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="destination .onnx file")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
     p.add_argument("--dynamic-hw", action="store_true", help="dynamic height and width too")
+    p.add_argument("--head", choices=("auto", "depth", "logits"), default="auto",
+                   help="which output to export: the depth map (depth and multi-task networks) or the class "
+                        "logits (segmentation and multi-task networks); auto: depth when the network has it")
     p.add_argument("--atol", type=float, default=1e-4,
                    help="parity tolerance relative to max(1, output scale) (default 1e-4)")
     return p
@@ -66,8 +69,8 @@ def load_model_from_args(model: str | None, weights: str | None = None, checkpoi
     if not model:
         raise ConfigError("--model NAME or --checkpoint CKPT is required")
     info = model_info(model)
-    if info.task != "depth":
-        raise ConfigError(f"model {model!r} is a {info.task} network; only depth networks export here")
+    if info.task == "pose":
+        raise ConfigError(f"model {model!r} is a pose network; depth, multi-task and segmentation networks export here")
     return load_model(model, weights=weights)
 
 
@@ -101,9 +104,15 @@ def run(args: argparse.Namespace) -> int:
     name, size = loaded.name, loaded.input_size
     height = args.height or size[0]
     width = args.width or size[1]
+    head = args.head if args.head != "auto" else ("depth" if loaded.spec.is_depth else "logits")
+    if head == "depth" and not loaded.spec.is_depth:
+        raise ConfigError(f"--head depth: {name} has no depth output ({loaded.spec.describe()})")
+    if head == "logits" and not loaded.spec.num_classes:
+        raise ConfigError(f"--head logits: {name} has no segmentation output")
     result = export_onnx(loaded.net, args.output, height, width, opset=args.opset, dynamic_hw=args.dynamic_hw,
-                         model_name=name, atol=args.atol, spec=loaded.spec, weights=loaded.weights,
-                         training_depth_encoding=loaded.depth_encoding)
+                         model_name=name, atol=args.atol, spec=loaded.spec if head == "depth" else None,
+                         weights=loaded.weights, training_depth_encoding=loaded.depth_encoding,
+                         output="pred" if head == "depth" else "logits")
     table = Table(title=f"ONNX parity: {name} (onnxruntime CPU vs eager PyTorch)")
     for col in ("input (BxCxHxW)", "max abs diff", "relative", "tolerance", "result"):
         table.add_column(col, justify="right")
@@ -114,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dynamic_hw and not result.dynamic_hw:
         hw += " (the graph is shape-specialised; see the warning)"
     table.caption = (f"wrote {result.path} ({result.file_bytes / 1e6:.1f} MB, opset {result.opset}); "
-                     f"batch dynamic, {height}x{width} {hw}; output {loaded.spec.describe()}"
+                     f"batch dynamic, {height}x{width} {hw}; output {result.output_spec.describe()}"
                      + ("" if loaded.weights.trained else "; UNTRAINED (random weights)"))
     console = Console()
     if not console.is_terminal:

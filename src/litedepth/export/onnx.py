@@ -421,6 +421,14 @@ def export_onnx(
     height, width = int(height), int(width)
     if output not in OUTPUTS:
         raise ConfigError(f"unknown export output {output!r}; choose one of {', '.join(OUTPUTS)}")
+    if output == "logits" and hasattr(model, "segmentation_only"):  # multi-task: deploy encoder + seg decoder
+        declared = getattr(model, "output_spec", None)
+        model_name = model_name or getattr(model, "model_name", None)
+        weights = weights or getattr(model, "weights_info", None)
+        model = model.segmentation_only()
+        if isinstance(declared, OutputSpec) and declared.num_classes:
+            spec = spec or OutputSpec.segmentation(declared.num_classes, size_multiple=declared.size_multiple,
+                                                   normalisation=declared.normalisation)
     if height <= 0 or width <= 0:
         raise ConfigError(f"export height and width must be positive, got {height}x{width}")
     if not 7 <= int(opset) <= 23:
