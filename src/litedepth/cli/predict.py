@@ -161,7 +161,7 @@ def run_video(args: argparse.Namespace, predictor: Any, source_spec: str) -> int
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"camera{source_spec.strip()}" if source_spec.strip().isdigit() else Path(source_spec.rstrip("/")).stem
-    stem = stem.replace("*", "").replace("?", "") or "video"
+    stem = stem.replace("*", "").replace("?", "").strip("_-. ") or "video"  # "seq0000_*.png" -> seq0000
     with open_source(source_spec, fps=args.fps) as source:
         result = predict_video(predictor, source, out_dir / f"{stem}_depth.mp4", layout=args.layout,
                                smoothing=args.smoothing, cut_threshold=args.scene_cut or None,
