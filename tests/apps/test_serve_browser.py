@@ -12,6 +12,7 @@ Needs Gradio, Playwright (the Python package only) and a system Chromium (Debian
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -73,11 +74,17 @@ def test_page_in_headless_chromium_predicts_and_saves_a_screenshot(tmp_path):
                 "() => document.querySelector('#summary textarea').value.startsWith('lite-mono-tiny')",
                 timeout=TIMEOUT_MS)
             assert "relative" in summary.input_value()
+            # a relative model's distances are never shown in metres (issue 11, finding 5)
+            assert "metre" not in summary.input_value().lower()
+            assert not re.search(r"\d m\b", summary.input_value())  # no "0.2 m" either
+            assert "UNTRAINED" in summary.input_value()
             page.locator("#depth img").first.wait_for()
             page.locator("#overlay img").first.wait_for()
 
-            page.locator("#model input").click()  # the model picker
-            page.get_by_role("option", name="deeplabv3-mobilenet-v3-large").click()
+            page.locator("#model input").click()  # the model picker labels untrained networks
+            option = page.get_by_role("option", name="deeplabv3-mobilenet-v3-large")
+            assert "untrained" in option.inner_text()
+            option.click()
             page.locator("#run").click()
             page.wait_for_function(
                 "() => document.querySelector('#summary textarea').value.startsWith('deeplabv3')",
