@@ -54,3 +54,25 @@ def find_chromium() -> str | None:
         if candidate and Path(candidate).is_file():
             return candidate
     return None
+
+
+def informative(net, seed: int = 0, perturb: bool = False):
+    """Random BatchNorm statistics (and, with ``perturb``, perturbed weights and Lite-Mono's
+    1e-6 layer scales raised to 0.5), so that untrained networks give non-constant outputs;
+    returns ``net`` in eval mode."""
+    import torch
+    from torch import nn
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
+        if perturb:
+            for name, p in net.named_parameters():
+                if "gamma" in name or name.endswith("layer_scale"):
+                    p.copy_(torch.full_like(p, 0.5))
+                elif p.dim() > 1:
+                    p.add_(torch.randn(p.shape, generator=gen) * 0.02)
+    return net.eval()

@@ -23,6 +23,7 @@ from litedepth.inference import Predictor
 from litedepth.inference.onnx_backend import OnnxDepthModel, predictor_from_onnx
 from litedepth.models import DepthOutput, OutputSpec, create_model, list_models, model_info
 from litedepth.profiling import count_params
+from tests.helpers import informative
 
 H, W = 64, 96  # multiples of 32: every registered depth network accepts it
 
@@ -43,14 +44,7 @@ MAX_PARAMS_BY_DEFAULT = 20_000_000  # bigger networks take 3-15 s each to export
 
 
 def _informative(net: nn.Module, seed: int = 0) -> nn.Module:
-    """Random BatchNorm statistics, so that untrained networks give non-constant outputs."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
-    return net.eval()
+    return informative(net, seed)
 
 
 def _eager(net: nn.Module, x: Tensor) -> np.ndarray:

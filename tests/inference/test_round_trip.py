@@ -30,6 +30,7 @@ from litedepth.inference import Predictor, load_model
 from litedepth.metrics import evaluate_arrays
 from litedepth.models import create_model, list_models, model_info
 from litedepth.models.spec import to_depth
+from tests.helpers import informative
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -55,19 +56,7 @@ CASES = [(fam, name, via) for fam, name in FAMILIES.items() for via in ("checkpo
 
 
 def _informative(net: nn.Module, seed: int = 0) -> nn.Module:
-    """Perturbed weights and BatchNorm statistics: untrained networks give non-constant maps."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
-        for name, p in net.named_parameters():
-            if "gamma" in name or name.endswith("layer_scale"):  # Lite-Mono's 1e-6 layer scales
-                p.copy_(torch.full_like(p, 0.5))
-            elif p.dim() > 1:
-                p.add_(torch.randn(p.shape, generator=gen) * 0.02)
-    return net.eval()
+    return informative(net, seed, perturb=True)
 
 
 def _task_for(name: str, options: dict):
