@@ -31,6 +31,7 @@ SUBCOMMANDS = {
     "pseudo-label": "pseudo_label",
     "assist": "assist",
     "serve": "serve",
+    "weights": "weights",
 }
 
 
