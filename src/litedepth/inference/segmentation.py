@@ -349,6 +349,10 @@ def _predictor_from_args(args: argparse.Namespace, model: str | None, weights: s
         return SegmentationPredictor.from_checkpoint(args.checkpoint, **kw)
     if model is None:
         raise ConfigError("give --checkpoint or a segmentation model name")
+    if weights is not None:
+        from litedepth.weights import resolve
+
+        weights = str(resolve(weights, network=model))
     return SegmentationPredictor.from_name(model, weights=weights, **kw)
 
 

@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader, Dataset
 from litedepth.data.io import read_rgb
 from litedepth.errors import CheckpointError, ConfigError, DataError
 from litedepth.teachers.cache import PseudoLabelCache
+from litedepth.weights import load_manifest, resolve
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,9 @@ class HFDepthTeacher:
     """A Hugging Face depth model + its image processor, as a batch predictor.
 
     Args:
-        model_id_or_path: local checkpoint folder or hub id (e.g.
-            ``"depth-anything/Depth-Anything-V2-Small-hf"``).
+        model_id_or_path: local checkpoint folder, a published name downloaded with
+            ``litedepth weights download`` (e.g. ``"depth-anything-v2-small"``), or a hub id
+            (e.g. ``"depth-anything/Depth-Anything-V2-Small-hf"``).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; ``None`` = CUDA when available.
         revision: hub revision (branch, tag or commit); ignored for local folders.
         input_size: the resize lower bound (shorter side) of the processor, e.g. 518;
@@ -119,6 +121,11 @@ class HFDepthTeacher:
         from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
         self.model_id = str(model_id_or_path)
+        self.licence = licence_note(self.model_id)
+        manifest = load_manifest()
+        if not Path(self.model_id).exists() and self.model_id in manifest:
+            self.licence = manifest.get(self.model_id).licence
+            self.model_id = str(resolve(self.model_id, network="teacher:hf-depth-estimation", manifest=manifest))
         local = Path(self.model_id).is_dir()
         self.local = local
         kwargs: dict[str, Any] = {} if local or revision is None else {"revision": revision}
@@ -180,7 +187,7 @@ class HFDepthTeacher:
             "output_kind": self.output_kind,
             "depth_estimation_type": getattr(self.model.config, "depth_estimation_type", None),
             "max_depth": self.max_depth,
-            "licence": licence_note(self.model_id),
+            "licence": self.licence,
         }
         if self.local:
             weights = sorted(Path(self.model_id).glob("*.safetensors"))
