@@ -324,6 +324,7 @@ def export_onnx(
     output_kind: str | None = None,
     atol: float = DEFAULT_ATOL,
     seed: int = 0,
+    metadata: dict[str, str] | None = None,
 ) -> OnnxExportResult:
     """Export a depth network to a single ONNX file and check it against eager PyTorch.
 
@@ -344,6 +345,8 @@ def export_onnx(
         output_kind: ``"depth"`` / ``"disparity"`` (default from the network's output).
         atol: parity tolerance, applied as ``atol * max(1, max |eager|)``.
         seed: seed of the random test images.
+        metadata: extra ``metadata_props`` entries, stored as ``litedepth.<key>`` (e.g. what a
+            relative output means).
 
     Returns:
         :class:`OnnxExportResult` (path, parity checks, metadata, whether H/W are dynamic).
@@ -444,6 +447,7 @@ def export_onnx(
                 f"{META_PREFIX}parity_max_rel_diff": f"{max(c.max_rel_diff for c in parity):.3e}",
                 f"{META_PREFIX}opset": str(int(opset)),
                 "torch.version": torch.__version__,
+                **{f"{META_PREFIX}{k}": str(v) for k, v in (metadata or {}).items()},
             }
             data_path = _commit(proto, staged, path, meta, name, kind)
         finally:
