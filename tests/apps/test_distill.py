@@ -80,9 +80,23 @@ def test_distill_command_on_real_photos(photos: Path, tiny_teacher: Path, tmp_pa
 
     # a second run reuses the cached teacher maps and the finished run
     capsys.readouterr()
-    assert main([*args, "--resume"]) == 0
+    assert main([*args, "--resume", "--no-onnx", "--profile-repeats", "0"]) == 0
     again = json.loads((out / "distill_report.json").read_text())
     assert again["data"]["teacher_maps_computed"] == 0 and again["training"]["steps"] == 2
+    assert again["student"]["latency_ms"] is None and again["files"]["student_onnx"] is None
+
+
+def test_default_student_size_follows_the_photos(tmp_path: Path):
+    from PIL import Image
+
+    from litedepth.apps.distill import default_size
+
+    files = []
+    for i, (w, h) in enumerate([(640, 480), (640, 480), (1242, 375)]):
+        files.append(tmp_path / f"{i}.png")
+        Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(files[-1])
+    assert default_size(files, 192) == (192, 256)  # median aspect 4:3
+    assert default_size(files[2:], 192) == (192, 640)  # KITTI
 
 
 def test_teacher_targets_splits_and_resizing(tmp_path: Path):

@@ -44,7 +44,7 @@ from litedepth.utils.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DistillConfig", "DistillReport", "run_distill"]
+__all__ = ["DistillConfig", "DistillReport", "default_size", "run_distill"]
 
 REPORT_NAME = "distill_report.json"
 AGREEMENT_PROTOCOL = ("held-out images at their own resolution; per image the student's disparity is fitted to the "
@@ -62,8 +62,9 @@ class DistillConfig:
         out: output folder (see the module docstring).
         teacher: transformers depth model: published name, local folder or hub id.
         network: registered disparity network to train (``litedepth models``).
-        size: ``(height, width)`` of the student's input (default: the network's registered
-            size); sides must suit the network (multiples of 32 suit all).
+        size: ``(height, width)`` of the student's input; default: the network's registered
+            height and the photos' median aspect ratio (width rounded to a multiple of 32;
+            640x480 photos and Lite-Mono give 192x256, KITTI frames 192x640).
         labels: pseudo-label cache folder (default ``out/teacher_labels``).
         teacher_input_size: teacher resize lower bound (Depth Anything V2: 518; ``None`` =
             the processor's own).
@@ -156,6 +157,19 @@ def _profile(model: Any, height: int, width: int, repeats: int, device: str, nam
             "threads": result.threads}
 
 
+def default_size(files: list[Path], height: int) -> tuple[int, int]:
+    """``(height, width)`` with the median aspect ratio of (up to 100 of) ``files``, width a
+    multiple of 32 (at least 32)."""
+    from PIL import Image
+
+    aspects = []
+    for f in files[:: max(1, len(files) // 100)]:
+        with Image.open(f) as im:
+            aspects.append(im.width / im.height)
+    width = max(32, int(round(height * float(np.median(aspects)) / 32.0)) * 32)
+    return height, width
+
+
 def _check(cfg: DistillConfig) -> None:
     if not Path(cfg.images).is_dir():
         from litedepth.errors import DataError
@@ -197,7 +211,7 @@ def run_distill(cfg: DistillConfig) -> DistillReport | None:
     out = Path(cfg.out)
     t_start = time.perf_counter()
     frames = ImageFolderFrames(cfg.images)
-    size = tuple(cfg.size) if cfg.size else model_info(cfg.network).default_size
+    size = tuple(cfg.size) if cfg.size else default_size(frames.files, model_info(cfg.network).default_size[0])
     teacher_device = cfg.teacher_device or ("cuda" if torch.cuda.is_available() else "cpu")
     teacher = HFDepthTeacher(cfg.teacher, device=teacher_device, input_size=cfg.teacher_input_size)
     desc = teacher.describe()
@@ -222,7 +236,8 @@ def run_distill(cfg: DistillConfig) -> DistillReport | None:
     run_dir = out / "run"
     options: dict[str, Any] = {"max_epochs": cfg.epochs, "max_steps": cfg.max_steps or -1,
                                "accelerator": cfg.accelerator, "devices": cfg.devices, "strategy": cfg.strategy,
-                               "enable_progress_bar": cfg.progress, "log_every_n_steps": 1}
+                               "enable_progress_bar": cfg.progress, "enable_model_summary": False,
+                               "log_every_n_steps": 1}
     if cfg.precision:
         options["precision"] = cfg.precision
     trainer = build_trainer(run_dir, options, monitor="val/teacher_abs_rel", mode="min", early_stop_patience=None)
@@ -253,6 +268,9 @@ def run_distill(cfg: DistillConfig) -> DistillReport | None:
     phases["held_out_agreement"] = round(time.perf_counter() - t_train - train_s, 1)
     t_export = time.perf_counter()
     onnx_path = None
+    if not cfg.export_onnx and (out / "student.onnx").exists():
+        log.warning("%s is left from an earlier run and is not this student (no export: --no-onnx)",
+                    out / "student.onnx")
     if cfg.export_onnx:
         onnx_path = out / "student.onnx"
         export_onnx(loaded.net, onnx_path, size[0], size[1], model_name=cfg.network, output_kind="disparity",

@@ -59,7 +59,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     t.add_argument("--teacher-device", help="cpu, cuda, cuda:N (default: CUDA when available)")
     s = p.add_argument_group("student")
     s.add_argument("--network", help="registered disparity network (default lite-mono-tiny)")
-    s.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="student input size (default: the network's)")
+    s.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="student input size (default: the network's height, the photos' aspect)")
     s.add_argument("--init-weights", help="start from these weights (path or published name) instead of random")
     s.add_argument("--alignment", choices=("median-mad", "least-squares"), help="loss alignment (default median-mad)")
     s.add_argument("--trim", type=float, help="share of largest residuals left out (MiDaS 0.2; default 0)")
@@ -132,12 +132,14 @@ def build_config(args: argparse.Namespace) -> Any:
 
 
 def _fmt(v: Any, unit: str = "") -> str:
+    """Floats: 4 decimals below 10, else 1; integers (counts) with K / M / G."""
     if v is None:
         return "-"
-    if isinstance(v, float) and abs(v) < 10:
-        return f"{v:.4f}{unit}"
-    if isinstance(v, (int, float)) and v >= 1e6:
-        return f"{v / 1e9:.3f} G{unit}" if v >= 1e9 else f"{v / 1e6:.3f} M{unit}"
+    if isinstance(v, float):
+        return f"{v:.4f}{unit}" if abs(v) < 10 else f"{v:.1f}{unit}"
+    for div, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(v) >= div:
+            return f"{v / div:.3f} {prefix}{unit}"
     return f"{v}{unit}"
 
 
