@@ -212,8 +212,8 @@ def run_distill(cfg: DistillConfig) -> DistillReport | None:
     t_start = time.perf_counter()
     frames = ImageFolderFrames(cfg.images)
     size = tuple(cfg.size) if cfg.size else default_size(frames.files, model_info(cfg.network).default_size[0])
-    teacher_device = cfg.teacher_device or ("cuda" if torch.cuda.is_available() else "cpu")
-    teacher = HFDepthTeacher(cfg.teacher, device=teacher_device, input_size=cfg.teacher_input_size)
+    # loaded on the CPU: the labelling loop (Lightning) moves it to each process's device
+    teacher = HFDepthTeacher(cfg.teacher, device=cfg.teacher_device or "cpu", input_size=cfg.teacher_input_size)
     desc = teacher.describe()
     if teacher.output_kind not in ("relative_disparity", "metric_depth"):
         raise ConfigError(f"{cfg.teacher}: teacher output {teacher.output_kind!r} cannot be distilled")
