@@ -14,6 +14,16 @@ import pytest  # noqa: E402
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_weights_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Tests never read or write the user's weights cache (``$LITEDEPTH_CACHE``, also for subprocesses)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LITEDEPTH_CACHE", str(tmp_path_factory.mktemp("litedepth-cache")))
+        mp.delenv("LITEDEPTH_WEIGHTS_MANIFEST", raising=False)
+        mp.delenv("LITEDEPTH_WEIGHTS_MIRROR", raising=False)
+        yield
+
+
 def _real_data_root() -> Path:
     env = os.environ.get("LITEDEPTH_REAL_DATA")
     return Path(env) if env else REPO_ROOT.parent / "shared" / "data" / "real"

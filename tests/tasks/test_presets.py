@@ -24,10 +24,16 @@ def test_preset_parses_and_instantiates(path, tmp_path):
     text = path.read_text()
     assert text.startswith("#"), "each preset starts with a comment naming what it reproduces"
     parser = build_parser()
-    cfg = parser.parse_args(["--config", str(path), "--data.init_args.root", str(tmp_path)])
+    distill = path.stem.startswith("distill_")  # photos + teacher labels instead of a dataset root
+    data_args = (["--data.init_args.images", str(tmp_path), "--data.init_args.labels", str(tmp_path)] if distill
+                 else ["--data.init_args.root", str(tmp_path)])
+    cfg = parser.parse_args(["--config", str(path), *data_args])
     init = parser.instantiate_classes(cfg)
     assert init.model.hparams.network == cfg.model.init_args.network
-    assert type(init.data).__name__ in ("DepthDataModule", "VideoDataModule", "SegmentationDataModule")
-    if "lite_mono" in path.stem:
+    assert type(init.data).__name__ in ("DepthDataModule", "VideoDataModule", "SegmentationDataModule",
+                                        "DistillDataModule")
+    if distill:  # the student's output is relative disparity, recorded with its weights
+        assert init.model.hparams.output == "relative-disparity"
+    elif "lite_mono" in path.stem:
         h, w = cfg.data.init_args.size
         assert (cfg.model.init_args.network_options["height"], cfg.model.init_args.network_options["width"]) == (h, w)

@@ -10,10 +10,12 @@ name                      model / source                                        
 ``ground-truth``          boxes replayed from a JSON file (annotations, tests)        -
 ========================  =========================================================  ==============
 
-Weights are never downloaded: torchvision models read the file torchvision itself would
-download (``--detector-weights FILE``; default: torchvision's cache path
-``$TORCH_HOME/hub/checkpoints/<file name>``), YOLO reads a local ``.pt``. A missing file is a
-:class:`~litedepth.errors.DataError` that says which file to fetch and where to put it.
+Weights are never downloaded here: torchvision models read the file torchvision itself would
+download (``--detector-weights FILE`` or a published name such as
+``ssdlite320-mobilenet-v3-large-coco``, see ``litedepth weights list``; default: torchvision's
+cache path ``$TORCH_HOME/hub/checkpoints/<file name>``, then litedepth's weights cache), YOLO
+reads a local ``.pt``. A missing file is a :class:`~litedepth.errors.DataError` that says which
+file to fetch and where to put it (or the ``litedepth weights download`` command).
 
 Every detector maps a :class:`~litedepth.utils.video_io.Frame` to a list of
 :class:`~litedepth.apps.alerts.Detection` (boxes in the frame's pixels, class names, scores,
@@ -40,6 +42,7 @@ import numpy as np
 from litedepth.apps.alerts import Detection
 from litedepth.errors import CheckpointError, ConfigError, DataError
 from litedepth.utils.video_io import Frame
+from litedepth.weights import is_present, load_manifest, local_path, resolve
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +122,19 @@ class TorchvisionDetector(Detector):
 
         url, cache, self.categories = torchvision_weights_info(name)
         self.name = name
-        path = Path(weights) if weights else cache
+        published = [e for e in load_manifest() if e.network == f"detector:{name}"]
+        if weights:
+            path = Path(weights)
+            if not path.exists() and str(weights) in load_manifest():
+                path = resolve(weights, network=f"detector:{name}")
+        else:
+            path = cache
+            for entry in published:
+                if not path.is_file() and is_present(entry):
+                    path = local_path(entry)  # type: ignore[assignment]
         if not path.is_file():
-            raise DataError(path, f"{name} detector weights not found. Download {url} (torchvision's file "
+            command = f"run `litedepth weights download {published[0].name}`, or " if published else ""
+            raise DataError(path, f"{name} detector weights not found: {command}download {url} (torchvision's file "
                                   f"{url.rsplit('/', 1)[-1]}) and pass it with --detector-weights FILE, or put it "
                                   f"at {cache}")
         try:

@@ -57,7 +57,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     src.add_argument("--checkpoint", help="checkpoint written by `litedepth train`")
     src.add_argument("--onnx", help="ONNX file written by `litedepth export`")
     src.add_argument("--depth-dir", help="recorded depth per frame (.npy metres, or PNG/PGM in --depth-encoding)")
-    depth.add_argument("--weights", help="weights for --model: a file or a folder of official Lite-Mono/Monodepth2 files")
+    depth.add_argument("--weights", help="weights for --model: a file, a folder of official Lite-Mono/Monodepth2 "
+                                         "files, or a published name (`litedepth weights list`)")
     depth.add_argument("--backend", choices=("torch", "onnxruntime"), help="default: onnxruntime with --onnx, else torch")
     depth.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="depth network input size")
     depth.add_argument("--depth-encoding", "--depth-scale", dest="depth_encoding", default=None, metavar="NAME|F",
@@ -71,7 +72,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     depth.add_argument("--intrinsics", help="fx,fy,cx,cy in pixels of the source frames (overrides --hfov)")
     det = p.add_argument_group("detector")
     det.add_argument("--detector", default="ssdlite", choices=("ssdlite", "fasterrcnn", "yolo", "ground-truth"))
-    det.add_argument("--detector-weights", help="torchvision .pth / YOLO .pt (default: torchvision's cache path)")
+    det.add_argument("--detector-weights", help="torchvision .pth (or its published name, e.g. "
+                                                "ssdlite320-mobilenet-v3-large-coco) / YOLO .pt (default: torchvision's "
+                                                "cache path, then litedepth's weights cache)")
     det.add_argument("--detections", help="JSON boxes per frame for --detector ground-truth")
     det.add_argument("--score-threshold", type=float, default=0.5)
     pol = p.add_argument_group("alerts")

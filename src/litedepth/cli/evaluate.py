@@ -160,7 +160,7 @@ def add_segmentation_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seg-layout", choices=["voc", "folder"], default="voc")
     g.add_argument("--seg-split", default="val", help="VOC split file name, or train/val/test/all of a folder")
     g.add_argument("--seg-model", default=None, help="registered segmentation model (instead of --checkpoint)")
-    g.add_argument("--seg-weights", default=None, help="local weights file for --seg-model")
+    g.add_argument("--seg-weights", default=None, help="local weights file (or published name) for --seg-model")
     g.add_argument("--seg-size", type=int, nargs=2, default=None, metavar=("H", "W"), help="network input size")
     g.add_argument("--images-dir", default="images", help="folder layout: image folder")
     g.add_argument("--masks-dir", default="masks", help="folder layout: mask folder")

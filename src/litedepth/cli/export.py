@@ -51,8 +51,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
     """``--model``, ``--weights``, ``--checkpoint`` (shared with ``litedepth profile``)."""
     p.add_argument("--model", help="registered depth model name (see `litedepth models`)")
-    p.add_argument("--weights", help="weights: a folder of official files (encoder.pth + depth.pth) "
-                                     "or a file for the model's weights= option / a state dict")
+    p.add_argument("--weights", help="weights: a folder of official files (encoder.pth + depth.pth), "
+                                     "a file for the model's weights= option / a state dict, or a published "
+                                     "name (`litedepth weights list`)")
     p.add_argument("--checkpoint", help="checkpoint written by `litedepth train`")
 
 

@@ -29,8 +29,10 @@ SUBCOMMANDS = {
     "profile": "profile",
     "export": "export",
     "pseudo-label": "pseudo_label",
+    "distill": "distill",
     "assist": "assist",
     "serve": "serve",
+    "weights": "weights",
 }
 
 

@@ -29,8 +29,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0],
     )
     p.add_argument("--teacher", required=True,
-                   help="Hugging Face depth model: local folder or hub id "
-                        "(e.g. depth-anything/Depth-Anything-V2-Small-hf)")
+                   help="Hugging Face depth model: local folder, published name (e.g. depth-anything-v2-small, "
+                        "see `litedepth weights list`) or hub id (e.g. depth-anything/Depth-Anything-V2-Small-hf)")
     p.add_argument("--revision", default=None, help="hub revision (branch, tag or commit)")
     p.add_argument("--dataset", required=True, choices=DATASETS,
                    help="synthetic (make_dataset output), video-folder, kitti-raw, or images "

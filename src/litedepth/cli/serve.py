@@ -39,7 +39,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--models", default=None,
                    help="comma list of registered depth networks for the picker (default: all)")
     p.add_argument("--weights", type=_weights_pair, action="append", default=[], metavar="NAME=PATH",
-                   help="weights for a network (a file or a folder of official files); repeatable")
+                   help="weights for a network (a file, a folder of official files or a published name); repeatable")
     p.add_argument("--checkpoint", action="append", default=[], help="a `litedepth train` checkpoint; repeatable")
     p.add_argument("--onnx", action="append", default=[], help="an exported ONNX file (onnxruntime); repeatable")
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="network input size (default: each model's)")

@@ -10,6 +10,8 @@ from typing import Any
 
 _EXPORTS = {
     "DepthDataModule": "litedepth.data.folder",
+    "DistillDataModule": "litedepth.data.distill",
+    "TeacherLabelDataset": "litedepth.data.distill",
     "FolderDepthDataset": "litedepth.data.folder",
     "match_pairs": "litedepth.data.folder",
     "split_indices": "litedepth.data.folder",

@@ -379,6 +379,7 @@ def export_onnx(
     spec: OutputSpec | None = None,
     weights: WeightsInfo | None = None,
     training_depth_encoding: str | float | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> OnnxExportResult:
     """Export a depth network to a single ONNX file and check it against eager PyTorch.
 
@@ -408,6 +409,8 @@ def export_onnx(
         weights: where the weights came from (default: the network's ``weights_info``);
             ``litedepth.trained`` records whether they are trained.
         training_depth_encoding: encoding of the training data's depth files, if known.
+        metadata: extra ``metadata_props`` entries, stored as ``litedepth.<key>`` (e.g. what a
+            relative output means).
 
     Returns:
         :class:`OnnxExportResult` (path, parity checks, metadata, whether H/W are dynamic).
@@ -533,6 +536,7 @@ def export_onnx(
                 f"{META_PREFIX}parity_max_rel_diff": f"{max(c.max_rel_diff for c in parity):.3e}",
                 f"{META_PREFIX}opset": str(int(opset)),
                 "torch.version": torch.__version__,
+                **{f"{META_PREFIX}{k}": str(v) for k, v in (metadata or {}).items()},
             }
             data_path = _commit(proto, staged, path, meta, name, kind)
         finally:

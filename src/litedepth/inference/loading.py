@@ -167,8 +167,9 @@ def _load_registered(network: str, weights: str | Path | None, options: dict[str
         return LoadedModel(net, network, net.output_spec, tuple(info.default_size), net.weights_info, info.task,
                            _default_class_names(net.output_spec), None, dict(options))
     from litedepth.models.pretrained import load_pretrained
+    from litedepth.weights import resolve
 
-    path = Path(weights)
+    path = resolve(weights, network=network)  # a path, or a published name (litedepth weights list)
     if options:
         import inspect
 

@@ -2,7 +2,8 @@
 
 Self-supervised (Monodepth2 / Lite-Mono): :func:`ssim`, :func:`photometric_error`,
 :func:`min_reprojection_loss`, :func:`edge_aware_smoothness`. Supervised / distillation:
-:func:`scale_invariant_log_loss`, :func:`masked_mse`, :func:`masked_l1`. Every function has an
+:func:`scale_invariant_log_loss`, :func:`masked_mse`, :func:`masked_l1`, the
+scale-and-shift-invariant :func:`affine_invariant_loss` (MiDaS) for relative teachers. Every function has an
 ``nn.Module`` twin of the same name in CamelCase.
 """
 
@@ -14,6 +15,13 @@ from litedepth.losses.photometric import (
     min_reprojection_loss,
     photometric_error,
     ssim,
+)
+from litedepth.losses.affine_invariant import (
+    AffineInvariantLoss,
+    affine_invariant_loss,
+    align_least_squares,
+    gradient_matching_loss,
+    normalise_median_mad,
 )
 from litedepth.losses.chamfer import ChamferBinsLoss, chamfer_bins_loss, sample_teacher_points
 from litedepth.losses.distillation import PixelDistillationLoss, normalise_teacher_disparity, pixel_distillation_loss
@@ -29,6 +37,11 @@ from litedepth.losses.supervised import (
 
 __all__ = [
     "SSIM",
+    "AffineInvariantLoss",
+    "affine_invariant_loss",
+    "align_least_squares",
+    "gradient_matching_loss",
+    "normalise_median_mad",
     "ChamferBinsLoss",
     "PixelDistillationLoss",
     "chamfer_bins_loss",

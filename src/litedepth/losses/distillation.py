@@ -39,6 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from litedepth.losses.affine_invariant import masked_median_mad
+
 __all__ = ["NormaliseMethod", "PixelDistillationLoss", "normalise_teacher_disparity",
            "pixel_distillation_loss"]
 
@@ -93,13 +95,12 @@ def normalise_teacher_disparity(
     flat = t.reshape(b, -1)
     fmask = mask.reshape(b, -1)
     if method in ("median", "mad"):
-        centre = torch.nanmedian(flat.masked_fill(~fmask, float("nan")), dim=1).values
-        centre = torch.nan_to_num(centre, nan=0.0)[:, None]
-        dev = (flat - centre).abs() * fmask
+        centre, mad = masked_median_mad(t, mask)
+        centre = centre.view(b, 1)
         if method == "median":
-            spread = dev.amax(dim=1, keepdim=True)
+            spread = ((flat - centre).abs() * fmask).amax(dim=1, keepdim=True)
         else:  # mean absolute deviation, 4x so a typical map spans about 0..1
-            spread = 4 * dev.sum(dim=1, keepdim=True) / fmask.sum(dim=1, keepdim=True).clamp_min(1)
+            spread = 4 * mad.view(b, 1)
         out = 0.5 + (flat - centre) / (2 * spread.clamp_min(eps))
     else:
         big = torch.finfo(t.dtype).max

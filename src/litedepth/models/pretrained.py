@@ -4,7 +4,10 @@
   ``height``/``width`` entries, ``depth.pth``; pose files for PoseNet) goes through the family's
   ``load_official_weights`` — the published key names are mapped explicitly there;
 * a **file** goes to the model's ``weights=`` option where it has one (torchvision formats for
-  DeepLabV3), else is loaded as a state dict (a litedepth ``.ckpt`` works too) strictly.
+  DeepLabV3), else is loaded as a state dict (a litedepth ``.ckpt`` works too) strictly;
+* a **published name** (``litedepth weights list``) is first resolved to its downloaded file or
+  folder by :func:`litedepth.weights.resolve` (an absent download is an error saying how to get
+  it, never random weights).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from torch import nn
 
 from litedepth.errors import CheckpointError, ConfigError
 from litedepth.models.spec import WeightsInfo
+from litedepth.weights import resolve
 
 #: Monodepth2's STEREO_SCALE_FACTOR: KITTI baseline 0.54 m / training baseline 0.1
 STEREO_SCALE_FACTOR = 5.4
@@ -94,7 +98,7 @@ def _load_state_dict_file(net: nn.Module, path: Path) -> None:
 
 
 def load_pretrained(name: str, path: str | Path) -> tuple[nn.Module, tuple[int, int]]:
-    """Build registered network ``name`` with the weights at ``path``.
+    """Build registered network ``name`` with the weights at ``path`` (or published as ``path``).
 
     Returns:
         ``(network in eval mode, (height, width))``: the training size recorded in the official
@@ -103,14 +107,16 @@ def load_pretrained(name: str, path: str | Path) -> tuple[nn.Module, tuple[int, 
         metric (x 5.4) for Monodepth2 folders whose ``encoder.pth`` records ``use_stereo``.
 
     Raises:
-        CheckpointError: missing/unreadable path or weights that do not fit (naming the file).
-        ConfigError: a folder given for a family without an official-folder loader.
+        CheckpointError: missing/unreadable path, a published name not downloaded yet (the
+            message says how to get it), or weights that do not fit (naming the file).
+        ConfigError: a folder given for a family without an official-folder loader; a published
+            name made for another network.
     """
     from litedepth.models.registry import create_model, model_info
 
     model = name
     size = model_info(model).default_size
-    path = Path(path)
+    path = resolve(path, network=model)
     if path.is_dir():
         options = _training_size(path) if {"height", "width"} <= _factory_params(model) else {}
         net = create_model(model, **options)

@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader, Dataset
 from litedepth.data.io import read_rgb
 from litedepth.errors import CheckpointError, ConfigError, DataError
 from litedepth.teachers.cache import PseudoLabelCache
+from litedepth.weights import load_manifest, resolve
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,9 @@ class HFDepthTeacher:
     """A Hugging Face depth model + its image processor, as a batch predictor.
 
     Args:
-        model_id_or_path: local checkpoint folder or hub id (e.g.
-            ``"depth-anything/Depth-Anything-V2-Small-hf"``).
+        model_id_or_path: local checkpoint folder, a published name downloaded with
+            ``litedepth weights download`` (e.g. ``"depth-anything-v2-small"``), or a hub id
+            (e.g. ``"depth-anything/Depth-Anything-V2-Small-hf"``).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; ``None`` = CUDA when available.
         revision: hub revision (branch, tag or commit); ignored for local folders.
         input_size: the resize lower bound (shorter side) of the processor, e.g. 518;
@@ -119,6 +121,11 @@ class HFDepthTeacher:
         from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
         self.model_id = str(model_id_or_path)
+        self.licence = licence_note(self.model_id)
+        manifest = load_manifest()
+        if not Path(self.model_id).exists() and self.model_id in manifest:
+            self.licence = manifest.get(self.model_id).licence
+            self.model_id = str(resolve(self.model_id, network="teacher:hf-depth-estimation", manifest=manifest))
         local = Path(self.model_id).is_dir()
         self.local = local
         kwargs: dict[str, Any] = {} if local or revision is None else {"revision": revision}
@@ -166,6 +173,18 @@ class HFDepthTeacher:
         out["output_resize"] = "bilinear, align_corners=True, to the original image size"
         return out
 
+    def processed_size(self, height: int, width: int) -> tuple[int, int]:
+        """``(h, w)`` the processor resizes an ``height x width`` image to (the network's input)."""
+        dummy = np.zeros((int(height), int(width), 3), np.uint8)
+        return tuple(self.processor(images=dummy, return_tensors="pt")["pixel_values"].shape[-2:])  # type: ignore[return-value]
+
+    def as_module(self) -> torch.nn.Module:
+        """The teacher as a network on RGB ``(B, 3, h, w)`` in ``[0, 1]`` already at its processed
+        size (see :meth:`processed_size`), returning its raw map ``(B, 1, h, w)``: the
+        processor's normalisation, then the model. For profiling next to litedepth networks."""
+        return TeacherNetwork(self.model, getattr(self.processor, "image_mean", None),
+                              getattr(self.processor, "image_std", None))
+
     def describe(self) -> dict[str, Any]:
         """JSON-able description recorded in the pseudo-label manifest (computed once)."""
         if getattr(self, "_description", None) is not None:
@@ -180,7 +199,7 @@ class HFDepthTeacher:
             "output_kind": self.output_kind,
             "depth_estimation_type": getattr(self.model.config, "depth_estimation_type", None),
             "max_depth": self.max_depth,
-            "licence": licence_note(self.model_id),
+            "licence": self.licence,
         }
         if self.local:
             weights = sorted(Path(self.model_id).glob("*.safetensors"))
@@ -218,6 +237,21 @@ class HFDepthTeacher:
                 m = F.interpolate(pred[j][None, None].float(), size=(h, w), mode="bilinear", align_corners=True)
                 out[i] = m[0, 0].cpu().numpy().astype(np.float32)
         return out  # type: ignore[return-value]
+
+
+class TeacherNetwork(torch.nn.Module):
+    """A transformers depth model as ``forward(rgb in [0, 1]) -> (B, 1, h, w)`` map (see
+    :meth:`HFDepthTeacher.as_module`); mean / std default to ImageNet's."""
+
+    def __init__(self, model: torch.nn.Module, mean: Sequence[float] | None, std: Sequence[float] | None) -> None:
+        super().__init__()
+        self.model = model
+        self.model_name = getattr(getattr(model, "config", None), "_name_or_path", None) or type(model).__name__
+        self.register_buffer("mean", torch.tensor(mean or (0.485, 0.456, 0.406), dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std or (0.229, 0.224, 0.225), dtype=torch.float32).view(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(pixel_values=(x - self.mean) / self.std).predicted_depth[:, None]
 
 
 def _jsonable(v: Any) -> Any:
