@@ -69,7 +69,9 @@ def build_parser():  # noqa: ANN201 - jsonargparse parser
 
 def main(argv: Sequence[str]) -> int:
     """Parse ``argv`` (without the ``train`` word), train, and return the exit status."""
-    from litedepth.tasks.engine import build_trainer, check_checkpoint_matches, find_resume_checkpoint
+    from litedepth.tasks.engine import (
+        best_checkpoint_callback, build_trainer, check_checkpoint_matches, find_resume_checkpoint,
+    )
     from litedepth.utils.atomic import atomic_write_bytes
 
     parser = build_parser()
@@ -105,7 +107,7 @@ def main(argv: Sequence[str]) -> int:
     if trainer.is_global_zero:
         import json
 
-        best = trainer.checkpoint_callbacks[1] if len(trainer.checkpoint_callbacks) > 1 else None
+        best = best_checkpoint_callback(trainer)
         info = {
             "world_size": trainer.world_size,
             "epochs_completed": trainer.current_epoch,

@@ -3,7 +3,8 @@
 A run folder holds::
 
     run_dir/config.yaml            resolved configuration of the run
-    run_dir/checkpoints/last.ckpt  written at the end of every epoch (atomic)
+    run_dir/checkpoints/last.ckpt  written at the end of every epoch (atomic), after that
+                                   epoch's validation has updated best.ckpt and early stopping
     run_dir/checkpoints/best.ckpt  best value of the monitored validation metric (atomic)
     run_dir/metrics.csv            epoch, train_loss, val_loss, lr
     run_dir/tensorboard/           TensorBoard event files
@@ -11,6 +12,11 @@ A run folder holds::
 
 Checkpoints are written to a temporary file and renamed into place, so a run killed at
 any moment (SIGKILL included) leaves the previous complete checkpoint and resumes from it.
+``last.ckpt`` holds the state after validation (the best score so far, early stopping's
+patience count), so a resumed run compares the next epoch against the true best.
+
+A run too short to validate once (e.g. ``--trainer.max_steps 2``) trains, writes
+``last.ckpt`` and says that no validation ran; there is then no ``best.ckpt``.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from litedepth.errors import CheckpointError
+from litedepth.errors import CheckpointError, ConfigError
 from litedepth.utils.atomic import atomic_torch_save, atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -88,6 +94,59 @@ class EpochCSVLogger(Callback):
         atomic_write_bytes(self.path, buf.getvalue().encode())
 
 
+class ValidatedEarlyStopping(EarlyStopping):
+    """``EarlyStopping`` that waits for the first validation before it needs the metric.
+
+    Lightning's check raises "Early stopping conditioned on metric ... which is not available"
+    when training ends (``max_steps``) before any validation ran. Once a validation has run,
+    a missing metric is still an error (a misspelt ``monitor``).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.validations = 0
+
+    @property
+    def state_key(self) -> str:
+        # EarlyStopping's key, so checkpoints of earlier versions restore the patience count
+        return f"EarlyStopping{ {'monitor': self.monitor, 'mode': self.mode}!r}"
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.validations += 1
+        super().on_validation_end(trainer, pl_module)
+
+    def _run_early_stopping_check(self, trainer: L.Trainer) -> None:
+        if self.validations == 0 and self.monitor not in trainer.callback_metrics:
+            return
+        super()._run_early_stopping_check(trainer)
+
+
+class ValidationReport(Callback):
+    """Says, at the end of training, when no validation ran (then no best checkpoint exists)."""
+
+    def __init__(self) -> None:
+        self.validations = 0
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.validations += 1
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.validations == 0 and trainer.is_global_zero:
+            log.warning("no validation ran: training stopped after %d step(s), before the first validation "
+                        "(max_steps / limit_train_batches / check_val_every_n_epoch); no best.ckpt was "
+                        "written, last.ckpt holds the trained weights", trainer.global_step)
+
+
+def best_checkpoint_callback(trainer: L.Trainer) -> ModelCheckpoint | None:
+    """The callback writing ``best.ckpt`` (the monitored one), if any."""
+    for cb in trainer.checkpoint_callbacks:
+        if isinstance(cb, ModelCheckpoint) and cb.monitor is not None:
+            return cb
+    return None
+
+
 def checkpoint_dir(run_dir: str | Path) -> Path:
     return Path(run_dir) / "checkpoints"
 
@@ -145,21 +204,35 @@ def build_trainer(
             or nodes needs no code change.
         monitor, mode: validation metric selecting ``best.ckpt`` and driving early stopping.
         early_stop_patience: epochs without improvement before stopping (``None`` = off).
+
+    Raises:
+        ConfigError: no ``monitor``, an unknown ``mode`` or a negative patience.
     """
+    if not monitor:
+        raise ConfigError("--monitor: name the validation metric that selects best.ckpt and drives early "
+                          f"stopping (e.g. val/loss), got {monitor!r}")
+    if mode not in ("min", "max"):
+        raise ConfigError(f"--monitor_mode must be min or max, got {mode!r}")
+    if early_stop_patience is not None and early_stop_patience < 0:
+        raise ConfigError(f"--early_stop_patience must be >= 0 (or null: off), got {early_stop_patience}")
     run_dir = Path(run_dir)
     opts = dict(trainer_options or {})
     ckpt_dir = checkpoint_dir(run_dir)
     callbacks: list[Callback] = [
+        # The monitored callback comes first: Lightning runs checkpoint callbacks last and in
+        # this order, so when last.ckpt is written the epoch's validation has already updated
+        # the best score (and early stopping, a non-checkpoint callback, its patience count).
+        ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode, save_top_k=1,
+                        enable_version_counter=False, auto_insert_metric_name=False),
         # `save_last` with a monitor does not write every epoch: a second, unmonitored
         # checkpoint callback writes last.ckpt at the end of every epoch.
         ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
                         every_n_epochs=1, enable_version_counter=False, save_on_train_epoch_end=True),
-        ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode, save_top_k=1,
-                        enable_version_counter=False, auto_insert_metric_name=False),
         EpochCSVLogger(run_dir / "metrics.csv"),
+        ValidationReport(),
     ]
     if early_stop_patience is not None:
-        callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=early_stop_patience))
+        callbacks.append(ValidatedEarlyStopping(monitor=monitor, mode=mode, patience=early_stop_patience))
     if opts.pop("enable_progress_bar", True):
         from lightning.pytorch.callbacks import RichProgressBar
 
