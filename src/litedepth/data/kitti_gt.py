@@ -40,7 +40,7 @@ import numpy as np
 from litedepth.data.io import read_image_size, write_depth_png
 from litedepth.errors import ConfigError, DataError
 from litedepth.geometry.calibration import VeloToImage, load_object_calib, load_raw_calib_dir
-from litedepth.geometry.velodyne import read_velodyne, velodyne_to_depth
+from litedepth.geometry.velodyne import EmptyScanError, read_velodyne, velodyne_to_depth
 from litedepth.utils.arrays import save_map_archive
 from litedepth.utils.atomic import atomic_save_npz, atomic_write_bytes
 
@@ -112,13 +112,18 @@ class RawFrame:
 
 @dataclass
 class ExportSummary:
-    """What an export did. ``outputs`` lists every frame's PNG in export order."""
+    """What an export did. ``outputs`` lists every frame's PNG in export order.
+
+    ``skipped`` counts existing outputs kept (resume); ``empty_scans`` lists the 0-byte
+    Velodyne files left out with ``skip_empty_scans`` (no PNG is written for them).
+    """
 
     written: int = 0
     skipped: int = 0
     valid_pixels: int = 0
     outputs: list[Path] = field(default_factory=list)
     npz: Path | None = None
+    empty_scans: list[Path] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -433,9 +438,13 @@ def _export(
     overwrite: bool,
     progress: bool,
     npz_layout: str = "maps",
+    skip_empty_scans: bool = False,
 ) -> ExportSummary:
     if npz_layout not in NPZ_LAYOUTS:
         raise ConfigError(f"unknown gt_depths.npz layout {npz_layout!r}; choose one of {', '.join(NPZ_LAYOUTS)}")
+    if skip_empty_scans and with_npz:
+        raise ConfigError("--skip-empty-scans cannot be used with --split: gt_depths.npz must hold one map per "
+                          "split line; remove the frames with empty scans from the split instead")
     summary = ExportSummary(outputs=[p for _, p, _ in items])
     npz_path = out / GT_NPZ_NAME
     need_npz = with_npz and (overwrite or not npz_path.exists())
@@ -448,7 +457,17 @@ def _export(
         for name, png, compute in items:
             png_needed = overwrite or not png.exists()
             if png_needed or need_npz:
-                depth = compute()
+                try:
+                    depth = compute()
+                except EmptyScanError as exc:
+                    if not skip_empty_scans:
+                        raise
+                    logger.warning("%s: empty Velodyne scan (0 bytes); frame %s skipped, no map written",
+                                   exc.path, name)
+                    summary.empty_scans.append(exc.path)
+                    summary.outputs.remove(png)
+                    advance()
+                    continue
                 summary.valid_pixels += int(np.count_nonzero(depth))
                 if png_needed:
                     write_depth_png(png, depth, "kitti")
@@ -483,8 +502,8 @@ def _export(
     elif with_npz:
         summary.npz = npz_path
     logger.info(
-        "KITTI GT: %d maps written, %d existing kept, to %s%s",
-        summary.written, summary.skipped, out,
+        "KITTI GT: %d maps written, %d existing kept, %d empty scans skipped, to %s%s",
+        summary.written, summary.skipped, len(summary.empty_scans), out,
         f"; {GT_NPZ_NAME} with {len(maps)} maps" if need_npz else "",
     )
     return summary
@@ -501,6 +520,7 @@ def export_object_gt(
     monodepth2_index_quirk: bool = False,
     progress: bool = False,
     npz_layout: str = "maps",
+    skip_empty_scans: bool = False,
 ) -> ExportSummary:
     """Export GT depth PNGs (and ``gt_depths.npz`` with a split) for an object-format folder.
 
@@ -516,6 +536,12 @@ def export_object_gt(
         progress: show a rich progress bar on stderr.
         npz_layout: ``"maps"`` (default; pickle-free, one array per frame) or
             ``"monodepth2"`` (Monodepth2's pickled object array under ``data``).
+        skip_empty_scans: leave out frames whose Velodyne file is empty (0 bytes), counted in
+            :attr:`ExportSummary.empty_scans`; default: such a file is an error naming it.
+            Not with ``split`` (``gt_depths.npz`` holds one map per split line).
+
+    Raises:
+        EmptyScanError: an empty scan without ``skip_empty_scans``.
     """
     out = Path(out)
     stems = read_stem_list(split) if split is not None else None
@@ -525,7 +551,7 @@ def export_object_gt(
         return lambda: object_frame_depth(frame, camera, camz, monodepth2_index_quirk)
 
     items = [(f.stem, out / f"{f.stem}.png", compute(f)) for f in frames]
-    return _export(items, out, split is not None, overwrite, progress, npz_layout)
+    return _export(items, out, split is not None, overwrite, progress, npz_layout, skip_empty_scans)
 
 
 def export_raw_gt(
@@ -539,6 +565,7 @@ def export_raw_gt(
     monodepth2_index_quirk: bool = False,
     progress: bool = False,
     npz_layout: str = "maps",
+    skip_empty_scans: bool = False,
 ) -> ExportSummary:
     """Export GT depth PNGs (and ``gt_depths.npz`` with a split) for a KITTI raw root.
 
@@ -550,7 +577,8 @@ def export_raw_gt(
             the camera of each line's side, and ``out/gt_depths.npz`` is written. (Monodepth2's
             own export always projects into camera 2; the Eigen test files are all ``l``.)
         camera: camera when there is no split (2 = left, 3 = right).
-        camz, overwrite, monodepth2_index_quirk, progress, npz_layout: as :func:`export_object_gt`.
+        camz, overwrite, monodepth2_index_quirk, progress, npz_layout, skip_empty_scans: as
+            :func:`export_object_gt`.
     """
     root, out = Path(root), Path(out)
     entries = read_split_file(split) if split is not None else None
@@ -582,4 +610,4 @@ def export_raw_gt(
         (f"{Path(f.folder).name}_{f.frame:010d}_{'l' if f.camera == 2 else 'r'}", f.output_path(out), compute(f))
         for f in frames
     ]
-    return _export(items, out, split is not None, overwrite, progress, npz_layout)
+    return _export(items, out, split is not None, overwrite, progress, npz_layout, skip_empty_scans)
