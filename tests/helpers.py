@@ -24,6 +24,20 @@ def write_config(path: Path, data_root: Path, network: str = "deeplabv3-mobilene
     return path
 
 
+def write_tiny_depth_folder(root: Path, count: int = 10) -> Path:
+    """``root/images/fNN.png`` (random 32x48 RGB) + ``root/depth/fNN.png`` (uint16 mm, 0.5-4 m)."""
+    import numpy as np
+    from PIL import Image
+
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "depth").mkdir(exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 255, (32, 48, 3), dtype=np.uint8)).save(root / "images" / f"f{i:02d}.png")
+        Image.fromarray(rng.integers(500, 4000, (32, 48)).astype(np.uint16)).save(root / "depth" / f"f{i:02d}.png")
+    return root
+
+
 def run_cli(*args: str, env_extra: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "litedepth", *args], capture_output=True, text=True,

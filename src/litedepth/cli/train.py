@@ -72,9 +72,11 @@ def main(argv: Sequence[str]) -> int:
     from litedepth.tasks.engine import (
         best_checkpoint_callback, build_trainer, check_checkpoint_matches, find_resume_checkpoint,
     )
-    from litedepth.utils.atomic import atomic_write_bytes
+    from litedepth.utils.atomic import atomic_write_bytes, make_dirs
+    from litedepth.utils.logging import route_library_logs
 
     parser = build_parser()
+    route_library_logs()
     cfg = parser.parse_args(list(argv))
     run_dir = Path(cfg.run_dir)
     init = parser.instantiate_classes(cfg)
@@ -91,6 +93,7 @@ def main(argv: Sequence[str]) -> int:
     if ckpt_path is not None and network is not None:
         check_checkpoint_matches(ckpt_path, network)
 
+    make_dirs(run_dir)  # an unwritable run folder fails here, before any work
     trainer = build_trainer(
         run_dir,
         trainer_options,

@@ -18,3 +18,31 @@ def setup_logging(verbose: bool = False) -> None:
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     root.propagate = False
+
+
+#: loggers of libraries whose console messages the command line shows through its own handler
+LIBRARY_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric")
+
+
+def route_library_logs() -> None:
+    """Show Lightning's console messages through the command line's handler.
+
+    Lightning adds its own stderr handlers when imported ("GPU available: ...", tips); with
+    the command line's handler installed (:func:`setup_logging`), they are replaced by it, so
+    these messages look like every other log line and stderr is left to warnings and the
+    one-line error. Without it (litedepth used as a library) nothing changes.
+    """
+    from rich.logging import RichHandler
+
+    ours = [h for h in logging.getLogger("litedepth").handlers if isinstance(h, RichHandler)]
+    if not ours:
+        return
+    for name in LIBRARY_LOGGERS:
+        lib = logging.getLogger(name)
+        for handler in list(lib.handlers):
+            if type(handler) is logging.StreamHandler:  # Lightning's own; not pytest's capture handlers
+                lib.removeHandler(handler)
+        lib.propagate = name != "lightning"
+    top = logging.getLogger("lightning")
+    if ours[0] not in top.handlers:
+        top.addHandler(ours[0])
