@@ -16,6 +16,7 @@ from typing import Any
 from torch import nn
 
 from litedepth.errors import CheckpointError, ConfigError
+from litedepth.utils.torch_files import load_torch_file
 
 
 def _factory_params(name: str) -> set[str]:
@@ -64,14 +65,10 @@ def read_weights_file(path: str | Path) -> Any:
     present; anything else is returned as loaded, for the caller to check.
 
     Raises:
-        CheckpointError: the file cannot be unpickled.
+        CheckpointError: the file is missing, empty, truncated, not a PyTorch file, or holds
+            objects beyond weights (refused, never unpickled).
     """
-    import torch
-
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling problem is a user error here
-        raise CheckpointError(f"{path}: cannot read weights ({exc})") from exc
+    sd = load_torch_file(path, "weights file")
     if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
         sd = sd["state_dict"]
         if any(k.startswith("net.") for k in sd):

@@ -34,6 +34,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from litedepth.errors import CheckpointError, ConfigError
 from litedepth.utils.atomic import atomic_torch_save, atomic_write_bytes
+from litedepth.utils.torch_files import load_torch_file
 
 log = logging.getLogger(__name__)
 
@@ -165,15 +166,14 @@ def read_checkpoint(path: str | Path, *, mmap: bool = False) -> dict[str, Any]:
     """Load a Lightning checkpoint on CPU, with a clear error for unreadable files.
 
     ``mmap=True`` maps the file instead of reading it: tensors are only read when used, so
-    looking at ``hyper_parameters`` costs next to nothing.
+    looking at ``hyper_parameters`` costs next to nothing. Empty, truncated, foreign files and
+    files holding objects beyond weights are one-line :class:`CheckpointError` s
+    (:func:`litedepth.utils.torch_files.load_torch_file`).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+    ckpt = load_torch_file(path, "checkpoint", mmap=mmap)
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path}: not a checkpoint (a {type(ckpt).__name__}, not a dict)")
+    return ckpt
 
 
 def check_checkpoint_matches(path: str | Path, network: str, task_class: str | None = None) -> None:
