@@ -126,6 +126,10 @@ def server(tmp_path_factory):
     assert proc.wait(timeout=30) is not None
     assert not folder.exists(), f"{folder} was left behind"
     assert "removed " + str(folder) in log_path.read_text()
+    import litedepth.apps.serve
+
+    # Gradio writes a .pyi stub next to the module of any component subclass: there must be none
+    assert not Path(litedepth.apps.serve.__file__).with_suffix(".pyi").exists()
 
 
 def test_server_serves_the_page_and_one_prediction_through_its_api(server, tmp_path):

@@ -535,21 +535,18 @@ def build_app(service: DepthService, title: str = "litedepth depth demo", max_qu
     """
     gr = import_gradio()
 
-    class UploadedImage(gr.Image):
-        """``gr.Image`` that hands the uploaded file's path over undecoded (``gr.Image`` opens
-        it with PIL first, so a non-image fails there with Gradio's own error and a traceback);
-        :func:`read_upload` checks and decodes it."""
-
-        is_template = True  # the page shows it as a plain gr.Image
-
-        def preprocess(self, payload: Any) -> str | None:
-            if payload is None:
-                return None
-            if payload.url and payload.url.startswith("data:"):  # base64 image from an API client
-                return _save_data_url(payload.url, self.GRADIO_CACHE, service.limits)
-            if payload.path is None:
-                raise gr.Error("no image was received", print_exception=False)
-            return str(payload.path)
+    def undecoded(payload: Any) -> str | None:
+        """The image input's preprocessing: the uploaded file's path, undecoded. (``gr.Image``
+        opens it with PIL first, so a non-image fails there with Gradio's own error and a
+        traceback; :func:`read_upload` checks and decodes it instead.) Set on the instance:
+        subclassing a Gradio component makes Gradio write a ``.pyi`` stub next to our module."""
+        if payload is None:
+            return None
+        if payload.url and payload.url.startswith("data:"):  # base64 image from an API client
+            return _save_data_url(payload.url, image.GRADIO_CACHE, service.limits)
+        if payload.path is None:
+            raise gr.Error("no image was received", print_exception=False)
+        return str(payload.path)
 
     def run(image: str | None, label: str, near_m: float):
         try:
@@ -568,8 +565,9 @@ def build_app(service: DepthService, title: str = "litedepth depth demo", max_qu
                     "objects, or the left / ahead / right thirds of the view without a detector.")
         with gr.Row():
             with gr.Column():
-                image = UploadedImage(sources=["upload", "webcam", "clipboard"], type="filepath", image_mode=None,
-                                      label="image", elem_id="input-image")
+                image = gr.Image(sources=["upload", "webcam", "clipboard"], type="filepath", image_mode=None,
+                                 label="image", elem_id="input-image")
+                image.preprocess = undecoded
                 model = gr.Dropdown(choices=service.labels, value=service.labels[0], label="model",
                                     elem_id="model")
                 near = gr.Slider(0.2, 5.0, value=1.0, step=0.1, label="near limit (m)", elem_id="near")
