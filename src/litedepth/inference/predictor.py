@@ -100,6 +100,10 @@ class Predictor:
         input_size: ``(height, width)`` the image is resized to before the network.
         device: ``"cpu"``, ``"cuda"``; default CUDA when available.
         kind: output kind (``"depth"`` metres or ``"disparity"``); default from the model.
+
+    Raises:
+        ConfigError: an ``input_size`` the network does not accept (a side < 1, or not a
+            multiple of its size multiple).
     """
 
     def __init__(
@@ -109,9 +113,11 @@ class Predictor:
         device: str | torch.device | None = None,
         kind: str | None = None,
     ) -> None:
+        from litedepth.models.input_size import check_input_size
+
+        self.input_size = check_input_size(model, input_size, "--size (network input size)")
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = model.eval().to(self.device)
-        self.input_size = (int(input_size[0]), int(input_size[1]))
         self.kind = kind or getattr(model, "output_kind", "depth")
 
     @classmethod

@@ -622,6 +622,7 @@ class LiteMono(nn.Module):
     """
 
     output_kind = "disparity"
+    size_multiple = 16
 
     def __init__(
         self,

@@ -124,14 +124,24 @@ class ValidatedEarlyStopping(EarlyStopping):
 
 
 class ValidationReport(Callback):
-    """Says, at the end of training, when no validation ran (then no best checkpoint exists)."""
+    """Checks that validation logs the monitored metric, and says at the end of training when
+    no validation ran (then no best checkpoint exists).
 
-    def __init__(self) -> None:
+    A ``monitor`` that validation does not log (misspelt) is a :class:`ConfigError` listing
+    the metrics it does log, raised at the sanity check before training when there is one.
+    """
+
+    def __init__(self, monitor: str | None = None) -> None:
+        self.monitor = monitor
         self.validations = 0
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.sanity_checking:
             self.validations += 1
+        logged = [k for k in trainer.callback_metrics if k.startswith("val")]
+        if self.monitor and self.monitor not in trainer.callback_metrics and (logged or not trainer.sanity_checking):
+            raise ConfigError(f"--monitor {self.monitor!r}: validation does not log this metric; it logs "
+                              f"{', '.join(sorted(logged)) or 'nothing'}")
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.validations == 0 and trainer.is_global_zero:
@@ -208,13 +218,9 @@ def build_trainer(
     Raises:
         ConfigError: no ``monitor``, an unknown ``mode`` or a negative patience.
     """
-    if not monitor:
-        raise ConfigError("--monitor: name the validation metric that selects best.ckpt and drives early "
-                          f"stopping (e.g. val/loss), got {monitor!r}")
-    if mode not in ("min", "max"):
-        raise ConfigError(f"--monitor_mode must be min or max, got {mode!r}")
-    if early_stop_patience is not None and early_stop_patience < 0:
-        raise ConfigError(f"--early_stop_patience must be >= 0 (or null: off), got {early_stop_patience}")
+    from litedepth.tasks.preflight import check_monitor
+
+    check_monitor(monitor, mode, early_stop_patience)
     run_dir = Path(run_dir)
     opts = dict(trainer_options or {})
     ckpt_dir = checkpoint_dir(run_dir)
@@ -229,7 +235,7 @@ def build_trainer(
         ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
                         every_n_epochs=1, enable_version_counter=False, save_on_train_epoch_end=True),
         EpochCSVLogger(run_dir / "metrics.csv"),
-        ValidationReport(),
+        ValidationReport(monitor),
     ]
     if early_stop_patience is not None:
         callbacks.append(ValidatedEarlyStopping(monitor=monitor, mode=mode, patience=early_stop_patience))

@@ -41,6 +41,17 @@ def make_dirs(folder: str | Path) -> Path:
     return folder
 
 
+def first_missing(folder: str | Path) -> Path | None:
+    """The top-most folder that :func:`make_dirs` (``folder``) would create (``None``: it exists),
+    so that a command failing before its first result can remove exactly what it created."""
+    folder = Path(folder).absolute()
+    if folder.exists():
+        return None
+    while not folder.parent.exists() and folder.parent != folder:
+        folder = folder.parent
+    return folder
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "wb", permissions: int | None = None) -> Iterator[IO[Any]]:
     """Open ``path`` for writing so that it appears only once complete.
