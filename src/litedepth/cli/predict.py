@@ -243,6 +243,7 @@ def run(args: argparse.Namespace) -> int:
 
     from litedepth.data.io import read_rgb
     from litedepth.utils.atomic import atomic_write_bytes
+    from litedepth.utils.paths import check_unique_stems
 
     formats = parse_common_options(args)
     if args.pointcloud_stride < 1:
@@ -255,11 +256,9 @@ def run(args: argparse.Namespace) -> int:
         if video is not None:
             return run_video(args, predictor, video)
     images = collect_images(args.inputs)
+    check_unique_stems(images)  # before the output folder exists
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stems = [p.stem for p in images]
-    if len(set(stems)) != len(stems):
-        raise DataError(None, "several inputs share a file stem; outputs would overwrite each other")
     with Progress(TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as bar:
         task = bar.add_task("predict", total=len(images))
         for i in range(0, len(images), args.batch_size):

@@ -363,13 +363,12 @@ def run_predict(args: argparse.Namespace) -> int:
     from litedepth.cli.predict import collect_images, parse_common_options, write_outputs
     from litedepth.data.io import read_rgb
     from litedepth.utils.atomic import atomic_write_bytes
+    from litedepth.utils.paths import check_unique_stems
 
     formats = parse_common_options(args)
     predictor = _predictor_from_args(args, args.model, args.weights, args.size)
     images = collect_images(args.inputs)
-    stems = [p.stem for p in images]
-    if len(set(stems)) != len(stems):
-        raise DataError(None, "several inputs share a file stem; outputs would overwrite each other")
+    check_unique_stems(images)
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     depth_kind = None
