@@ -40,6 +40,12 @@ def test_without_skip_bad_the_first_corrupt_image_stops_the_run(folder, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "f001.png" in err and "cannot read image" in err and "Traceback" not in err
     assert not (folder / "out" / "summary.json").exists()
+    for line in (folder / "out" / "events.jsonl").read_text().splitlines():  # frame 0's log is kept, complete
+        json.loads(line)
+    (folder / "img" / "f000.png").write_bytes(b"")  # now the very first image is bad
+    assert _assist(folder, folder / "out2") == 2
+    assert "f000.png" in capsys.readouterr().err
+    assert not (folder / "out2").exists()  # stopped before its first frame: nothing left behind
 
 
 def test_skip_bad_logs_counts_and_continues(folder, capsys):

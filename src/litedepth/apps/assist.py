@@ -28,6 +28,7 @@ Alerts also go to the terminal (logging) and to speech (:mod:`litedepth.apps.spe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -46,7 +47,7 @@ from litedepth.apps.detectors import Detector
 from litedepth.apps.scale import DepthScale, intrinsics_from_hfov, relative_depth
 from litedepth.apps.speech import NullSpeaker, Speaker
 from litedepth.errors import DataError, OutputError
-from litedepth.utils.atomic import atomic_write_bytes, make_dirs
+from litedepth.utils.atomic import atomic_write_bytes, first_missing, make_dirs
 from litedepth.utils.video_io import Frame, FrameSource, ImageSequenceWriter, VideoWriter
 
 log = logging.getLogger(__name__)
@@ -362,6 +363,7 @@ def run_assist(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    created_out = first_missing(output)
     out = make_dirs(output)
     speaker = speaker or NullSpeaker()
     if annotated not in ("video", "frames", "none"):
@@ -434,6 +436,8 @@ def run_assist(
     except BaseException:
         if writer is not None:
             writer.abort()
+        if frames == 0:  # failed before the first frame (e.g. an unreadable image): leave nothing behind
+            _discard_outputs(out, created_out, events, objects)
         raise
     finally:
         for f in (events, objects):
@@ -464,6 +468,7 @@ def run_assist(
                     "annotated": {"video": "annotated.mp4", "frames": "frames/", "none": None}[annotated]},
     }
     if frames == 0:
+        _discard_outputs(out, created_out, events, objects)
         raise DataError(source.name, "no frames were read" + (f" ({len(unreadable)} unreadable files skipped)"
                                                               if unreadable else ""))
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2).encode())
@@ -472,6 +477,24 @@ def run_assist(
     if unreadable:
         log.warning("assist: %d unreadable images skipped (listed in summary.json)", len(unreadable))
     return summary
+
+
+def _discard_outputs(out: Path, created: Path | None, *logs: _LiveLog | None) -> None:
+    """Remove the logs of a run that processed no frame, and the folders up to ``created`` (the
+    top-most one this run created) while they are empty."""
+    for f in logs:
+        if f is not None:
+            with contextlib.suppress(OSError):
+                f.close()
+                f.path.unlink()
+    if created is not None:
+        folder = out.absolute()
+        with contextlib.suppress(OSError):  # rmdir: only empty folders
+            while True:
+                folder.rmdir()
+                if folder == created:
+                    break
+                folder = folder.parent
 
 
 class _LiveLog:

@@ -40,7 +40,7 @@ import numpy as np
 from litedepth.data.io import read_image_size, write_depth_png
 from litedepth.errors import ConfigError, DataError
 from litedepth.geometry.calibration import VeloToImage, load_object_calib, load_raw_calib_dir
-from litedepth.geometry.velodyne import EmptyScanError, read_velodyne, velodyne_to_depth
+from litedepth.geometry.velodyne import EMPTY_SCAN, EmptyScanError, read_velodyne, velodyne_to_depth
 from litedepth.utils.arrays import save_map_archive
 from litedepth.utils.atomic import atomic_save_npz, atomic_write_bytes
 
@@ -431,8 +431,12 @@ def _write_npz(path: Path, maps: list[np.ndarray], names: list[str], layout: str
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _empty_scans(scans: Iterable[Path]) -> list[Path]:
+    return [scan for scan in scans if scan.is_file() and scan.stat().st_size == 0]
+
+
 def _export(
-    items: Sequence[tuple[str, Path, Callable[[], np.ndarray]]],
+    items: Sequence[tuple[str, Path, Path, Callable[[], np.ndarray]]],
     out: Path,
     with_npz: bool,
     overwrite: bool,
@@ -445,16 +449,21 @@ def _export(
     if skip_empty_scans and with_npz:
         raise ConfigError("--skip-empty-scans cannot be used with --split: gt_depths.npz must hold one map per "
                           "split line; remove the frames with empty scans from the split instead")
-    summary = ExportSummary(outputs=[p for _, p, _ in items])
+    summary = ExportSummary(outputs=[p for _, p, _, _ in items])
     npz_path = out / GT_NPZ_NAME
     need_npz = with_npz and (overwrite or not npz_path.exists())
     if with_npz and not need_npz:
         logger.info("%s exists; not rewritten (use overwrite to redo it)", npz_path)
+    if not skip_empty_scans:  # before anything is written
+        empty = _empty_scans(scan for _, png, scan, _ in items if overwrite or need_npz or not png.exists())
+        if empty:
+            more = f" ({len(empty)} empty scans: {_listing(str(e) for e in empty)})" if len(empty) > 1 else ""
+            raise EmptyScanError(empty[0], f"{EMPTY_SCAN}{more}; --skip-empty-scans leaves such frames out")
     maps: list[np.ndarray] = []
     names: list[str] = []
 
     def work(advance: Callable[[], None]) -> None:
-        for name, png, compute in items:
+        for name, png, _, compute in items:
             png_needed = overwrite or not png.exists()
             if png_needed or need_npz:
                 try:
@@ -550,7 +559,7 @@ def export_object_gt(
     def compute(frame: ObjectFrame) -> Callable[[], np.ndarray]:
         return lambda: object_frame_depth(frame, camera, camz, monodepth2_index_quirk)
 
-    items = [(f.stem, out / f"{f.stem}.png", compute(f)) for f in frames]
+    items = [(f.stem, out / f"{f.stem}.png", f.velodyne, compute(f)) for f in frames]
     return _export(items, out, split is not None, overwrite, progress, npz_layout, skip_empty_scans)
 
 
@@ -607,7 +616,8 @@ def export_raw_gt(
         return lambda: raw_frame_depth(frame, calib_for(frame), camz, monodepth2_index_quirk)
 
     items = [
-        (f"{Path(f.folder).name}_{f.frame:010d}_{'l' if f.camera == 2 else 'r'}", f.output_path(out), compute(f))
+        (f"{Path(f.folder).name}_{f.frame:010d}_{'l' if f.camera == 2 else 'r'}", f.output_path(out), f.velodyne,
+         compute(f))
         for f in frames
     ]
     return _export(items, out, split is not None, overwrite, progress, npz_layout, skip_empty_scans)

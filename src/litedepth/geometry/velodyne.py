@@ -38,6 +38,11 @@ __all__ = ["EmptyScanError", "project_velodyne", "read_velodyne", "velodyne_to_d
 _POINT_BYTES = 16  # four float32: x, y, z, reflectance
 
 
+#: what an empty scan is called in messages
+EMPTY_SCAN = ("empty Velodyne scan (0 bytes; a failed download or copy?): it would give an all-zero "
+              "ground-truth map")
+
+
 class EmptyScanError(DataError):
     """A Velodyne scan file holds no point (0 bytes): a failed download or copy.
 
@@ -65,8 +70,7 @@ def read_velodyne(path: str | Path) -> np.ndarray:
     except OSError as exc:
         raise DataError(path, f"cannot read Velodyne scan ({exc})") from None
     if not raw:
-        raise EmptyScanError(path, "empty Velodyne scan (0 bytes; a failed download or copy?): it would give "
-                                   "an all-zero ground-truth map")
+        raise EmptyScanError(path, EMPTY_SCAN)
     if len(raw) % _POINT_BYTES:
         raise DataError(
             path, f"size {len(raw)} bytes is not a multiple of 16 (4 float32 per point): "
