@@ -25,7 +25,7 @@ from PIL import Image
 
 from litedepth.cli.main import main
 from litedepth.errors import LitedepthError, OutputError
-from litedepth.utils.atomic import atomic_write_bytes, make_dirs
+from litedepth.utils.atomic import atomic_write_bytes, check_writable, make_dirs
 from tests.helpers import write_config, write_kitti_object_tree
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -118,6 +118,11 @@ def test_unwritable_folders(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "mkstemp", read_only)
     with pytest.raises(OutputError, match=r"y\.bin: cannot write \(Read-only file system\)"):
         atomic_write_bytes(tmp_path / "y.bin", b"y")
+    with pytest.raises(OutputError, match=r"z\.onnx: cannot write \(Read-only file system\)"):
+        check_writable(tmp_path / "z.onnx")  # what export checks before its work
+    monkeypatch.undo()
+    assert check_writable(tmp_path / "sub" / "z.onnx") == tmp_path / "sub"
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == []  # the probe file is gone
 
 
 # ------------------------------------------------------------------------------------ commands

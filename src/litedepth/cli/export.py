@@ -93,17 +93,15 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from pathlib import Path
-
     from litedepth.export.onnx import export_onnx
     from litedepth.models.input_size import check_input_size
-    from litedepth.utils.atomic import make_dirs
+    from litedepth.utils.atomic import check_writable
 
     net, name, size = load_network(args.model, args.weights, args.checkpoint)
     height = size[0] if args.height is None else args.height
     width = size[1] if args.width is None else args.width
     check_input_size(net, (height, width), "--height/--width")
-    make_dirs(Path(args.output).parent)  # an unwritable destination fails before the export work
+    check_writable(args.output)  # an unwritable destination fails before the export work
     result = export_onnx(net, args.output, height, width, opset=args.opset, dynamic_hw=args.dynamic_hw,
                          model_name=name, atol=args.atol)
     table = Table(title=f"ONNX parity: {name} (onnxruntime CPU vs eager PyTorch)")

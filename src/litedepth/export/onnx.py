@@ -62,9 +62,9 @@ import torch
 from torch import Tensor, nn
 
 from litedepth import __version__
-from litedepth.errors import ConfigError, DataError, LitedepthError
+from litedepth.errors import ConfigError, DataError, LitedepthError, OutputError
 from litedepth.models.outputs import DepthOutput
-from litedepth.utils.atomic import atomic_write_bytes
+from litedepth.utils.atomic import atomic_write_bytes, make_dirs
 
 logger = logging.getLogger(__name__)
 
@@ -260,7 +260,7 @@ def _compare(onnx_out: np.ndarray, eager: np.ndarray, atol: float) -> ParityChec
 
 def _second_size(model: nn.Module, height: int, width: int) -> tuple[int, int]:
     """A second input size of another aspect ratio that the network accepts."""
-    m = int(getattr(model, "size_multiple", 32))
+    m = max(32, int(getattr(model, "size_multiple", 32)))  # a step of at least 32 accepted by every network
     return height + m, width + 2 * m
 
 
@@ -397,8 +397,11 @@ def export_onnx(
                 problem = f"the network does not run at the check size {h2}x{w2} ({str(exc)[:160]})"
 
         wrapper = PredOnly(model).eval()  # eval: the exporter restores the wrapper's mode
-        path.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        make_dirs(path.parent)
+        try:
+            stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        except OSError as exc:
+            raise OutputError(path, exc) from exc
         try:
             proto = _export_proto(wrapper, x1, opset, dynamic_hw)
             session, staged = _open_checked(proto, path, stage, name)

@@ -41,6 +41,23 @@ def make_dirs(folder: str | Path) -> Path:
     return folder
 
 
+def check_writable(path: str | Path) -> Path:
+    """Create ``path``'s folder and try a temporary file in it, before long work whose result
+    goes to ``path``; returns the folder.
+
+    Raises:
+        OutputError: naming ``path`` (read-only file system, a file in the way, no permission...).
+    """
+    folder = make_dirs(Path(path).parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise OutputError(path, exc) from exc
+    os.close(fd)
+    os.unlink(tmp)
+    return folder
+
+
 def first_missing(folder: str | Path) -> Path | None:
     """The top-most folder that :func:`make_dirs` (``folder``) would create (``None``: it exists),
     so that a command failing before its first result can remove exactly what it created."""

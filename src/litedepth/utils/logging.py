@@ -6,7 +6,7 @@ import logging
 
 
 def setup_logging(verbose: bool = False) -> None:
-    """Route ``litedepth`` log records to a rich console handler (idempotent)."""
+    """Route ``litedepth`` log records and Python warnings to a rich console handler (idempotent)."""
     from rich.logging import RichHandler
 
     root = logging.getLogger("litedepth")
@@ -18,6 +18,11 @@ def setup_logging(verbose: bool = False) -> None:
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     root.propagate = False
+    # Python warnings (libraries' deprecations...) are log lines too: stderr is left to the error
+    logging.captureWarnings(True)
+    warnings_log = logging.getLogger("py.warnings")
+    warnings_log.addHandler(handler)
+    warnings_log.propagate = False
 
 
 #: loggers of libraries whose console messages the command line shows through its own handler
