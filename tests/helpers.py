@@ -24,6 +24,20 @@ def write_config(path: Path, data_root: Path, network: str = "deeplabv3-mobilene
     return path
 
 
+def write_tiny_depth_folder(root: Path, count: int = 10) -> Path:
+    """``root/images/fNN.png`` (random 32x48 RGB) + ``root/depth/fNN.png`` (uint16 mm, 0.5-4 m)."""
+    import numpy as np
+    from PIL import Image
+
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "depth").mkdir(exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 255, (32, 48, 3), dtype=np.uint8)).save(root / "images" / f"f{i:02d}.png")
+        Image.fromarray(rng.integers(500, 4000, (32, 48)).astype(np.uint16)).save(root / "depth" / f"f{i:02d}.png")
+    return root
+
+
 def run_cli(*args: str, env_extra: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "litedepth", *args], capture_output=True, text=True,
@@ -76,3 +90,29 @@ def informative(net, seed: int = 0, perturb: bool = False):
                 elif p.dim() > 1:
                     p.add_(torch.randn(p.shape, generator=gen) * 0.02)
     return net.eval()
+def write_kitti_object_tree(root: Path, stems: list[str], empty: tuple[str, ...] = (), size=(24, 40)) -> Path:
+    """A KITTI object-format folder (``image_2/``, ``velodyne/``, ``calib/``) whose scans project
+    into the image: a pinhole ``P2`` (f = 20 px, centred), identity ``R0_rect`` and the
+    Velodyne-to-camera axis swap; 30 points 3-12 m ahead per scan. Stems in ``empty`` get a
+    0-byte scan (a failed download)."""
+    import numpy as np
+    from PIL import Image
+
+    h, w = size
+    for sub in ("image_2", "velodyne", "calib"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    calib = (f"P2: 20 0 {w / 2} 0 0 20 {h / 2} 0 0 0 1 0\n"
+             "R0_rect: 1 0 0 0 1 0 0 0 1\n"
+             "Tr_velo_to_cam: 0 -1 0 0 0 0 -1 0 1 0 0 0\n")
+    rng = np.random.default_rng(0)
+    for stem in stems:
+        Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(root / "image_2" / f"{stem}.png")
+        (root / "calib" / f"{stem}.txt").write_text(calib)
+        scan = root / "velodyne" / f"{stem}.bin"
+        if stem in empty:
+            scan.write_bytes(b"")
+            continue
+        x = rng.uniform(3, 12, 30)
+        pts = np.stack([x, rng.uniform(-0.5, 0.5, 30) * x, rng.uniform(-0.3, 0.3, 30) * x, np.ones(30)], 1)
+        pts.astype(np.float32).tofile(scan)
+    return root

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-#: the demo's network and input size in tests: the smallest registered network at 32x48
-SERVE_ARGS = ("--models", "lite-mono-tiny,deeplabv3-mobilenet-v3-large", "--size", "32", "48", "--device", "cpu")
+#: the demo's network and input size in tests: the smallest registered network at 32x48; uploads
+#: capped at 1 MB and 4 megapixels
+SERVE_ARGS = ("--models", "lite-mono-tiny,deeplabv3-mobilenet-v3-large", "--size", "32", "48", "--device", "cpu",
+              "--max-upload-mb", "1", "--max-upload-mp", "4")
 
 
 def free_port() -> int:
@@ -30,9 +32,18 @@ def running_server(log_path: Path, *args: str, timeout: float = 120.0) -> Iterat
 
     The server is terminated (then killed) on exit; its output goes to ``log_path``.
     """
+    with running_server_process(log_path, *args, timeout=timeout) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def running_server_process(log_path: Path, *args: str,
+                           timeout: float = 120.0) -> Iterator[tuple[str, subprocess.Popen]]:
+    """:func:`running_server` that also yields the server's process (SIGTERM on exit, then SIGKILL)."""
     port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-           "HF_HUB_OFFLINE": "1", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+           "HF_HUB_OFFLINE": "1", "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+           "COLUMNS": "400"}  # log lines unwrapped
     url = f"http://127.0.0.1:{port}/"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "litedepth", "serve", *args, "--port", str(port)],
@@ -51,7 +62,7 @@ def running_server(log_path: Path, *args: str, timeout: float = 120.0) -> Iterat
                 if time.monotonic() > deadline:
                     pytest.fail(f"litedepth serve did not answer within {timeout:.0f} s:\n{log_path.read_text()[-3000:]}")
                 time.sleep(0.5)
-            yield url
+            yield url, proc
         finally:
             proc.terminate()
             try:

@@ -77,3 +77,17 @@ def test_user_errors_exit_2_with_one_line(tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "x.onnx").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--height", "0"], "--height/--width: lite-mono-tiny needs height and width that are positive multiples of 16, "
+                        "got 0x96 (HxW)"),
+    (["--width", "100"], "--height/--width: lite-mono-tiny needs height and width that are positive multiples of "
+                         "16, got 64x100 (HxW)"),
+])
+def test_export_size_is_checked_before_any_work(tmp_path, capsys, args, message):
+    out = tmp_path / "sub" / "x.onnx"
+    assert _export("--model", "lite-mono-tiny", *args, "--output", str(out)) == 2
+    err = capsys.readouterr().err
+    assert err == f"litedepth: error: {message}\n"
+    assert not (tmp_path / "sub").exists()

@@ -17,7 +17,7 @@ from litedepth.data.kitti_gt import (
     object_frame_depth,
     read_split_file,
 )
-from litedepth.errors import DataError
+from litedepth.errors import ConfigError, DataError
 from litedepth.geometry.calibration import load_raw_calib_dir
 from litedepth.geometry.velodyne import velodyne_to_depth
 from litedepth.utils.arrays import read_map_archive
@@ -292,3 +292,28 @@ def test_fake_raw_tree_without_split_and_missing_frame(real_data, tmp_path):
     (root / "2011_09_26" / "calib_velo_to_cam.txt").write_text("R: 1 0 0 0 1 0 0 0 1\n")
     with pytest.raises(DataError, match="calib_velo_to_cam.txt.*missing key 'T'"):
         export_raw_gt(root, tmp_path / "gt3")
+
+
+# --------------------------------------------------------------------------- empty scans
+
+
+def test_empty_scan_is_an_error_or_a_counted_skip(tmp_path, caplog):
+    from litedepth.data.kitti_gt import export_object_gt
+    from litedepth.geometry.velodyne import EmptyScanError
+    from tests.helpers import write_kitti_object_tree
+
+    root = write_kitti_object_tree(tmp_path / "kitti", ["000000", "000001", "000002"], empty=("000001",))
+    with pytest.raises(EmptyScanError, match=r"000001\.bin: empty Velodyne scan \(0 bytes.*--skip-empty-scans"):
+        export_object_gt(root, tmp_path / "gt")
+    assert not (tmp_path / "gt").exists()  # found before anything was written
+    with caplog.at_level(logging.INFO, logger="litedepth"):
+        summary = export_object_gt(root, tmp_path / "gt", skip_empty_scans=True)
+    assert [p.name for p in summary.empty_scans] == ["000001.bin"]
+    assert sorted(p.name for p in (tmp_path / "gt").iterdir()) == ["000000.png", "000002.png"]
+    assert [p.name for p in summary.outputs] == ["000000.png", "000002.png"]
+    assert summary.written + summary.skipped == 2 and summary.valid_pixels > 0
+    assert "1 empty scans skipped" in caplog.text
+    assert read_depth(tmp_path / "gt" / "000000.png", "kitti").any()  # the fixture's scans do project
+    (tmp_path / "split.txt").write_text("000000\n000002\n")
+    with pytest.raises(ConfigError, match="--skip-empty-scans cannot be used with --split"):
+        export_object_gt(root, tmp_path / "gt2", split=tmp_path / "split.txt", skip_empty_scans=True)

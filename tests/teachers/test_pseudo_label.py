@@ -10,6 +10,7 @@ import pytest
 
 from litedepth.cli import main as cli_main
 from litedepth.data.io import read_rgb
+from litedepth.errors import CheckpointError, DataError
 from litedepth.teachers import (
     HFDepthTeacher,
     ImageFolderFrames,
@@ -132,7 +133,48 @@ def test_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
 
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "imgs" / "x.png")
     assert main([*base, "--teacher", str(tmp_path / "no-such-model")]) == 2
-    assert "cannot load a depth model" in capsys.readouterr().err
+    assert "no-such-model: teacher folder not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("missing", "teacher folder not found"),
+    ("file", "teacher is a file"),
+    ("no-config", "teacher folder lacks config.json"),
+    ("no-weights", "teacher folder lacks model.safetensors or pytorch_model.bin"),
+    ("truncated-weights", "broken teacher folder, cannot load a depth model + image processor from it "
+                          "(SafetensorError"),
+    ("bad-config", "broken teacher folder"),
+    ("not-a-depth-model", "broken teacher folder"),
+])
+def test_missing_or_broken_teacher_folder_is_one_line(tiny_teacher_dir: Path, tmp_path: Path, damage: str,
+                                                      message: str) -> None:
+    import shutil
+
+    folder = tmp_path / "teacher"
+    if damage == "file":
+        folder.write_text("x")
+    elif damage != "missing":
+        shutil.copytree(tiny_teacher_dir, folder)
+        weights, config = folder / "model.safetensors", folder / "config.json"
+        if damage == "no-config":
+            config.unlink()
+        elif damage == "no-weights":
+            weights.unlink()
+        elif damage == "truncated-weights":
+            weights.write_bytes(weights.read_bytes()[:500])
+        elif damage == "bad-config":
+            config.write_text("{not json")
+        else:
+            config.write_text('{"model_type": "bert"}')
+    with pytest.raises((DataError, CheckpointError)) as info:
+        HFDepthTeacher(folder, device="cpu", input_size=INPUT)
+    text = str(info.value)
+    assert text.startswith(f"{folder}: ") and message in text and "\n" not in text
+
+
+def test_a_hub_id_that_cannot_be_loaded_says_so() -> None:
+    with pytest.raises(CheckpointError, match="not a local folder, and no depth model"):
+        HFDepthTeacher("no-such-org/no-such-model", device="cpu")
 
 
 def test_cache_roundtrip_and_corrupt_file_is_recomputed(teacher: HFDepthTeacher, tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ Alerts also go to the terminal (logging) and to speech (:mod:`litedepth.apps.spe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -45,9 +46,9 @@ from litedepth.apps.alerts import AlertConfig, AlertPolicy, FrameDecision, Obser
 from litedepth.apps.detectors import Detector
 from litedepth.apps.scale import DepthScale, MetricScale, intrinsics_from_hfov
 from litedepth.apps.speech import NullSpeaker, Speaker
-from litedepth.errors import ConfigError, DataError
+from litedepth.errors import ConfigError, DataError, OutputError
 from litedepth.models.spec import OutputSpec, to_depth
-from litedepth.utils.atomic import atomic_write_bytes
+from litedepth.utils.atomic import atomic_write_bytes, first_missing, make_dirs
 from litedepth.utils.video_io import Frame, FrameSource, ImageSequenceWriter, VideoWriter
 
 log = logging.getLogger(__name__)
@@ -411,8 +412,8 @@ def run_assist(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
+    created_out = first_missing(output)
+    out = make_dirs(output)
     speaker = speaker or NullSpeaker()
     if annotated not in ("video", "frames", "none"):
         raise ValueError(f"annotated must be video, frames or none, not {annotated!r}")
@@ -439,9 +440,9 @@ def run_assist(
     events = objects = None
     t_start = time.perf_counter()
     try:
-        events = open(out / "events.jsonl", "w", encoding="utf-8")  # noqa: SIM115 - a live log, closed below
-        objects = open(out / "objects.jsonl", "w", encoding="utf-8") if log_objects else None  # noqa: SIM115
-        events.write(json.dumps(header) + "\n")
+        events = _LiveLog(out / "events.jsonl")
+        objects = _LiveLog(out / "objects.jsonl") if log_objects else None
+        events.write(header)
         events.flush()
         with bar:
             task = bar.add_task("assist", total=total)
@@ -457,7 +458,7 @@ def run_assist(
                 for k, v in result.timings_ms.items():
                     stage_ms[k].append(v)
                 for alert in result.decision.alerts:
-                    events.write(json.dumps({"type": "alert", **alert.to_json()}) + "\n")
+                    events.write({"type": "alert", **alert.to_json()})
                     alerts_by_band[alert.band] = alerts_by_band.get(alert.band, 0) + 1
                     log.info("[%7.2f s] %s: %s", alert.time_s, alert.band.upper(), alert.message)
                     speaker.say(alert.message)
@@ -467,7 +468,7 @@ def run_assist(
                 tracks.update(o.track_id for o in result.decision.objects)
                 if objects is not None:
                     for o in result.decision.objects:
-                        objects.write(json.dumps(_object_json(frame, o)) + "\n")
+                        objects.write(_object_json(frame, o))
                 t2 = time.perf_counter()
                 if writer is not None:
                     text = banner[1] if banner and frame.time_s - banner[0] <= banner_s else None
@@ -484,6 +485,8 @@ def run_assist(
     except BaseException:
         if writer is not None:
             writer.abort()
+        if frames == 0:  # failed before the first frame (e.g. an unreadable image): leave nothing behind
+            _discard_outputs(out, created_out, events, objects)
         raise
     finally:
         for f in (events, objects):
@@ -493,9 +496,12 @@ def run_assist(
     if writer is not None:
         writer.close()
     speaker.close(wait=False)
+    unreadable = [str(p) for p in getattr(source, "skipped", [])]
     summary = {
         "source": source.name,
         "frames": frames,
+        "unreadable_skipped": len(unreadable),
+        "unreadable_files": unreadable,
         "interrupted": interrupted,
         "elapsed_s": round(elapsed, 3),
         "fps_end_to_end": round(frames / elapsed, 3) if elapsed > 0 and frames else None,
@@ -512,11 +518,63 @@ def run_assist(
                     "video_codec": writer.codec if isinstance(writer, VideoWriter) else None},
     }
     if frames == 0:
-        raise DataError(source.name, "no frames were read")
+        _discard_outputs(out, created_out, events, objects)
+        raise DataError(source.name, "no frames were read" + (f" ({len(unreadable)} unreadable files skipped)"
+                                                              if unreadable else ""))
     atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=2).encode())
     fps = summary["fps_end_to_end"]
     log.info("assist: %d frames, %s fps end to end, %d alerts; wrote %s", frames, fps, summary["alerts"], out)
+    if unreadable:
+        log.warning("assist: %d unreadable images skipped (listed in summary.json)", len(unreadable))
     return summary
+
+
+def _discard_outputs(out: Path, created: Path | None, *logs: _LiveLog | None) -> None:
+    """Remove the logs of a run that processed no frame, and the folders up to ``created`` (the
+    top-most one this run created) while they are empty."""
+    for f in logs:
+        if f is not None:
+            with contextlib.suppress(OSError):
+                f.close()
+                f.path.unlink()
+    if created is not None:
+        folder = out.absolute()
+        with contextlib.suppress(OSError):  # rmdir: only empty folders
+            while True:
+                folder.rmdir()
+                if folder == created:
+                    break
+                folder = folder.parent
+
+
+class _LiveLog:
+    """A JSON-lines log written as it happens (not atomic: it can be followed live; every
+    line is complete). Write failures raise :class:`OutputError` naming the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        except OSError as exc:
+            raise OutputError(path, exc) from exc
+
+    def write(self, record: dict) -> None:
+        try:
+            self.file.write(json.dumps(record) + "\n")
+        except OSError as exc:
+            raise OutputError(self.path, exc) from exc
+
+    def flush(self) -> None:
+        try:
+            self.file.flush()
+        except OSError as exc:
+            raise OutputError(self.path, exc) from exc
+
+    def close(self) -> None:
+        try:
+            self.file.close()
+        except OSError as exc:
+            raise OutputError(self.path, exc) from exc
 
 
 def _object_json(frame: Frame, obj: Any) -> dict:

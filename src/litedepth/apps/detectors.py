@@ -43,6 +43,7 @@ from litedepth.apps.alerts import Detection
 from litedepth.errors import CheckpointError, ConfigError, DataError
 from litedepth.utils.video_io import Frame
 from litedepth.weights import is_present, load_manifest, local_path, resolve
+from litedepth.utils.torch_files import load_torch_file
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +138,7 @@ class TorchvisionDetector(Detector):
             raise DataError(path, f"{name} detector weights not found: {command}download {url} (torchvision's file "
                                   f"{url.rsplit('/', 1)[-1]}) and pass it with --detector-weights FILE, or put it "
                                   f"at {cache}")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - corrupt or foreign file
-            raise CheckpointError(f"{path}: cannot read detector weights ({type(exc).__name__}: {exc})") from None
+        state = load_torch_file(path, "detector weights file")
         if isinstance(state, dict) and isinstance(state.get("model", state.get("state_dict")), dict):
             state = state.get("model", state.get("state_dict"))
         net = getattr(tvd, _TORCHVISION[name][0])(weights=None, weights_backbone=None, num_classes=len(self.categories))

@@ -18,6 +18,17 @@ The work is split so that everything but the page is testable without Gradio:
 * :func:`build_app` lays out the Gradio page (an optional dependency: ``pip install
   'litedepth[serve]'``) and :func:`launch` serves it, on ``127.0.0.1`` unless told otherwise.
 
+Under attack and failure:
+
+* Uploads are capped (:class:`UploadLimits`: bytes, refused by the upload route before they
+  are stored, and pixels, read from the image header) before anything is decoded
+  (:func:`read_upload`); an empty, non-image, truncated or oversized upload is refused with a
+  message naming the file and the problem (one log line, no traceback).
+* :func:`private_storage` keeps uploads and results in a private temporary folder (``0700``,
+  files ``0600``) that is removed when the server stops (Ctrl+C or SIGTERM).
+* :meth:`DepthService.check_models` loads and runs every model before the server starts, so
+  a bad ONNX file, a refused pickle or truncated weights stop it with one line.
+
 The page's prediction is also an HTTP API endpoint, ``/predict`` (inputs: image, model label,
 near threshold in metres; outputs: depth image, overlay image, summary text), callable with
 ``gradio_client``.
@@ -31,18 +42,22 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
+import signal
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from litedepth.errors import ConfigError, DataError
+from litedepth.errors import ConfigError, DataError, LitedepthError
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +68,13 @@ __all__ = [
     "OverlayFn",
     "OverlayResult",
     "ServeResult",
+    "UploadLimits",
     "build_app",
     "detector_overlay",
     "launch",
     "near_region_overlay",
+    "private_storage",
+    "read_upload",
 ]
 
 #: names of the image thirds, left to right
@@ -64,6 +82,72 @@ DIRECTIONS = ("left", "ahead", "right")
 _NEAR_RGB = np.array([230, 30, 30], np.float32)
 _CLOSE_RGB = np.array([255, 160, 0], np.float32)
 GRADIO_HINT = "the web demo needs Gradio: pip install 'litedepth[serve]'"
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What the demo accepts from a visitor.
+
+    Attributes:
+        max_bytes: largest upload in bytes (``litedepth serve --max-upload-mb``).
+        max_pixels: largest image in pixels, width x height, read from the file's header
+            before decoding (``--max-upload-mp``): a small file can decode to a huge image.
+    """
+
+    max_bytes: int = 20 * 1024 * 1024
+    max_pixels: int = 40_000_000
+
+    def __post_init__(self) -> None:
+        if self.max_bytes < 1:
+            raise ConfigError(f"--max-upload-mb must be > 0, got {self.max_bytes / 2**20:g}")
+        if self.max_pixels < 1:
+            raise ConfigError(f"--max-upload-mp must be > 0, got {self.max_pixels / 1e6:g}")
+
+
+def read_upload(path: str | Path, limits: UploadLimits = UploadLimits(), name: str | None = None) -> np.ndarray:
+    """Check an uploaded file against ``limits``, then decode it: ``(H, W, 3)`` uint8 RGB.
+
+    The byte size comes from the file system and the pixel size from the image header, both
+    before any pixel is decoded.
+
+    Args:
+        path: the uploaded file.
+        limits: the caps.
+        name: what to call the file in messages (default: its file name).
+
+    Raises:
+        DataError: an empty file, one over a cap, not an image, or a truncated / corrupt one;
+            the message names the file and the problem.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    label = name or path.name
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise DataError(label, "the upload is missing on the server (expired? upload it again)") from None
+    if size == 0:
+        raise DataError(label, "empty upload (0 bytes)")
+    if size > limits.max_bytes:
+        raise DataError(label, f"upload of {size / 2**20:.1f} MB is over the limit of "
+                               f"{limits.max_bytes / 2**20:g} MB (litedepth serve --max-upload-mb)")
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            if w * h > limits.max_pixels:
+                raise DataError(label, f"image of {w}x{h} pixels ({w * h / 1e6:.1f} megapixels) is over the limit of "
+                                       f"{limits.max_pixels / 1e6:g} megapixels (litedepth serve --max-upload-mp)")
+            img.load()
+            rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    except Image.DecompressionBombError:
+        raise DataError(label, f"image is far over the limit of {limits.max_pixels / 1e6:g} megapixels "
+                               "(litedepth serve --max-upload-mp)") from None
+    except UnidentifiedImageError:
+        raise DataError(label, "not an image (PNG, JPEG, BMP, WebP, TIFF...)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise DataError(label, f"truncated or corrupt image ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    return np.ascontiguousarray(rgb)
 
 
 @dataclass(frozen=True)
@@ -315,6 +399,7 @@ class DepthService:
         relative_scale: factor applied to the relative depth of disparity networks before the
             thresholds (stated in the summary; 1 = none).
         overlay: the alert overlay hook (default :func:`near_region_overlay`).
+        limits: the upload caps of :meth:`predict_upload`.
     """
 
     sources: Sequence[ModelSource]
@@ -323,6 +408,7 @@ class DepthService:
     close_m: float = 2.0
     relative_scale: float = 1.0
     overlay: OverlayFn = near_region_overlay
+    limits: UploadLimits = field(default_factory=UploadLimits)
     _predictors: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -350,6 +436,36 @@ class DepthService:
                 log.info("loading %s", label)
                 self._predictors[label] = source.build(self.input_size, self.device)
             return self._predictors[label]
+
+    def check_models(self) -> dict[str, float]:
+        """Load every model and run it once on a grey image, before serving.
+
+        Returns:
+            ``{label: milliseconds of the check run}``.
+
+        Raises:
+            LitedepthError: the first model that cannot be loaded or run (a bad ONNX file, a
+                refused or truncated weights file...), naming it.
+        """
+        timings = {}
+        for source in self.sources:
+            predictor = self.predictor(source.label)
+            h, w = predictor.input_size if getattr(predictor, "input_size", None) else (64, 64)
+            start = time.perf_counter()
+            try:
+                predictor.infer_image(np.full((int(h), int(w), 3), 128, np.uint8))
+            except LitedepthError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a model that does not run is the user's file / option
+                raise ConfigError(f"model {source.label!r} cannot run: {type(exc).__name__}: "
+                                  f"{(str(exc).splitlines() or [''])[0][:200]}") from None
+            timings[source.label] = (time.perf_counter() - start) * 1e3
+            log.info("model %s checked: loads and runs (%.0f ms)", source.label, timings[source.label])
+        return timings
+
+    def predict_upload(self, path: str | Path, label: str | None = None, near_m: float = 1.0) -> ServeResult:
+        """:meth:`predict` for an uploaded file, checked by :func:`read_upload` first."""
+        return self.predict(read_upload(path, self.limits), label, near_m)
 
     def predict(self, rgb: Any, label: str | None = None, near_m: float = 1.0) -> ServeResult:
         """Depth map and alert overlay of one image.
@@ -400,34 +516,61 @@ class DepthService:
         return ServeResult(depth_rgb, result.image, depth, units, result.messages, "\n".join(lines), latency_ms)
 
 
-def build_app(service: DepthService, title: str = "litedepth depth demo"):
-    """The Gradio page of ``service`` (a ``gradio.Blocks``; not launched).
-
-    Raises:
-        ConfigError: Gradio is not installed.
-    """
+def import_gradio():  # noqa: ANN201 - the gradio module
+    """``import gradio`` (analytics off), or a :class:`ConfigError` saying how to install it."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     try:
         import gradio as gr
     except ImportError as exc:
         raise ConfigError(GRADIO_HINT) from exc
+    return gr
 
-    def run(image: np.ndarray | None, label: str, near_m: float):
+
+def build_app(service: DepthService, title: str = "litedepth depth demo", max_queue: int = 64):
+    """The Gradio page of ``service`` (a ``gradio.Blocks``; not launched).
+
+    Uploads reach :meth:`DepthService.predict_upload` undecoded; a bad one is refused with its
+    message (a one-line warning in the log, no traceback). At most ``max_queue`` requests wait
+    (more are told the queue is full); files older than an hour are deleted every 10 minutes.
+
+    Raises:
+        ConfigError: Gradio is not installed.
+    """
+    gr = import_gradio()
+
+    def undecoded(payload: Any) -> str | None:
+        """The image input's preprocessing: the uploaded file's path, undecoded. (``gr.Image``
+        opens it with PIL first, so a non-image fails there with Gradio's own error and a
+        traceback; :func:`read_upload` checks and decodes it instead.) Set on the instance:
+        subclassing a Gradio component makes Gradio write a ``.pyi`` stub next to our module."""
+        if payload is None:
+            return None
+        if payload.url and payload.url.startswith("data:"):  # base64 image from an API client
+            return _save_data_url(payload.url, image.GRADIO_CACHE, service.limits)
+        if payload.path is None:
+            raise gr.Error("no image was received", print_exception=False)
+        return str(payload.path)
+
+    def run(image: str | None, label: str, near_m: float):
         try:
-            r = service.predict(image, label, near_m)
-        except (DataError, ConfigError) as exc:
-            raise gr.Error(str(exc)) from exc
+            if image is None:
+                raise DataError(None, "no image: upload one or take a webcam snapshot")
+            r = service.predict_upload(image, label, near_m)
+        except LitedepthError as exc:
+            log.warning("refused a request: %s", exc)
+            raise gr.Error(str(exc), title="Cannot use this input", print_exception=False) from None
         return r.depth_rgb, r.overlay_rgb, r.summary
 
-    with gr.Blocks(title=title, analytics_enabled=False) as app:
+    with gr.Blocks(title=title, analytics_enabled=False, delete_cache=(600, 3600)) as app:
         gr.Markdown(f"## {title}\nUpload an image or take a webcam snapshot, pick a model, press "
                     "**Estimate depth**. Bright = near. The overlay tints what is nearer than the "
                     "near (red) and close (orange) limits and announces what is near: detected "
                     "objects, or the left / ahead / right thirds of the view without a detector.")
         with gr.Row():
             with gr.Column():
-                image = gr.Image(sources=["upload", "webcam", "clipboard"], type="numpy", label="image",
-                                 elem_id="input-image")
+                image = gr.Image(sources=["upload", "webcam", "clipboard"], type="filepath", image_mode=None,
+                                 label="image", elem_id="input-image")
+                image.preprocess = undecoded
                 shown = [(f"{s.label} (untrained: random weights)" if s.random_weights else s.label, s.label)
                          for s in service.sources]
                 model = gr.Dropdown(choices=shown, value=service.labels[0], label="model", elem_id="model")
@@ -439,26 +582,89 @@ def build_app(service: DepthService, title: str = "litedepth depth demo"):
                                    elem_id="overlay")
                 summary = gr.Textbox(label="alerts", lines=4, interactive=False, elem_id="summary")
         button.click(run, [image, model, near], [depth, overlay, summary], api_name="predict")
+    app.queue(max_size=max_queue)
     return app
 
 
-def launch(app: Any, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> str:
+def _save_data_url(url: str, folder: str | Path, limits: UploadLimits) -> str:
+    """Write a ``data:image/...;base64,...`` payload into ``folder`` (size checked before
+    decoding the base64); returns the file's path."""
+    import base64
+    import binascii
+
+    header, _, data = url.partition(",")
+    if len(data) * 3 // 4 > limits.max_bytes:
+        raise DataError("the pasted image", f"upload of about {len(data) * 3 / 4 / 2**20:.1f} MB is over the limit "
+                                            f"of {limits.max_bytes / 2**20:g} MB (litedepth serve --max-upload-mb)")
+    try:
+        raw = base64.b64decode(data, validate=False)
+    except (binascii.Error, ValueError):
+        raise DataError("the pasted image", "not valid base64 image data") from None
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="pasted-", suffix=".img", dir=folder)  # 0600
+    with os.fdopen(fd, "wb") as f:
+        f.write(raw)
+    return name
+
+
+@contextlib.contextmanager
+def private_storage(prefix: str = "litedepth-serve-") -> Iterator[Path]:
+    """A private temporary folder for the demo's uploads and results, removed on exit.
+
+    The folder is created ``0700`` and, while inside, the process umask is ``077`` (new files
+    ``0600``, folders ``0700``) and ``GRADIO_TEMP_DIR`` points at it, so Gradio keeps every
+    upload and every result image there. Enter it before :func:`build_app`.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    env_before = os.environ.get("GRADIO_TEMP_DIR")
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    umask_before = os.umask(0o077)
+    log.info("uploads and results are kept in %s (private: 0700, files 0600; removed when the server stops)",
+             folder)
+    try:
+        yield folder
+    finally:
+        os.umask(umask_before)
+        if env_before is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = env_before
+        shutil.rmtree(folder, ignore_errors=True)
+        log.info("removed %s", folder)
+
+
+def launch(app: Any, host: str = "127.0.0.1", port: int = 7860, block: bool = True,
+           limits: UploadLimits | None = None) -> str:
     """Serve ``app`` (from :func:`build_app`) on ``host:port``; returns the local URL.
 
-    ``block=False`` returns once the server is up (stop it with ``app.close()``).
+    ``limits.max_bytes`` caps every upload at the upload route, before it is stored.
+    ``block=False`` returns once the server is up (stop it with ``app.close()``); with
+    ``block=True``, SIGTERM stops the server like Ctrl+C (so that cleanup runs).
     """
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s: reachable from other machines, without authentication", host)
+    max_bytes = (limits or UploadLimits()).max_bytes
     _, local_url, _ = app.launch(server_name=host, server_port=int(port), prevent_thread_lock=True,
-                                 share=False, quiet=True, show_error=True, inbrowser=False)
+                                 share=False, quiet=True, show_error=True, inbrowser=False,
+                                 max_file_size=max_bytes)
     url = str(local_url or f"http://{host}:{port}/")
-    log.info("litedepth web demo on %s (Ctrl+C stops it)", url)
+    log.info("litedepth web demo on %s (Ctrl+C stops it); uploads up to %g MB", url, max_bytes / 2**20)
     if block:
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
-            app.block_thread()
+            app.block_thread()  # returns on KeyboardInterrupt (Ctrl+C, or SIGTERM via _interrupt)
         finally:
             app.close()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
     return url
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def default_sources(models: Sequence[str] | None = None, weights: dict[str, str] | None = None,

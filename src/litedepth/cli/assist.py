@@ -93,6 +93,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     out.add_argument("--log-objects", action="store_true", help="also write objects.jsonl (every object, every frame)")
     out.add_argument("--no-inset", action="store_true", help="no depth inset in annotated frames")
     out.add_argument("--max-frames", type=int, help="stop after N frames")
+    out.add_argument("--skip-bad", action="store_true",
+                     help="image folders / globs: log and skip unreadable or corrupt images (counted in "
+                          "summary.json) instead of stopping at the first one")
     out.add_argument("--fps", type=float, help="frame rate of image folders (default 1) or override of a video's")
     out.add_argument("--device", help="cpu / cuda (default: cuda when available)")
     out.add_argument("--threads", type=int, help="CPU threads per model (default: half the cores with the "
@@ -166,7 +169,7 @@ def _run(args: argparse.Namespace, config: Any) -> int:
     from litedepth.apps.speech import make_speaker
     from litedepth.utils.video_io import open_source
 
-    with open_source(args.source, fps=args.fps) as source:  # first: a wrong source fails before models load
+    with open_source(args.source, fps=args.fps, skip_bad=args.skip_bad) as source:  # first: a wrong source fails before models load
         depth = build_depth(args)
         if not depth.trained and not args.allow_untrained:  # before the detector loads
             raise ConfigError("the depth network has random (untrained) weights, so its distances are noise: give "

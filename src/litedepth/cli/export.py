@@ -100,11 +100,15 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from litedepth.export.onnx import export_onnx
+    from litedepth.models.input_size import check_input_size
+    from litedepth.utils.atomic import check_writable
 
     loaded = load_model_from_args(args.model, args.weights, args.checkpoint)
     name, size = loaded.name, loaded.input_size
-    height = args.height or size[0]
-    width = args.width or size[1]
+    height = size[0] if args.height is None else args.height
+    width = size[1] if args.width is None else args.width
+    check_input_size(loaded.net, (height, width), "--height/--width")
+    check_writable(args.output)  # an unwritable destination fails before the export work
     head = args.head if args.head != "auto" else ("depth" if loaded.spec.is_depth else "logits")
     if head == "depth" and not loaded.spec.is_depth:
         raise ConfigError(f"--head depth: {name} has no depth output ({loaded.spec.describe()})")

@@ -10,6 +10,8 @@ Examples::
 Output PNGs are uint16, metres * 256, 0 = no LiDAR point; with ``--split`` also
 ``gt_depths.npz`` (one float32 array per frame in metres, no pickles; ``--monodepth2-npz``
 writes Monodepth2's pickled layout instead). Existing PNGs are kept unless ``--overwrite``.
+An empty (0-byte) Velodyne scan is an error naming it; ``--skip-empty-scans`` leaves such
+frames out and counts them in the summary.
 """
 
 from __future__ import annotations
@@ -75,6 +77,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "Monodepth2's own evaluate_depth.py; default: one float array per frame, which needs no "
         "unpickling (litedepth evaluate reads the Monodepth2 layout only with --allow-pickle)",
     )
+    parser.add_argument(
+        "--skip-empty-scans", action="store_true",
+        help="leave out frames whose Velodyne .bin is empty (0 bytes), counted in the summary; default: "
+        "such a file is an error naming it (it would give an all-zero map). Not with --split",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
     return parser
@@ -110,5 +117,6 @@ def run(args: argparse.Namespace) -> int:
         monodepth2_index_quirk=args.monodepth2_quirk,
         progress=not args.no_progress,
         npz_layout="monodepth2" if args.monodepth2_npz else "maps",
+        skip_empty_scans=args.skip_empty_scans,
     )
     return 0

@@ -1,12 +1,16 @@
 """``litedepth`` command-line entry point: one subcommand per module in this package.
 
 User errors (:class:`litedepth.errors.LitedepthError`) are printed as one line naming the
-file and the problem, with exit status 2 and no traceback.
+file and the problem, with exit status 2 and no traceback. So are operating-system errors
+about a named file (disk full, read-only file system, permission denied, a file where a
+folder should be): they come from the user's environment, not from a bug. ``-v`` adds the
+traceback of such errors to the debug log.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
@@ -48,8 +52,28 @@ def _user_message(exc: BaseException) -> str:
     return text
 
 
+def _one_line(text: str) -> str:
+    """``text`` on one line (a multi-line message from a library is joined with "; ")."""
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+    return "; ".join(lines) if lines else str(text).strip()
+
+
 def _report(exc: BaseException) -> None:
-    sys.stderr.write(f"litedepth: error: {_user_message(exc)}\n")
+    sys.stderr.write(f"litedepth: error: {_one_line(_user_message(exc))}\n")
+
+
+def _os_message(exc: OSError) -> str | None:
+    """One line for an OSError about a named file (or a full / read-only disk), else ``None``."""
+    cause = exc.strerror or type(exc).__name__
+    if exc.filename is not None:
+        other = f" -> {exc.filename2}" if getattr(exc, "filename2", None) is not None else ""
+        return f"{exc.filename}{other}: {cause}"
+    if exc.errno in _WRITE_ERRNOS:
+        return f"cannot write an output file: {cause}"
+    return None
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EFBIG}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +111,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except LitedepthError as exc:
         _report(exc)
+        return 2
+    except OSError as exc:
+        message = _os_message(exc)
+        if message is None:
+            raise
+        log.debug("operating-system error", exc_info=True)
+        sys.stderr.write(f"litedepth: error: {_one_line(message)}\n")
         return 2
     except RuntimeError as exc:
         # DataLoader workers re-raise user errors as RuntimeError when they cannot rebuild them.

@@ -78,6 +78,9 @@ def build_frames(name: str, root: Path, split: str | None, img_ext: str = ".jpg"
 def run(args: argparse.Namespace) -> int:
     from litedepth.teachers.cache import PseudoLabelCache
     from litedepth.teachers.hf import HFDepthTeacher, run_pseudo_labels
+    from litedepth.utils.logging import route_library_logs
+
+    route_library_logs()
 
     devices: int | str = args.devices if args.devices == "auto" else int(args.devices)
     frames = build_frames(args.dataset, args.root, args.split, args.img_ext)

@@ -9,6 +9,11 @@ Networks named without weights are randomly initialised (the page says so). With
 ``--detector`` the overlay announces the left / ahead / right thirds of the view; with one
 (the detectors of ``litedepth assist``, local weights) it announces detected objects.
 
+Every model is loaded and run once before the server starts: a bad file stops it with one
+line. Uploads larger than --max-upload-mb or --max-upload-mp are refused before they are
+decoded; uploads and results live in a private temporary folder (0700, files 0600) that is
+removed when the server stops.
+
 Examples:
     litedepth serve                                   # every registered depth network, random weights
     litedepth serve --models lite-mono --weights lite-mono=weights/lite-mono --port 8080
@@ -49,6 +54,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--close", type=float, default=2.0, help="the close band's limit in metres (default 2)")
     p.add_argument("--relative-scale", type=float, default=1.0,
                    help="factor applied to disparity networks' relative depth before the limits (default 1)")
+    up = p.add_argument_group("uploads (checked before an image is decoded)")
+    up.add_argument("--max-upload-mb", type=float, default=20.0,
+                    help="largest accepted upload in megabytes (MiB; default 20)")
+    up.add_argument("--max-upload-mp", type=float, default=40.0,
+                    help="largest accepted image in megapixels, width x height (default 40)")
+    up.add_argument("--max-queue", type=int, default=64,
+                    help="requests that may wait for a prediction; more are told the queue is full (default 64)")
     det = p.add_argument_group("object detector (optional; default: the image thirds stand in for objects)")
     det.add_argument("--detector", default=None, help="ssdlite, fasterrcnn, yolo or ground-truth (see `litedepth assist`)")
     det.add_argument("--detector-weights", default=None, help="local detector weights file")
@@ -59,10 +71,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def build_service(args: argparse.Namespace):
     """The :class:`~litedepth.apps.serve.DepthService` described by the options."""
-    from litedepth.apps.serve import DepthService, default_sources, detector_overlay, near_region_overlay
+    from litedepth.apps.serve import DepthService, UploadLimits, default_sources, detector_overlay, near_region_overlay
 
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port must be between 1 and 65535, got {args.port}")
+    if args.max_queue < 1:
+        raise ConfigError(f"--max-queue must be >= 1, got {args.max_queue}")
+    limits = UploadLimits(max_bytes=int(args.max_upload_mb * 2**20), max_pixels=int(args.max_upload_mp * 1e6))
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     sources = default_sources(models, dict(args.weights), args.checkpoint, args.onnx)
     overlay = near_region_overlay
@@ -72,12 +87,16 @@ def build_service(args: argparse.Namespace):
         overlay = detector_overlay(create_detector(args.detector, args.detector_weights, args.score_threshold,
                                                    args.device, args.detections))
     return DepthService(sources, input_size=tuple(args.size) if args.size else None, device=args.device,
-                        close_m=args.close, relative_scale=args.relative_scale, overlay=overlay)
+                        close_m=args.close, relative_scale=args.relative_scale, overlay=overlay, limits=limits)
 
 
 def run(args: argparse.Namespace) -> int:
-    from litedepth.apps.serve import build_app, launch
+    from litedepth.apps.serve import build_app, import_gradio, launch, private_storage
 
-    app = build_app(build_service(args))
-    launch(app, args.host, args.port, block=True)
+    import_gradio()  # a missing Gradio is said before any model loads
+    service = build_service(args)
+    service.check_models()  # every model loads and runs, or the server does not start
+    with private_storage():
+        app = build_app(service, max_queue=args.max_queue)
+        launch(app, args.host, args.port, block=True, limits=service.limits)
     return 0

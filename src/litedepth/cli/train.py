@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from litedepth.errors import ConfigError, LitedepthError
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ def build_parser():  # noqa: ANN201 - jsonargparse parser
     import litedepth.data  # noqa: F401 - registers data modules for short class names
     import litedepth.tasks  # noqa: F401 - registers regimes for short class names
 
-    parser = ArgumentParser(prog="litedepth train", description=__doc__.split("\n")[0], exit_on_error=True)
+    parser = ArgumentParser(prog="litedepth train", description=__doc__.split("\n")[0], exit_on_error=False)
     parser.add_argument("--config", action=ActionConfigFile, help="YAML config (may be given several times)")
     parser.add_subclass_arguments(L.LightningModule, "model", required=True, help="training regime")
     parser.add_subclass_arguments(L.LightningDataModule, "data", required=True, help="data module")
@@ -61,22 +64,77 @@ def build_parser():  # noqa: ANN201 - jsonargparse parser
     parser.add_argument("--run_dir", type=str, default="runs/default", help="folder for checkpoints and logs")
     parser.add_argument("--resume", action=ActionYesNo, default=False, help="resume from <run_dir>/checkpoints/last.ckpt")
     parser.add_argument("--ckpt_path", type=str | None, default=None, help="resume from this checkpoint")
-    parser.add_argument("--monitor", type=str, default="val/loss", help="metric selecting best.ckpt")
+    parser.add_argument("--monitor", type=str | None, default="val/loss",
+                        help="validation metric selecting best.ckpt and driving early stopping")
     parser.add_argument("--monitor_mode", type=str, default="min")
     parser.add_argument("--early_stop_patience", type=int | None, default=5)
     return parser
 
 
+def _litedepth_cause(exc: BaseException) -> LitedepthError | None:
+    """The litedepth error that jsonargparse wrapped in ``exc`` (its chain), if any."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, LitedepthError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _user_error(exc: BaseException) -> LitedepthError:
+    """One ConfigError line for a jsonargparse parsing error ('Parser key "k": ...' and details)."""
+    cause = _litedepth_cause(exc)
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    match = re.match(r'Parser key "([^"]+)":\s*(.*)', lines[0]) if lines else None
+    key, rest = (match.group(1), [match.group(2), *lines[1:]]) if match else (None, lines)
+    if cause is not None:
+        return ConfigError(f"{key}: {cause}") if key else cause
+    noise = ("Subtypes:", "Errors:", "Given value type:", "Does not validate against any of the Union subtypes")
+    body = "; ".join(ln.lstrip("- ") for ln in rest if ln and not ln.startswith(noise))
+    return ConfigError(f"{key}: {body}" if key else body or type(exc).__name__)
+
+
+def _discard_new_run(run_dir: Path, created: Path | None, global_zero: bool) -> None:
+    """After a user error, remove the folders this command created for the run (``created``:
+    the top-most) if the run holds no checkpoint yet (e.g. the data folder turned out to be
+    empty): a failed start leaves nothing behind."""
+    from litedepth.tasks.engine import checkpoint_dir
+
+    if created is not None and global_zero and not any(checkpoint_dir(run_dir).glob("*.ckpt")):
+        import shutil
+
+        shutil.rmtree(created, ignore_errors=True)
+
+
 def main(argv: Sequence[str]) -> int:
     """Parse ``argv`` (without the ``train`` word), train, and return the exit status."""
-    from litedepth.tasks.engine import build_trainer, check_checkpoint_matches, find_resume_checkpoint
-    from litedepth.utils.atomic import atomic_write_bytes
+    from jsonargparse import ArgumentError
+
+    from litedepth.tasks.engine import (
+        best_checkpoint_callback, build_trainer, check_checkpoint_matches, find_resume_checkpoint,
+    )
+    from litedepth.tasks.preflight import check_config, check_training_setup
+    from litedepth.utils.atomic import atomic_write_bytes, first_missing, make_dirs
+    from litedepth.utils.logging import route_library_logs
 
     parser = build_parser()
-    cfg = parser.parse_args(list(argv))
+    route_library_logs()
+    try:
+        cfg = parser.parse_args(list(argv))
+    except ArgumentError as exc:
+        raise _user_error(exc) from None
+    check_config(cfg)  # names, learning rates, sizes, monitor: before anything is built
     run_dir = Path(cfg.run_dir)
-    init = parser.instantiate_classes(cfg)
+    try:
+        init = parser.instantiate_classes(cfg)
+    except Exception as exc:  # noqa: BLE001 - jsonargparse wraps our errors in its own
+        cause = _litedepth_cause(exc)
+        if cause is None:
+            raise
+        raise cause from None
     model, datamodule = init.model, init.data
+    check_training_setup(model, datamodule)
     trainer_options: dict[str, Any] = {k: v for k, v in cfg.trainer.as_dict().items()}
 
     ckpt_path = cfg.ckpt_path
@@ -89,23 +147,30 @@ def main(argv: Sequence[str]) -> int:
     if ckpt_path is not None and network is not None:
         check_checkpoint_matches(ckpt_path, network)
 
-    trainer = build_trainer(
-        run_dir,
-        trainer_options,
-        monitor=cfg.monitor,
-        mode=cfg.monitor_mode,
-        early_stop_patience=cfg.early_stop_patience,
-    )
-    if trainer.is_global_zero:
-        atomic_write_bytes(run_dir / "config.yaml", parser.dump(cfg, skip_none=False).encode())
-    if ckpt_path:
-        log.info("resuming from %s", ckpt_path)
-    # weights_only: a resumed checkpoint is read without unpickling arbitrary objects
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    created = first_missing(run_dir)
+    make_dirs(run_dir)  # an unwritable run folder fails here, before any work
+    trainer = None
+    try:
+        trainer = build_trainer(
+            run_dir,
+            trainer_options,
+            monitor=cfg.monitor,
+            mode=cfg.monitor_mode,
+            early_stop_patience=cfg.early_stop_patience,
+        )
+        if trainer.is_global_zero:
+            atomic_write_bytes(run_dir / "config.yaml", parser.dump(cfg, skip_none=False).encode())
+        if ckpt_path:
+            log.info("resuming from %s", ckpt_path)
+        # weights_only: a resumed checkpoint is read without unpickling arbitrary objects
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except (LitedepthError, OSError):
+        _discard_new_run(run_dir, created, trainer is None or trainer.is_global_zero)
+        raise
     if trainer.is_global_zero:
         import json
 
-        best = trainer.checkpoint_callbacks[1] if len(trainer.checkpoint_callbacks) > 1 else None
+        best = best_checkpoint_callback(trainer)
         info = {
             "world_size": trainer.world_size,
             "epochs_completed": trainer.current_epoch,

@@ -52,7 +52,7 @@ from litedepth.geometry.calibration import (
     load_projection_matrix,
     load_raw_calib_dir,
 )
-from litedepth.geometry.velodyne import read_velodyne, velodyne_to_depth
+from litedepth.geometry.velodyne import EMPTY_SCAN, EmptyScanError, read_velodyne, velodyne_to_depth
 from litedepth.utils.arrays import save_map_archive
 from litedepth.utils.atomic import atomic_save_npz, atomic_write_bytes
 
@@ -128,13 +128,18 @@ class RawFrame:
 
 @dataclass
 class ExportSummary:
-    """What an export did. ``outputs`` lists every frame's PNG in export order."""
+    """What an export did. ``outputs`` lists every frame's PNG in export order.
+
+    ``skipped`` counts existing outputs kept (resume); ``empty_scans`` lists the 0-byte
+    Velodyne files left out with ``skip_empty_scans`` (no PNG is written for them).
+    """
 
     written: int = 0
     skipped: int = 0
     valid_pixels: int = 0
     outputs: list[Path] = field(default_factory=list)
     npz: Path | None = None
+    empty_scans: list[Path] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -492,29 +497,52 @@ def _write_npz(path: Path, maps: list[np.ndarray], names: list[str], layout: str
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _empty_scans(scans: Iterable[Path]) -> list[Path]:
+    return [scan for scan in scans if scan.is_file() and scan.stat().st_size == 0]
+
+
 def _export(
-    items: Sequence[tuple[str, Path, Callable[[], np.ndarray]]],
+    items: Sequence[tuple[str, Path, Path, Callable[[], np.ndarray]]],
     out: Path,
     with_npz: bool,
     overwrite: bool,
     progress: bool,
     npz_layout: str = "maps",
+    skip_empty_scans: bool = False,
 ) -> ExportSummary:
     if npz_layout not in NPZ_LAYOUTS:
         raise ConfigError(f"unknown gt_depths.npz layout {npz_layout!r}; choose one of {', '.join(NPZ_LAYOUTS)}")
-    summary = ExportSummary(outputs=[p for _, p, _ in items])
+    if skip_empty_scans and with_npz:
+        raise ConfigError("--skip-empty-scans cannot be used with --split: gt_depths.npz must hold one map per "
+                          "split line; remove the frames with empty scans from the split instead")
+    summary = ExportSummary(outputs=[p for _, p, _, _ in items])
     npz_path = out / GT_NPZ_NAME
     need_npz = with_npz and (overwrite or not npz_path.exists())
     if with_npz and not need_npz:
         logger.info("%s exists; not rewritten (use overwrite to redo it)", npz_path)
+    if not skip_empty_scans:  # before anything is written
+        empty = _empty_scans(scan for _, png, scan, _ in items if overwrite or need_npz or not png.exists())
+        if empty:
+            more = f" ({len(empty)} empty scans: {_listing(str(e) for e in empty)})" if len(empty) > 1 else ""
+            raise EmptyScanError(empty[0], f"{EMPTY_SCAN}{more}; --skip-empty-scans leaves such frames out")
     maps: list[np.ndarray] = []
     names: list[str] = []
 
     def work(advance: Callable[[], None]) -> None:
-        for name, png, compute in items:
+        for name, png, _, compute in items:
             png_needed = overwrite or not png.exists()
             if png_needed or need_npz:
-                depth = compute()
+                try:
+                    depth = compute()
+                except EmptyScanError as exc:
+                    if not skip_empty_scans:
+                        raise
+                    logger.warning("%s: empty Velodyne scan (0 bytes); frame %s skipped, no map written",
+                                   exc.path, name)
+                    summary.empty_scans.append(exc.path)
+                    summary.outputs.remove(png)
+                    advance()
+                    continue
                 summary.valid_pixels += int(np.count_nonzero(depth))
                 if png_needed:
                     write_depth_png(png, depth, "kitti")
@@ -549,8 +577,8 @@ def _export(
     elif with_npz:
         summary.npz = npz_path
     logger.info(
-        "KITTI GT: %d maps written, %d existing kept, to %s%s",
-        summary.written, summary.skipped, out,
+        "KITTI GT: %d maps written, %d existing kept, %d empty scans skipped, to %s%s",
+        summary.written, summary.skipped, len(summary.empty_scans), out,
         f"; {GT_NPZ_NAME} with {len(maps)} maps" if need_npz else "",
     )
     return summary
@@ -568,6 +596,7 @@ def export_object_gt(
     progress: bool = False,
     npz_layout: str = "maps",
     projection: str | Path | None = None,
+    skip_empty_scans: bool = False,
 ) -> ExportSummary:
     """Export GT depth PNGs (and ``gt_depths.npz`` with a split) for an object-format folder.
 
@@ -586,6 +615,12 @@ def export_object_gt(
             ``"monodepth2"`` (Monodepth2's pickled object array under ``data``).
         projection: the matrix layout: Velodyne-to-image matrices instead of ``calib/``
             (:func:`find_matrix_frames`).
+        skip_empty_scans: leave out frames whose Velodyne file is empty (0 bytes), counted in
+            :attr:`ExportSummary.empty_scans`; default: such a file is an error naming it.
+            Not with ``split`` (``gt_depths.npz`` holds one map per split line).
+
+    Raises:
+        EmptyScanError: an empty scan without ``skip_empty_scans``.
     """
     out = Path(out)
     stems = read_stem_list(split) if split is not None else None
@@ -597,8 +632,8 @@ def export_object_gt(
     def compute(frame: ObjectFrame) -> Callable[[], np.ndarray]:
         return lambda: depth_of(frame, camera, camz, monodepth2_index_quirk)
 
-    items = [(f.stem, out / f"{f.stem}.png", compute(f)) for f in frames]
-    return _export(items, out, split is not None, overwrite, progress, npz_layout)
+    items = [(f.stem, out / f"{f.stem}.png", f.velodyne, compute(f)) for f in frames]
+    return _export(items, out, split is not None, overwrite, progress, npz_layout, skip_empty_scans)
 
 
 def export_matrix_gt(root: str | Path, out: str | Path, projection: str | Path, **options: Any) -> ExportSummary:
@@ -619,6 +654,7 @@ def export_raw_gt(
     monodepth2_index_quirk: bool = False,
     progress: bool = False,
     npz_layout: str = "maps",
+    skip_empty_scans: bool = False,
 ) -> ExportSummary:
     """Export GT depth PNGs (and ``gt_depths.npz`` with a split) for a KITTI raw root.
 
@@ -630,7 +666,8 @@ def export_raw_gt(
             the camera of each line's side, and ``out/gt_depths.npz`` is written. (Monodepth2's
             own export always projects into camera 2; the Eigen test files are all ``l``.)
         camera: camera when there is no split (2 = left, 3 = right).
-        camz, overwrite, monodepth2_index_quirk, progress, npz_layout: as :func:`export_object_gt`.
+        camz, overwrite, monodepth2_index_quirk, progress, npz_layout, skip_empty_scans: as
+            :func:`export_object_gt`.
     """
     root, out = Path(root), Path(out)
     entries = read_split_file(split) if split is not None else None
@@ -659,7 +696,8 @@ def export_raw_gt(
         return lambda: raw_frame_depth(frame, calib_for(frame), camz, monodepth2_index_quirk)
 
     items = [
-        (f"{Path(f.folder).name}_{f.frame:010d}_{'l' if f.camera == 2 else 'r'}", f.output_path(out), compute(f))
+        (f"{Path(f.folder).name}_{f.frame:010d}_{'l' if f.camera == 2 else 'r'}", f.output_path(out), f.velodyne,
+         compute(f))
         for f in frames
     ]
-    return _export(items, out, split is not None, overwrite, progress, npz_layout)
+    return _export(items, out, split is not None, overwrite, progress, npz_layout, skip_empty_scans)

@@ -67,11 +67,11 @@ import torch
 from torch import Tensor, nn
 
 from litedepth import __version__
-from litedepth.errors import ConfigError, DataError, LitedepthError
+from litedepth.errors import ConfigError, DataError, LitedepthError, OutputError
 from litedepth.models.outputs import DepthOutput
 from litedepth.models.segmentation_outputs import SegmentationOutput
 from litedepth.models.spec import OutputSpec, WeightsInfo
-from litedepth.utils.atomic import atomic_write_bytes
+from litedepth.utils.atomic import atomic_write_bytes, make_dirs
 
 logger = logging.getLogger(__name__)
 
@@ -481,8 +481,11 @@ def export_onnx(
                 problem = f"the network does not run at the check size {h2}x{w2} ({str(exc)[:160]})"
 
         wrapper = PredOnly(model, output).eval()  # eval: the exporter restores the wrapper's mode
-        path.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        make_dirs(path.parent)
+        try:
+            stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        except OSError as exc:
+            raise OutputError(path, exc) from exc
         try:
             proto = _export_proto(wrapper, x1, opset, dynamic_hw, output)
             session, staged = _open_checked(proto, path, stage, name)

@@ -33,9 +33,22 @@ from litedepth.geometry.calibration import VeloToImage
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["project_velodyne", "read_velodyne", "velodyne_to_depth"]
+__all__ = ["EmptyScanError", "project_velodyne", "read_velodyne", "velodyne_to_depth"]
 
 _POINT_BYTES = 16  # four float32: x, y, z, reflectance
+
+
+#: what an empty scan is called in messages
+EMPTY_SCAN = ("empty Velodyne scan (0 bytes; a failed download or copy?): it would give an all-zero "
+              "ground-truth map")
+
+
+class EmptyScanError(DataError):
+    """A Velodyne scan file holds no point (0 bytes): a failed download or copy.
+
+    Projected, it would give an all-zero ground-truth map that looks like a frame without
+    LiDAR returns; :func:`read_velodyne` refuses it instead.
+    """
 
 
 def read_velodyne(path: str | Path) -> np.ndarray:
@@ -46,6 +59,7 @@ def read_velodyne(path: str | Path) -> np.ndarray:
         frame, and reflectance in ``[0, 1]``.
 
     Raises:
+        EmptyScanError: the file is empty (0 bytes).
         DataError: missing/unreadable file, or a size that is not a multiple of 16 bytes.
     """
     path = Path(path)
@@ -55,6 +69,8 @@ def read_velodyne(path: str | Path) -> np.ndarray:
         raw = path.read_bytes()
     except OSError as exc:
         raise DataError(path, f"cannot read Velodyne scan ({exc})") from None
+    if not raw:
+        raise EmptyScanError(path, EMPTY_SCAN)
     if len(raw) % _POINT_BYTES:
         raise DataError(
             path, f"size {len(raw)} bytes is not a multiple of 16 (4 float32 per point): "

@@ -194,6 +194,10 @@ class Predictor:
     Attributes:
         spec: :class:`OutputSpec` of the output.
         loaded: the :class:`LoadedModel` (name, weights, training encoding ...).
+
+    Raises:
+        ConfigError: an ``input_size`` the network does not accept (a side < 1, or not a
+            multiple of its size multiple).
     """
 
     def __init__(
@@ -215,6 +219,8 @@ class Predictor:
                                   f"the given spec {spec.describe()} contradicts it")
         else:
             net_spec = spec if spec is not None else output_spec_of(model)
+            if getattr(model, "output_spec", None) is None:
+                model.output_spec = net_spec  # type: ignore[attr-defined]  # the module now says what it outputs
             info = weights or getattr(model, "weights_info", None) or WeightsInfo(True, "module")
             name = getattr(model, "model_name", type(model).__name__)
             size = input_size or getattr(model, "input_size", None)
@@ -232,12 +238,9 @@ class Predictor:
         self.spec = loaded.spec
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = loaded.net.eval().to(self.device)
-        h, w = (int(input_size[0]), int(input_size[1])) if input_size else loaded.input_size
-        m = self.spec.size_multiple
-        if h <= 0 or w <= 0 or h % m or w % m:
-            raise ConfigError(f"input size {h}x{w} (HxW) for {loaded.name}: height and width must be positive "
-                              f"multiples of {m}")
-        self.input_size = (h, w)
+        from litedepth.models.input_size import check_input_size
+
+        self.input_size = check_input_size(loaded.net, input_size or loaded.input_size, "--size (network input size)")
         self.postprocess = postprocess
         names = list(class_names) if class_names else (loaded.class_names or [])
         self.class_names = names or [str(i) for i in range(self.spec.num_classes or 0)]

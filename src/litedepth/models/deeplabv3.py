@@ -31,6 +31,7 @@ from litedepth.errors import CheckpointError
 from litedepth.models.outputs import DepthOutput
 from litedepth.models.registry import register_model
 from litedepth.models.spec import NORMALISE_IMAGENET, OutputSpec, weights_from_file
+from litedepth.utils.torch_files import load_torch_file
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +131,7 @@ class DeepLabV3Depth(nn.Module):
         path = Path(path)
         if not path.is_file():
             raise CheckpointError(f"{path}: weights file not found")
-        try:
-            sd = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unpickling problem is a user error here
-            raise CheckpointError(f"{path}: cannot read weights ({exc})") from exc
+        sd = load_torch_file(path, "weights file")
         if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
             sd = sd["state_dict"]
         if not isinstance(sd, dict) or not sd:

@@ -90,6 +90,7 @@ from litedepth.models.outputs import DepthOutput
 from litedepth.models.registry import register_model
 from litedepth.models.spec import NORMALISE_MONODEPTH2, OutputSpec
 from litedepth.utils.atomic import atomic_torch_save
+from litedepth.utils.torch_files import load_torch_file
 
 logger = logging.getLogger(__name__)
 
@@ -622,6 +623,7 @@ class LiteMono(nn.Module):
     """
 
     output_kind = "disparity"
+    size_multiple = 16
 
     def __init__(
         self,
@@ -883,10 +885,7 @@ def load_official_weights(model: LiteMono, folder: str | Path) -> LiteMono:
         if not path.is_file():
             raise CheckpointError(f"{path}: file not found (expected the published Lite-Mono "
                                   f"encoder.pth and depth.pth)")
-        try:
-            loaded.append(torch.load(path, map_location="cpu", weights_only=True))
-        except Exception as exc:  # noqa: BLE001 - any unpickling problem is a bad file
-            raise CheckpointError(f"{path}: cannot read checkpoint ({exc})") from exc
+        loaded.append(load_torch_file(path, "weights file"))
     enc_sd, dec_sd = loaded
 
     h, w = enc_sd.get("height"), enc_sd.get("width")

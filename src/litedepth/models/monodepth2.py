@@ -48,6 +48,7 @@ from litedepth.models.outputs import DepthOutput
 from litedepth.models.registry import register_model
 from litedepth.models.spec import NORMALISE_MONODEPTH2, OutputSpec
 from litedepth.utils.atomic import atomic_torch_save
+from litedepth.utils.torch_files import load_torch_file
 
 __all__ = [
     "DepthDecoder",
@@ -120,10 +121,7 @@ def load_imagenet_resnet_state(
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: ImageNet weights file not found (no download is attempted)")
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling problem is a user error here
-        raise CheckpointError(f"{path}: cannot read weights ({exc})") from exc
+    sd = load_torch_file(path, "weights file")
     if isinstance(sd, Mapping) and isinstance(sd.get("state_dict"), Mapping):
         sd = sd["state_dict"]
     if not isinstance(sd, Mapping) or "conv1.weight" not in sd:
@@ -506,10 +504,7 @@ def read_official_state_dicts(model: nn.Module, folder: str | Path) -> dict[str,
         path = folder / fname
         if not path.is_file():
             raise CheckpointError(f"{path}: file not found (expected {', '.join(model.official_files)})")
-        try:
-            sd = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unpickling problem is a user error here
-            raise CheckpointError(f"{path}: cannot read weights ({exc})") from exc
+        sd = load_torch_file(path, "weights file")
         if not isinstance(sd, Mapping):
             raise CheckpointError(f"{path}: not a state dict (got {type(sd).__name__})")
         out[fname] = sd

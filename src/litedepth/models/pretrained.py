@@ -24,6 +24,7 @@ from litedepth.weights import resolve
 
 #: Monodepth2's STEREO_SCALE_FACTOR: KITTI baseline 0.54 m / training baseline 0.1
 STEREO_SCALE_FACTOR = 5.4
+from litedepth.utils.torch_files import load_torch_file
 
 
 def _factory_params(name: str) -> set[str]:
@@ -72,14 +73,10 @@ def read_weights_file(path: str | Path) -> Any:
     present; anything else is returned as loaded, for the caller to check.
 
     Raises:
-        CheckpointError: the file cannot be unpickled.
+        CheckpointError: the file is missing, empty, truncated, not a PyTorch file, or holds
+            objects beyond weights (refused, never unpickled).
     """
-    import torch
-
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling problem is a user error here
-        raise CheckpointError(f"{path}: cannot read weights ({exc})") from exc
+    sd = load_torch_file(path, "weights file")
     if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
         sd = sd["state_dict"]
         if any(k.startswith("net.") for k in sd):

@@ -3,7 +3,8 @@
 A run folder holds::
 
     run_dir/config.yaml            resolved configuration of the run
-    run_dir/checkpoints/last.ckpt  written at the end of every epoch (atomic)
+    run_dir/checkpoints/last.ckpt  written at the end of every epoch (atomic), after that
+                                   epoch's validation has updated best.ckpt and early stopping
     run_dir/checkpoints/best.ckpt  best value of the monitored validation metric (atomic)
     run_dir/metrics.csv            epoch, train_loss, val_loss, lr, batches, batches_per_epoch
     run_dir/steps.csv              step, epoch, batch, train_loss, seconds (one row per training batch)
@@ -16,6 +17,11 @@ any moment (SIGKILL included) leaves the previous complete checkpoint and resume
 An epoch row of ``metrics.csv`` with ``batches < batches_per_epoch`` is a partial epoch
 (training stopped inside it, e.g. by ``max_time``); :func:`training_summary` counts complete
 epochs, the fraction of the partial one and why the fit stopped.
+``last.ckpt`` holds the state after validation (the best score so far, early stopping's
+patience count), so a resumed run compares the next epoch against the true best.
+
+A run too short to validate once (e.g. ``--trainer.max_steps 2``) trains, writes
+``last.ckpt`` and says that no validation ran; there is then no ``best.ckpt``.
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from litedepth.errors import CheckpointError
+from litedepth.errors import CheckpointError, ConfigError
 from litedepth.utils.atomic import atomic_torch_save, atomic_write_bytes
+from litedepth.utils.torch_files import load_torch_file
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +241,69 @@ def training_summary(trainer: L.Trainer) -> dict[str, Any]:
     }
 
 
+class ValidatedEarlyStopping(EarlyStopping):
+    """``EarlyStopping`` that waits for the first validation before it needs the metric.
+
+    Lightning's check raises "Early stopping conditioned on metric ... which is not available"
+    when training ends (``max_steps``) before any validation ran. Once a validation has run,
+    a missing metric is still an error (a misspelt ``monitor``).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.validations = 0
+
+    @property
+    def state_key(self) -> str:
+        # EarlyStopping's key, so checkpoints of earlier versions restore the patience count
+        return f"EarlyStopping{ {'monitor': self.monitor, 'mode': self.mode}!r}"
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.validations += 1
+        super().on_validation_end(trainer, pl_module)
+
+    def _run_early_stopping_check(self, trainer: L.Trainer) -> None:
+        if self.validations == 0 and self.monitor not in trainer.callback_metrics:
+            return
+        super()._run_early_stopping_check(trainer)
+
+
+class ValidationReport(Callback):
+    """Checks that validation logs the monitored metric, and says at the end of training when
+    no validation ran (then no best checkpoint exists).
+
+    A ``monitor`` that validation does not log (misspelt) is a :class:`ConfigError` listing
+    the metrics it does log, raised at the sanity check before training when there is one.
+    """
+
+    def __init__(self, monitor: str | None = None) -> None:
+        self.monitor = monitor
+        self.validations = 0
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.validations += 1
+        logged = [k for k in trainer.callback_metrics if k.startswith("val")]
+        if self.monitor and self.monitor not in trainer.callback_metrics and (logged or not trainer.sanity_checking):
+            raise ConfigError(f"--monitor {self.monitor!r}: validation does not log this metric; it logs "
+                              f"{', '.join(sorted(logged)) or 'nothing'}")
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.validations == 0 and trainer.is_global_zero:
+            log.warning("no validation ran: training stopped after %d step(s), before the first validation "
+                        "(max_steps / limit_train_batches / check_val_every_n_epoch); no best.ckpt was "
+                        "written, last.ckpt holds the trained weights", trainer.global_step)
+
+
+def best_checkpoint_callback(trainer: L.Trainer) -> ModelCheckpoint | None:
+    """The callback writing ``best.ckpt`` (the monitored one), if any."""
+    for cb in trainer.checkpoint_callbacks:
+        if isinstance(cb, ModelCheckpoint) and cb.monitor is not None:
+            return cb
+    return None
+
+
 def checkpoint_dir(run_dir: str | Path) -> Path:
     return Path(run_dir) / "checkpoints"
 
@@ -252,15 +322,14 @@ def read_checkpoint(path: str | Path, *, mmap: bool = False) -> dict[str, Any]:
     """Load a Lightning checkpoint on CPU, with a clear error for unreadable files.
 
     ``mmap=True`` maps the file instead of reading it: tensors are only read when used, so
-    looking at ``hyper_parameters`` costs next to nothing.
+    looking at ``hyper_parameters`` costs next to nothing. Empty, truncated, foreign files and
+    files holding objects beyond weights are one-line :class:`CheckpointError` s
+    (:func:`litedepth.utils.torch_files.load_torch_file`).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+    ckpt = load_torch_file(path, "checkpoint", mmap=mmap)
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path}: not a checkpoint (a {type(ckpt).__name__}, not a dict)")
+    return ckpt
 
 
 def check_checkpoint_matches(path: str | Path, network: str, task_class: str | None = None) -> None:
@@ -291,22 +360,32 @@ def build_trainer(
             or nodes needs no code change.
         monitor, mode: validation metric selecting ``best.ckpt`` and driving early stopping.
         early_stop_patience: epochs without improvement before stopping (``None`` = off).
+
+    Raises:
+        ConfigError: no ``monitor``, an unknown ``mode`` or a negative patience.
     """
+    from litedepth.tasks.preflight import check_monitor
+
+    check_monitor(monitor, mode, early_stop_patience)
     run_dir = Path(run_dir)
     opts = dict(trainer_options or {})
     ckpt_dir = checkpoint_dir(run_dir)
     callbacks: list[Callback] = [
+        # The monitored callback comes first: Lightning runs checkpoint callbacks last and in
+        # this order, so when last.ckpt is written the epoch's validation has already updated
+        # the best score (and early stopping, a non-checkpoint callback, its patience count).
+        ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode, save_top_k=1,
+                        enable_version_counter=False, auto_insert_metric_name=False),
         # `save_last` with a monitor does not write every epoch: a second, unmonitored
         # checkpoint callback writes last.ckpt at the end of every epoch.
         ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
                         every_n_epochs=1, enable_version_counter=False, save_on_train_epoch_end=True),
-        ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode, save_top_k=1,
-                        enable_version_counter=False, auto_insert_metric_name=False),
         EpochCSVLogger(run_dir / "metrics.csv"),
         StepCSVLogger(run_dir / "steps.csv"),
+        ValidationReport(monitor),
     ]
     if early_stop_patience is not None:
-        callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=early_stop_patience))
+        callbacks.append(ValidatedEarlyStopping(monitor=monitor, mode=mode, patience=early_stop_patience))
     if opts.pop("enable_progress_bar", True):
         from lightning.pytorch.callbacks import RichProgressBar
 

@@ -89,6 +89,68 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+#: files a local teacher folder needs (weights: one of WEIGHT_FILES or sharded safetensors)
+TEACHER_FILES = ("config.json", "preprocessor_config.json")
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def _looks_like_path(text: str) -> bool:
+    """True for what can only be a local path (a hub id is ``name`` or ``org/name``)."""
+    if text.startswith(("/", "./", "../", "~")) or "\\" in text or text.endswith("/") or text.count("/") > 1:
+        return True
+    first = text.split("/", 1)[0]
+    return "/" in text and Path(first).is_dir()  # "models/da2" where ./models exists
+
+
+def check_teacher_source(model_id: str) -> bool:
+    """Check a ``--teacher`` value before loading; returns True for a local folder.
+
+    A local folder must hold ``config.json``, ``preprocessor_config.json`` and the weights
+    (``model.safetensors``, sharded ``model-*.safetensors`` or ``pytorch_model.bin``).
+
+    Raises:
+        DataError: a path that does not exist or is not a folder, or a folder missing files.
+    """
+    path = Path(model_id).expanduser()
+    if path.is_dir():
+        missing = [name for name in TEACHER_FILES if not (path / name).is_file()]
+        if not any((path / w).is_file() for w in WEIGHT_FILES) and not list(path.glob("model-*.safetensors")):
+            missing.append(" or ".join(WEIGHT_FILES))
+        if missing:
+            raise DataError(path, f"teacher folder lacks {', '.join(missing)} (a Hugging Face depth model saved "
+                                  "with save_pretrained, plus its image processor)")
+        return True
+    if path.exists():
+        raise DataError(path, "teacher is a file; give the folder holding config.json, the weights and "
+                              "preprocessor_config.json, or a Hugging Face hub id")
+    if _looks_like_path(model_id):
+        raise DataError(path, "teacher folder not found")
+    return False
+
+
+def _load_teacher(model_id: str, local: bool, kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """``(image processor, depth model)`` of a checked folder or a hub id; one-line errors."""
+    from transformers import AutoImageProcessor, AutoModelForDepthEstimation
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # our own progress bars only
+    try:
+        return (AutoImageProcessor.from_pretrained(model_id, **kwargs),
+                AutoModelForDepthEstimation.from_pretrained(model_id, **kwargs))
+    except Exception as exc:  # noqa: BLE001 - any failure to load a user's folder / id is a user error
+        first = (str(exc).splitlines() or [""])[0][:300]
+        if local:
+            raise CheckpointError(f"{model_id}: broken teacher folder, cannot load a depth model + image processor "
+                                  f"from it ({type(exc).__name__}: {first})") from None
+        raise CheckpointError(f"{model_id}: not a local folder, and no depth model + image processor could be "
+                              f"loaded for this Hugging Face hub id (offline? set HF_HUB_OFFLINE=0 where the "
+                              f"network allows): {first}") from None
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 class HFDepthTeacher:
     """A Hugging Face depth model + its image processor, as a batch predictor.
 
@@ -118,24 +180,16 @@ class HFDepthTeacher:
         revision: str | None = None,
         input_size: int | None = 518,
     ) -> None:
-        from transformers import AutoImageProcessor, AutoModelForDepthEstimation
-
         self.model_id = str(model_id_or_path)
         self.licence = licence_note(self.model_id)
         manifest = load_manifest()
         if not Path(self.model_id).exists() and self.model_id in manifest:
             self.licence = manifest.get(self.model_id).licence
             self.model_id = str(resolve(self.model_id, network="teacher:hf-depth-estimation", manifest=manifest))
-        local = Path(self.model_id).is_dir()
+        local = check_teacher_source(self.model_id)
         self.local = local
         kwargs: dict[str, Any] = {} if local or revision is None else {"revision": revision}
-        try:
-            self.processor = AutoImageProcessor.from_pretrained(self.model_id, **kwargs)
-            self.model = AutoModelForDepthEstimation.from_pretrained(self.model_id, **kwargs)
-        except (OSError, ValueError) as exc:
-            where = "folder" if local else "hub id (offline? set HF_HUB_OFFLINE=0 where the network allows)"
-            raise CheckpointError(f"{self.model_id}: cannot load a depth model + image processor from this "
-                                  f"{where}: {str(exc).splitlines()[0]}") from None
+        self.processor, self.model = _load_teacher(self.model_id, local, kwargs)
         self.model.eval().requires_grad_(False)
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"

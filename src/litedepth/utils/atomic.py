@@ -3,6 +3,10 @@
 Each writer writes to a temporary file in the destination folder, flushes and fsyncs it,
 then renames it over the destination with :func:`os.replace` (atomic on POSIX and
 Windows). A process killed at any moment leaves either the old file or the new one.
+
+A write that fails (disk full, read-only file system, a file where a folder should be...)
+removes its temporary file and raises :class:`litedepth.errors.OutputError` naming the
+destination and the cause (an ``OSError`` too), which the command line prints as one line.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from litedepth.errors import OutputError
+
 
 def default_file_mode() -> int:
     """Permission bits a plain ``open()`` would give a new file (``0o666`` minus the umask)."""
@@ -23,13 +29,59 @@ def default_file_mode() -> int:
     return 0o666 & ~mask
 
 
+def make_dirs(folder: str | Path) -> Path:
+    """``folder.mkdir(parents=True, exist_ok=True)``; failures raise :class:`OutputError`."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:  # a file where the folder should be
+        raise OutputError(folder, "it is a file, not a folder", exc.errno) from exc
+    except OSError as exc:
+        raise OutputError(exc.filename or folder, exc) from exc
+    return folder
+
+
+def check_writable(path: str | Path) -> Path:
+    """Create ``path``'s folder and try a temporary file in it, before long work whose result
+    goes to ``path``; returns the folder.
+
+    Raises:
+        OutputError: naming ``path`` (read-only file system, a file in the way, no permission...).
+    """
+    folder = make_dirs(Path(path).parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise OutputError(path, exc) from exc
+    os.close(fd)
+    os.unlink(tmp)
+    return folder
+
+
+def first_missing(folder: str | Path) -> Path | None:
+    """The top-most folder that :func:`make_dirs` (``folder``) would create (``None``: it exists),
+    so that a command failing before its first result can remove exactly what it created."""
+    folder = Path(folder).absolute()
+    if folder.exists():
+        return None
+    while not folder.parent.exists() and folder.parent != folder:
+        folder = folder.parent
+    return folder
+
+
 @contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
+def atomic_open(path: str | Path, mode: str = "wb", permissions: int | None = None) -> Iterator[IO[Any]]:
     """Open ``path`` for writing so that it appears only once complete.
 
     Args:
         path: destination file; its parent folders are created.
         mode: ``"wb"`` or ``"w"``.
+        permissions: permission bits of the new file (default: what a plain ``open()`` gives,
+            ``0o666`` minus the umask; ``0o600`` keeps it private).
+
+    Raises:
+        OutputError: the folder or file cannot be created or written (nothing is left behind;
+            an existing ``path`` is unchanged).
 
     Example:
         >>> with atomic_open("/tmp/x.txt", "w") as f:  # doctest: +SKIP
@@ -38,24 +90,32 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open supports modes 'w' and 'wb', not {mode!r}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    make_dirs(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(path, exc) from exc
     try:
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, default_file_mode())  # mkstemp creates 0600; give the usual permissions
+        # mkstemp creates 0600; give the usual permissions unless asked otherwise
+        os.chmod(tmp, default_file_mode() if permissions is None else permissions)
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        # an OSError about our own file (writes carry no file name): the write failed
+        ours = isinstance(exc, OSError) and exc.filename in (None, tmp, str(path))
+        if ours and not isinstance(exc, OutputError):
+            raise OutputError(path, exc) from exc
         raise
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_open(path, "wb") as f:
+def atomic_write_bytes(path: str | Path, data: bytes, permissions: int | None = None) -> None:
+    """Write ``data`` to ``path`` atomically (``permissions``: as :func:`atomic_open`)."""
+    with atomic_open(path, "wb", permissions) as f:
         f.write(data)
 
 

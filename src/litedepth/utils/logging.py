@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 
 
 def setup_logging(verbose: bool = False) -> None:
-    """Route ``litedepth`` log records to a rich console handler (idempotent)."""
+    """Route ``litedepth`` log records and Python warnings to a rich console handler (idempotent)."""
     from rich.logging import RichHandler
 
     root = logging.getLogger("litedepth")
@@ -21,6 +21,11 @@ def setup_logging(verbose: bool = False) -> None:
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     root.propagate = False
+    # Python warnings (libraries' deprecations...) are log lines too: stderr is left to the error
+    logging.captureWarnings(True)
+    warnings_log = logging.getLogger("py.warnings")
+    warnings_log.addHandler(handler)
+    warnings_log.propagate = False
 
 
 @contextlib.contextmanager
@@ -48,3 +53,31 @@ def quieter(loggers: Iterable[str], level: int = logging.WARNING,
         finally:
             for lg, before in saved:
                 lg.setLevel(before)
+
+
+#: loggers of libraries whose console messages the command line shows through its own handler
+LIBRARY_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric")
+
+
+def route_library_logs() -> None:
+    """Show Lightning's console messages through the command line's handler.
+
+    Lightning adds its own stderr handlers when imported ("GPU available: ...", tips); with
+    the command line's handler installed (:func:`setup_logging`), they are replaced by it, so
+    these messages look like every other log line and stderr is left to warnings and the
+    one-line error. Without it (litedepth used as a library) nothing changes.
+    """
+    from rich.logging import RichHandler
+
+    ours = [h for h in logging.getLogger("litedepth").handlers if isinstance(h, RichHandler)]
+    if not ours:
+        return
+    for name in LIBRARY_LOGGERS:
+        lib = logging.getLogger(name)
+        for handler in list(lib.handlers):
+            if type(handler) is logging.StreamHandler:  # Lightning's own; not pytest's capture handlers
+                lib.removeHandler(handler)
+        lib.propagate = name != "lightning"
+    top = logging.getLogger("lightning")
+    if ours[0] not in top.handlers:
+        top.addHandler(ours[0])

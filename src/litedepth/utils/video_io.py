@@ -149,12 +149,18 @@ class ImageSequenceSource(FrameSource):
         paths: image files (read with :func:`litedepth.data.io.read_rgb`).
         name: a description for messages (folder or pattern).
         fps: frame rate for ``time_s`` (``None``: ``time_s = index``).
+        skip_bad: log and skip unreadable or corrupt files (listed in :attr:`skipped`);
+            default: the first one raises its ``DataError``. Frames keep the index and time
+            of their file's position, so the timeline has a gap where a file was skipped.
 
     Raises:
-        DataError: no files.
+        DataError: no files; an unreadable file while iterating (without ``skip_bad``).
     """
 
-    def __init__(self, paths: Sequence[str | Path], name: str | None = None, fps: float | None = None) -> None:
+    def __init__(self, paths: Sequence[str | Path], name: str | None = None, fps: float | None = None,
+                 skip_bad: bool = False) -> None:
+        self.skip_bad = skip_bad
+        self.skipped: list[Path] = []
         self.paths = [Path(p) for p in paths]
         self.name = name or (str(self.paths[0].parent) if self.paths else "images")
         if not self.paths:
@@ -168,8 +174,17 @@ class ImageSequenceSource(FrameSource):
         from litedepth.data.io import read_rgb
 
         step = 1.0 / self.fps if self.fps else 1.0
+        self.skipped = []
         for i, path in enumerate(self.paths):
-            yield Frame(i, read_rgb(path), i * step, path.stem)
+            try:
+                rgb = read_rgb(path)
+            except DataError as exc:
+                if not self.skip_bad:
+                    raise
+                self.skipped.append(path)
+                log.warning("skipped an unreadable image (%d so far): %s", len(self.skipped), exc)
+                continue
+            yield Frame(i, rgb, i * step, path.stem)
 
 
 class _CaptureSource(FrameSource):
@@ -313,7 +328,7 @@ def _folder_images(folder: Path) -> list[Path]:
     return [p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_EXTS]
 
 
-def open_source(source: str | int | Path, fps: float | None = None) -> FrameSource:
+def open_source(source: str | int | Path, fps: float | None = None, skip_bad: bool = False) -> FrameSource:
     """Open a camera, a video file, an image folder or an image glob as a :class:`FrameSource`.
 
     Args:
@@ -323,6 +338,8 @@ def open_source(source: str | int | Path, fps: float | None = None) -> FrameSour
             (``"frames/*.png"``).
         fps: frame rate for image sequences (``time_s = index / fps``), or an override of a
             video's / camera's reported rate.
+        skip_bad: image folders and globs skip unreadable files (see
+            :class:`ImageSequenceSource`); no effect on videos and cameras.
 
     Raises:
         DataError: a missing path, an empty folder, an unmatched glob, an undecodable
@@ -342,7 +359,7 @@ def open_source(source: str | int | Path, fps: float | None = None) -> FrameSour
         images = _folder_images(path)
         if not images:
             raise DataError(path, f"folder holds no image files ({', '.join(IMAGE_EXTS)})")
-        return ImageSequenceSource(images, name=str(path), fps=fps)
+        return ImageSequenceSource(images, name=str(path), fps=fps, skip_bad=skip_bad)
     if path.is_file():
         if path.suffix.lower() in IMAGE_EXTS:
             return ImageSequenceSource([path], name=str(path), fps=fps)
@@ -352,7 +369,7 @@ def open_source(source: str | int | Path, fps: float | None = None) -> FrameSour
         matches = [Path(m) for m in sorted(glob.glob(pattern)) if Path(m).suffix.lower() in IMAGE_EXTS]
         if not matches:
             raise DataError(pattern, "no image files match this pattern")
-        return ImageSequenceSource(matches, name=pattern, fps=fps)
+        return ImageSequenceSource(matches, name=pattern, fps=fps, skip_bad=skip_bad)
     raise DataError(path, "no such camera index, video file, image folder or glob pattern")
 
 
