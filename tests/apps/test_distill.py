@@ -141,12 +141,15 @@ def test_dataset_reads_a_metric_cache_as_disparity(tmp_path: Path):
         TeacherLabelDataset(tmp_path / "img", cache, ["c.png"], (6, 8))
 
 
-def test_task_refuses_metric_depth_networks_and_starts_from_given_weights(tmp_path: Path):
+def test_student_records_relative_disparity_and_starts_from_given_weights(tmp_path: Path):
     from litedepth.models import create_model, lite_mono
     from litedepth.tasks import AffineDistillationTask
 
-    with pytest.raises(ConfigError, match="outputs depth .*Distil into a disparity network"):
-        AffineDistillationTask("deeplabv3-mobilenet-v3-large")
+    # a depth network can be a student: its checkpoint says relative disparity, never metres
+    student = AffineDistillationTask("deeplabv3-mobilenet-v3-large")
+    assert student.output_spec.kind == "relative-disparity" and student.net.output_spec.is_metric
+    with pytest.raises(ConfigError, match="not depth"):
+        AffineDistillationTask("posenet-resnet18")
     torch.manual_seed(0)
     src = create_model("lite-mono-tiny", height=320, width=1024)
     lite_mono.save_official_weights(src, tmp_path / "w", height=320, width=1024)
