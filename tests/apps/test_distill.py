@@ -65,17 +65,21 @@ def test_distill_command_on_real_photos(photos: Path, tiny_teacher: Path, tmp_pa
 
     ckpt = torch.load(out / "student.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["hyper_parameters"]["output"] == "relative-disparity"
+    assert ckpt["litedepth"]["output_spec"]["kind"] == "relative-disparity"
     assert ckpt["hyper_parameters"]["teacher"]["id"] == str(tiny_teacher)
     import onnx
 
     meta = {p.key: p.value for p in onnx.load(str(out / "student.onnx")).metadata_props}
-    assert meta["litedepth.output_meaning"] == "relative-disparity" and meta["litedepth.output_kind"] == "disparity"
+    assert json.loads(meta["litedepth.output_spec"])["kind"] == "relative-disparity"
+    assert meta["litedepth.output_kind"] == "disparity" and meta["litedepth.teacher"] == str(tiny_teacher)
+    assert meta["litedepth.trained"] == "true"
 
     # the student predicts on a new photo; the output is labelled disparity, not metres
     assert main(["predict", str(photos / "nyu" / "1.png"), "--checkpoint", str(out / "student.ckpt"),
                  "--output", str(tmp_path / "pred"), "--formats", "npy", "--device", "cpu"]) == 0
     pred = json.loads((tmp_path / "pred" / "predictions.json").read_text())
-    assert pred["kind"] == "disparity" and pred["units"] != "metres"
+    assert pred["kind"] == "relative-disparity" and pred["units"] != "metres"
+    assert pred["model"]["weights"]["trained"] is True
     assert np.load(tmp_path / "pred" / "1.npy").shape == (480, 640)
 
     # a second run reuses the cached teacher maps and the finished run

@@ -31,6 +31,7 @@ import numpy as np
 from litedepth.errors import ConfigError, DataError, LitedepthError
 from litedepth.inference.predictor import Prediction, Predictor
 from litedepth.metrics.prediction_files import write_manifest
+from litedepth.utils.paths import check_unique_stems
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +72,7 @@ def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
     unique = list(dict.fromkeys(found))
     if not unique:
         raise DataError(inputs[0] if inputs else None, "no images found")
-    stems: dict[str, Path] = {}
-    clashes = []
-    for p in unique:
-        if p.stem in stems:
-            clashes.append(f"{stems[p.stem]} and {p}")
-        stems.setdefault(p.stem, p)
-    if clashes:
-        raise DataError(None, f"several inputs share a file stem, so their outputs would overwrite each other: "
-                              f"{'; '.join(clashes[:3])}{' ...' if len(clashes) > 3 else ''}")
+    check_unique_stems(unique)
     return unique
 
 

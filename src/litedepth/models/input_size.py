@@ -20,14 +20,13 @@ __all__ = ["check_input_size", "size_multiple"]
 
 def size_multiple(net: nn.Module) -> int:
     """The number every input height and width of ``net`` must be a multiple of (1 = any),
-    as its :class:`~litedepth.models.spec.OutputSpec` declares.
+    as its :class:`~litedepth.models.spec.OutputSpec` declares (1 for a bare module that
+    declares none)."""
+    from litedepth.models.spec import OutputSpec
 
-    Raises:
-        ConfigError: the network declares no spec.
-    """
-    from litedepth.models.registry import output_spec_of
-
-    return output_spec_of(net).size_multiple
+    spec = getattr(net, "output_spec", None)
+    # a module that declares nothing gets no multiple enforced here (a forward probe still runs)
+    return spec.size_multiple if isinstance(spec, OutputSpec) else 1
 
 
 def check_input_size(net: nn.Module, size: Sequence[int], option: str) -> tuple[int, int]:
