@@ -227,7 +227,11 @@ def load_model(
     """
     text = str(source)
     path = Path(source)
-    if path.suffix.lower() == ".onnx":
+    if text in list_models():  # a registered name, even if a file of that name happens to exist here
+        if network is not None and network != text:
+            raise ConfigError(f"model {text!r} given with network {network!r}")
+        loaded = _load_registered(text, weights, options)
+    elif path.suffix.lower() == ".onnx":
         from litedepth.inference.onnx_backend import load_onnx_model
 
         loaded = load_onnx_model(path, device=device, spec=spec, **options)  # options: onnxruntime session
@@ -238,10 +242,6 @@ def load_model(
             raise ConfigError(f"{path}: a folder of official files or a weights file needs the network it belongs "
                               f"to (--model NAME); registered: {', '.join(list_models())}")
         loaded = _load_registered(network, path, options)
-    elif text in list_models():
-        if network is not None and network != text:
-            raise ConfigError(f"model {text!r} given with network {network!r}")
-        loaded = _load_registered(text, weights, options)
     elif path.suffix or "/" in text or "\\" in text:
         raise CheckpointError(f"{path}: no such checkpoint, ONNX file, weights file or folder")
     else:
