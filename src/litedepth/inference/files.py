@@ -173,7 +173,9 @@ def predict_files(
     Args:
         predictor: any :class:`Predictor` (depth, segmentation, multi-task, ONNX).
         images: image files (:func:`collect_images`).
-        out_dir: output folder (created).
+        out_dir: output folder (created when the first prediction is written; its
+            ``predictions.json`` is written before the first map and completed at the end, so
+            an interrupted run's maps still say what they are).
         formats: subset of :data:`FORMATS` for the depth map (default all).
         batch_size: images per forward pass.
         pointcloud: write ``<stem>.ply`` with these options.
@@ -182,7 +184,8 @@ def predict_files(
         extra: more keys for ``predictions.json``.
 
     Raises:
-        DataError: an unreadable image (without ``skip_bad``), naming it.
+        DataError: an unreadable image (without ``skip_bad``), naming it; with ``skip_bad``,
+            no readable image at all.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -192,8 +195,30 @@ def predict_files(
         raise ConfigError("--batch-size must be >= 1")
     formats = set(FORMATS) if formats is None else formats
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     result = PredictFilesResult(out)
+    spec = predictor.spec
+    files: dict[str, Any] = {}
+    if spec.is_depth:
+        probe = Prediction(np.ones((1, 1), np.float32), spec)
+        files = {"npy": f"<stem>.npy: (H, W) float32 at the image's resolution, {spec.units}",
+                 "png16": f"<stem>_depth.png: {_png16_note(probe)}",
+                 "color": "<stem>_color.png: plasma colours, near = bright"}
+        files = {k: v for k, v in files.items() if k in formats}
+    if spec.num_classes:
+        files["seg"] = "<stem>_seg.png: palette PNG, pixel value = class id (PASCAL VOC colours)"
+    meta: dict[str, Any] = {"input_size": list(predictor.input_size), "formats": sorted(formats), "files": files}
+    if spec.num_classes:
+        meta["classes"] = predictor.class_names
+    if pointcloud is not None:
+        units = "relative" if spec.needs_alignment or spec.scale != "metric" else "metres"
+        meta["pointcloud"] = pointcloud.describe(units)
+    meta.update(extra or {})
+    model = predictor.loaded.describe()
+
+    def manifest(complete: bool) -> Path:
+        return write_manifest(out, spec, model=model, complete=complete, count=len(result.written),
+                              skipped=[{"file": f, "reason": r} for f, r in result.skipped], **meta)
+
     with Progress(TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   transient=True, disable=not progress) as bar:
         task = bar.add_task("predict", total=len(images))
@@ -209,32 +234,19 @@ def predict_files(
                     log.warning("skipped %s", exc)
                     result.skipped.append((str(path), str(exc)))
             if rgbs:
-                for path, rgb, pred in zip(chunk, rgbs, predictor.infer_batch(rgbs)):
+                preds = predictor.infer_batch(rgbs)
+                if result.manifest is None:  # before the first map: a folder is never without its meaning
+                    result.manifest = manifest(complete=False)
+                for path, rgb, pred in zip(chunk, rgbs, preds):
                     write_prediction(out, path.stem, pred, formats)
                     if pointcloud is not None:
                         _write_pointcloud(out / f"{path.stem}.ply", pred, rgb, pointcloud)
                     result.written.append(path.stem)
             bar.advance(task, len(images[i : i + batch_size]))
-    spec = predictor.spec
-    files: dict[str, Any] = {}
-    if spec.is_depth:
-        probe = Prediction(np.ones((1, 1), np.float32), spec)
-        files = {"npy": f"<stem>.npy: (H, W) float32 at the image's resolution, {spec.units}",
-                 "png16": f"<stem>_depth.png: {_png16_note(probe)}",
-                 "color": "<stem>_color.png: plasma colours, near = bright"}
-        files = {k: v for k, v in files.items() if k in formats}
-    if spec.num_classes:
-        files["seg"] = "<stem>_seg.png: palette PNG, pixel value = class id (PASCAL VOC colours)"
-    meta: dict[str, Any] = {"count": len(result.written), "input_size": list(predictor.input_size),
-                            "formats": sorted(formats), "files": files,
-                            "skipped": [{"file": f, "reason": r} for f, r in result.skipped]}
-    if spec.num_classes:
-        meta["classes"] = predictor.class_names
-    if pointcloud is not None:
-        units = "relative" if spec.needs_alignment or spec.scale != "metric" else "metres"
-        meta["pointcloud"] = pointcloud.describe(units)
-    meta.update(extra or {})
-    result.manifest = write_manifest(out, spec, model=predictor.loaded.describe(), **meta)
+    if not result.written:
+        raise DataError(None, f"no image could be read ({len(result.skipped)} unreadable, skipped: "
+                              f"{', '.join(f for f, _ in result.skipped[:3])}{' ...' if len(result.skipped) > 3 else ''})")
+    result.manifest = manifest(complete=True)
     if result.skipped:
         log.warning("%d of %d inputs could not be read and were skipped (listed in %s)", len(result.skipped),
                     len(images), result.manifest)

@@ -986,6 +986,8 @@ def evaluate_folders(
     resolve_options(pred_kind, median_scaling, scale, align, warn=False, **kw)  # fail before reading files
     if manifest is not None and manifest.trained is False:
         logger.warning("%s: these predictions come from a network with RANDOM (untrained) weights", manifest.path)
+    if manifest is not None and manifest.data.get("complete") is False:
+        logger.warning("%s: the predict run that wrote these maps did not finish", manifest.path)
     pairs = load_pairs(pred_dir, gt_dir, gt_scale=gt_scale, split=split, allow_pickle=allow_pickle)
     result = evaluate_arrays(
         pairs, proto, pred_kind=pred_kind, median_scaling=median_scaling, scale=scale, align=align,
