@@ -13,8 +13,8 @@ Per image, in this order (the Monodepth2 order):
 1. the prediction ``(H', W')`` is resized bilinearly (``align_corners=False``) to the
    ground-truth size ``(H, W)`` — a disparity prediction is resized *as disparity*;
 2. the protocol's valid mask (crop and ground-truth range) selects the pixels;
-3. the prediction becomes depth by its :class:`~litedepth.models.spec.OutputSpec`
-   (:func:`~litedepth.models.spec.to_depth`: a sigmoid disparity through its
+3. the prediction becomes depth by its :class:`~litedepth.io.output_spec.OutputSpec`
+   (:func:`~litedepth.io.output_spec.to_depth`: a sigmoid disparity through its
    ``disp_to_depth`` range, an inverse depth as ``1 / value``, a depth map as is);
 4. exactly one scale step: median scaling (``ratio = median(gt) / median(pred)`` over
    the valid pixels), or a fixed ``scale`` (e.g. 5.4 for stereo-trained Monodepth2), or
@@ -53,7 +53,7 @@ from litedepth.errors import ConfigError, DataError
 from litedepth.io.depth_encodings import decode_depth, parse_encoding
 from litedepth.metrics.depth import METRIC_NAMES, DepthMetricAccumulator, compute_depth_metrics
 from litedepth.metrics.protocols import EvalProtocol, get_protocol
-from litedepth.models.spec import OutputSpec, to_depth, to_inverse_depth
+from litedepth.io.output_spec import OutputSpec, to_depth, to_inverse_depth
 from litedepth.utils.arrays import is_map_archive, load_npy, npz_entry, open_npz, read_map_archive
 from litedepth.utils.atomic import atomic_open
 
