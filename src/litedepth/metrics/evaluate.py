@@ -26,18 +26,16 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from litedepth.errors import DataError
 from litedepth.io.depth_encodings import parse_encoding
@@ -50,11 +48,13 @@ from litedepth.metrics.scoring import (
     OUT_OF_RANGE_WARNING,
     PRED_KINDS,
     GroundTruthStats,
-    _score_pair,
+    ScoredFrame,
     _scaling_words,
     resolve_options,
+    score_frame,
 )
 from litedepth.utils.atomic import atomic_open
+from litedepth.utils.parallel import ordered_map, resolve_workers
 
 __all__ = [
     "ALIGN_MODES", "OUT_OF_RANGE_WARNING", "PRED_KINDS", "EvalResult", "GroundTruthStats", "ImageResult",
@@ -111,8 +111,8 @@ def evaluate_pair(
     proto = get_protocol(protocol)
     opts = resolve_options(pred_kind, median_scaling, scale, align, recorded=spec, min_depth=min_depth,
                            max_depth=max_depth)
-    metrics, ratio = _score_pair(pred, gt, proto, opts, name)
-    return {k: float(v) for k, v in metrics.items()}, ratio
+    scored = score_frame(pred, gt, proto, opts, name, with_counts=False)
+    return scored.metrics, scored.ratio
 
 
 # --------------------------------------------------------------------------- many images
@@ -196,22 +196,6 @@ class EvalResult:
             f.write(buf.getvalue())
 
 
-@contextlib.contextmanager
-def _one_cpu_thread() -> Iterator[None]:
-    """Run per-image CPU tensor work on one thread.
-
-    Each image is a few thousand to a few hundred thousand pixels: too little work to share
-    between threads, and on a busy machine OpenMP's thread synchronisation made the eigen
-    evaluation ~10x slower (benchmarks/bench_eval.py). The previous setting is restored.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _progress_iter(items: Iterable[Any], total: int | None, enabled: bool, label: str) -> Iterator[Any]:
     if not enabled:
         yield from items
@@ -225,6 +209,25 @@ def _progress_iter(items: Iterable[Any], total: int | None, enabled: bool, label
         for item in items:
             yield item
             bar.advance(task)
+
+
+def _scorer(items: Any, proto: EvalProtocol, opts: dict[str, Any]) -> Callable[[Any], tuple[str, ScoredFrame]]:
+    """The per-item job of :func:`evaluate_arrays`: sample index -> read and score (a
+    :class:`PairSource`: the files are read in the worker), or ``(name, pred, gt)`` -> score."""
+    if isinstance(items, PairSource):
+        pairs = items
+
+        def read_and_score(i: int) -> tuple[str, ScoredFrame]:
+            pred, gt = pairs.load(i)
+            return pairs.names[i], score_frame(pred, gt, proto, opts, pairs.label(i))
+
+        return read_and_score
+
+    def score(item: tuple[Any, Any, Any]) -> tuple[str, ScoredFrame]:
+        name, pred, gt = item
+        return str(name), score_frame(pred, gt, proto, opts, name)
+
+    return score
 
 
 def evaluate_arrays(
@@ -242,13 +245,19 @@ def evaluate_arrays(
     max_depth: float | None = None,
     force: bool = False,
     source: str = "the predictions",
+    workers: int | None = None,
 ) -> EvalResult:
     """Evaluate an iterable of ``(name, pred, gt)`` and average the per-image metrics.
+
+    Images are scored in parallel by ``workers`` threads (file decoding and NumPy release the
+    GIL), in a bounded window; results are taken in input order, so the result is the same
+    as one thread's, to the bit.
 
     Args:
         items: ``(name, pred, gt)`` triples as :func:`evaluate_pair` takes them
             (prediction ``(H', W')`` of the kind ``spec`` states; ground truth ``(H, W)``
-            metres, 0 = invalid). Consumed lazily, one image at a time.
+            metres, 0 = invalid). Consumed lazily, a few images ahead of the scoring; a
+            :class:`~litedepth.metrics.pairing.PairSource` is read by the workers themselves.
         protocol, pred_kind, median_scaling, scale, align, min_depth, max_depth: as in
             :func:`evaluate_pair`.
         progress: show a rich progress bar.
@@ -256,6 +265,8 @@ def evaluate_arrays(
         spec: the recorded meaning of the predictions; options contradicting it are an error
             unless ``force`` (:func:`resolve_options`).
         source: what recorded ``spec`` (for messages), e.g. ``"pred/predictions.json"``.
+        workers: threads scoring images (``None``: every available core, at most one per
+            image; ``1``: all in the calling thread).
 
     Returns:
         :class:`EvalResult` (metrics averaged over images, not pooled over pixels).
@@ -272,15 +283,14 @@ def evaluate_arrays(
     acc = DepthMetricAccumulator()
     per_image: list[ImageResult] = []
     ratios: list[float] = []
-    labels = items.label if isinstance(items, PairSource) else None
-    stream = _progress_iter(items, total, progress, f"evaluating ({proto.name})")
-    with _one_cpu_thread():
-        for i, (name, pred, gt) in enumerate(stream):
-            metrics, ratio = _score_pair(pred, gt, proto, opts, labels(i) if labels else name, stats)
-            acc.add(metrics)
-            per_image.append(ImageResult(str(name), {k: float(v) for k, v in metrics.items()}, ratio))
-            if ratio is not None:
-                ratios.append(ratio)
+    scored = ordered_map(_scorer(items, proto, opts), range(len(items)) if isinstance(items, PairSource) else items,
+                         resolve_workers(workers, total), name="litedepth-eval")
+    for name, frame in _progress_iter(scored, total, progress, f"evaluating ({proto.name})"):
+        acc.add(frame.metrics)
+        stats.add_counts(frame.counts)
+        per_image.append(ImageResult(name, frame.metrics, frame.ratio))
+        if frame.ratio is not None:
+            ratios.append(frame.ratio)
     if acc.count == 0:
         raise DataError(None, "no images to evaluate")
     ratio_median = ratio_std = None
@@ -321,12 +331,14 @@ def evaluate_folders(
     min_depth: float | None = None,
     max_depth: float | None = None,
     force: bool = False,
+    workers: int | None = None,
 ) -> EvalResult:
     """Evaluate predictions stored in files against ground truth stored in files.
 
     ``pred_dir`` and ``gt_dir`` may be folders or stacked array files; see
     :func:`load_pairs` for the formats and the pairing rules, and :func:`evaluate_pair`
-    for the remaining options. Errors name the offending file.
+    for the remaining options. Errors name the offending file. ``workers`` threads read and
+    score the files (:func:`evaluate_arrays`; ``None``: every available core).
 
     A predictions folder written by ``litedepth predict`` holds ``predictions.json``
     (:mod:`litedepth.metrics.prediction_files`): what its maps mean is read from it, the
@@ -350,7 +362,7 @@ def evaluate_folders(
     result = evaluate_arrays(
         pairs, proto, pred_kind=pred_kind, median_scaling=median_scaling, scale=scale, align=align,
         progress=progress, total=len(pairs), spec=recorded, min_depth=min_depth, max_depth=max_depth,
-        force=force, source=source,
+        force=force, source=source, workers=workers,
     )  # fmt: skip
     result.options.update(
         {"predictions": str(pred_dir), "ground_truth": str(gt_dir), "gt_encoding": parse_encoding(gt_scale).to_dict(),

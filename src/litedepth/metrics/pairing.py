@@ -237,8 +237,13 @@ class PairSource:
 
     def __iter__(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         for i, name in enumerate(self.names):
-            pred, gt = self._load(i)
+            pred, gt = self.load(i)
             yield name, pred, gt
+
+    def load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Read sample ``i``: ``(prediction (H', W'), ground truth (H, W) metres)``, checked
+        (safe to call from several threads at once)."""
+        return self._load(i)
 
     def label(self, i: int) -> str:
         """The files of sample ``i``, for error messages."""

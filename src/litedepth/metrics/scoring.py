@@ -24,19 +24,20 @@ The entry points are in :mod:`litedepth.metrics.evaluate`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
-import torch
 
 from litedepth.errors import ConfigError, DataError
 from litedepth.io.output_spec import OutputSpec, to_depth, to_inverse_depth
-from litedepth.metrics.depth import compute_depth_metrics
+from litedepth.metrics.depth import depth_metrics_np
 from litedepth.metrics.protocols import EvalProtocol
+from litedepth.utils.arrays import is_tensor
 
 logger = logging.getLogger("litedepth.metrics.evaluate")  # one logger for the evaluation report
 
@@ -170,10 +171,13 @@ def resolve_options(
 def _as_map(x: Any, what: str, name: Name) -> np.ndarray:
     """A finite 2-D float NumPy array from a tensor or array; leading size-1 dims dropped.
 
-    Tensors are moved to the CPU: the per-pixel steps run in NumPy, which is fast and
-    single-threaded for full-resolution masks; the metric arithmetic runs in torch.
+    Tensors are moved to the CPU (torch is not imported for arrays): every per-pixel step and
+    the metrics run in NumPy. Finiteness is checked on the whole map with two reductions
+    (``min``/``max`` propagate NaN and reach Inf), no full-size temporary.
     """
-    if isinstance(x, torch.Tensor):
+    if is_tensor(x):
+        import torch
+
         x = x.detach().cpu()
         x = (x.to(torch.float32) if x.dtype in (torch.float16, torch.bfloat16) else x).numpy()
     arr = np.asarray(x)
@@ -187,13 +191,28 @@ def _as_map(x: Any, what: str, name: Name) -> np.ndarray:
         raise DataError(name, f"{what} must be a 2-D (H, W) map, got shape {arr.shape}")
     if arr.size == 0:
         raise DataError(name, f"{what} is empty (shape {arr.shape})")
-    if not np.isfinite(arr).all():
-        n_nan = int(np.isnan(arr).sum())
-        n_inf = int(np.isinf(arr).sum())
+    if not (math.isfinite(arr.min()) and math.isfinite(arr.max())):
+        n_nan = int(np.count_nonzero(np.isnan(arr)))
+        n_inf = int(np.count_nonzero(np.isinf(arr)))
         raise DataError(
             name, f"{what} contains {n_nan} NaN and {n_inf} Inf values; mark invalid pixels with 0"
         )
     return arr
+
+
+@functools.lru_cache(maxsize=32)
+def _resize_axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For every output index along one axis: the two source indices and their weights
+    ``(i0, i1, 1 - w, w)`` of a bilinear resize ``n_in -> n_out`` (``align_corners=False``)."""
+    pos = np.maximum((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0)
+    i0 = pos.astype(np.int64)  # floor, pos >= 0
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    w = pos - i0
+    for a in (i0, i1, w):
+        a.flags.writeable = False  # shared by every call (and thread)
+    one_minus = 1.0 - w
+    one_minus.flags.writeable = False
+    return i0, i1, one_minus, w
 
 
 def _bilinear_at(
@@ -203,22 +222,22 @@ def _bilinear_at(
 
     Same sampling as ``F.interpolate(..., mode="bilinear", align_corners=False)``
     (source coordinate ``(i + 0.5) * in / out - 0.5``, clamped at 0; no antialiasing),
-    evaluated only where needed instead of on the whole resized map.
+    evaluated only where needed instead of on the whole resized map (float64).
     """
     in_h, in_w = src.shape
+    y0, y1, vy, wy = _resize_axis(in_h, out_h)
+    x0, x1, vx, wx = _resize_axis(in_w, out_w)
+    top_row, bottom_row = y0[rows] * in_w, y1[rows] * in_w
+    left, right = x0[cols], x1[cols]
+    fx, gx = wx[cols], vx[cols]
+    flat = src.reshape(-1)
 
-    def axis(idx: np.ndarray, n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        pos = np.maximum((idx + 0.5) * (n_in / n_out) - 0.5, 0.0)
-        i0 = pos.astype(np.int64)  # floor, pos >= 0
-        i1 = np.minimum(i0 + 1, n_in - 1)
-        return i0, i1, pos - i0
+    def at(idx: np.ndarray) -> np.ndarray:
+        return flat.take(idx).astype(np.float64, copy=False)
 
-    y0, y1, wy = axis(rows, in_h, out_h)
-    x0, x1, wx = axis(cols, in_w, out_w)
-    s = src.astype(np.float64, copy=False)
-    top = s[y0, x0] * (1.0 - wx) + s[y0, x1] * wx
-    bottom = s[y1, x0] * (1.0 - wx) + s[y1, x1] * wx
-    return top * (1.0 - wy) + bottom * wy
+    top = at(top_row + left) * gx + at(top_row + right) * fx
+    bottom = at(bottom_row + left) * gx + at(bottom_row + right) * fx
+    return top * vy[rows] + bottom * wy[rows]
 
 
 def _fit_scale_shift(x: np.ndarray, y: np.ndarray, name: Name) -> tuple[float, float]:
@@ -232,6 +251,42 @@ def _fit_scale_shift(x: np.ndarray, y: np.ndarray, name: Name) -> tuple[float, f
         )
     s = float(xc @ (y - ym)) / var
     return s, float(ym - s * xm)
+
+
+class FrameCounts(NamedTuple):
+    """What one ground-truth map adds to :class:`GroundTruthStats`.
+
+    ``pixels``, ``valid`` (> 0) and ``outside_range`` (valid but outside the protocol's
+    ``(min_depth, max_depth)``) count the whole frame; ``lo``, ``hi`` and ``median`` (metres)
+    describe its evaluated pixels (``median`` only when the protocol checks plausibility).
+    """
+
+    pixels: int
+    valid: int
+    outside_range: int
+    lo: float
+    hi: float
+    median: float | None
+
+
+def frame_counts(g: np.ndarray, gt_v: np.ndarray, protocol: EvalProtocol,
+                 median: float | None = None) -> FrameCounts:
+    """:class:`FrameCounts` of one ground-truth map ``g`` ``(H, W)`` metres (0 = invalid) and its
+    evaluated pixels ``gt_v`` (after the protocol's crop and range).
+
+    Counting passes only over the whole frame (no boolean temporaries combined): NaN compares
+    False, so it counts as invalid. ``median``: ``median(gt_v)`` if already computed.
+    """
+    valid = int(np.count_nonzero(g > 0))
+    in_range = valid if protocol.min_depth <= 0 else int(np.count_nonzero(g > protocol.min_depth))
+    if protocol.max_depth is not None:
+        in_range -= int(np.count_nonzero(g >= protocol.max_depth))  # max_depth > min_depth >= 0
+    if not gt_v.size:
+        return FrameCounts(g.size, valid, valid - in_range, math.inf, -math.inf, None)
+    if protocol.plausible_median is not None and median is None:
+        median = float(np.median(gt_v))
+    return FrameCounts(g.size, valid, valid - in_range, float(gt_v.min()), float(gt_v.max()),
+                       median if protocol.plausible_median is not None else None)
 
 
 @dataclass
@@ -248,19 +303,17 @@ class GroundTruthStats:
     def add(self, g: np.ndarray, gt_v: np.ndarray, protocol: EvalProtocol) -> None:
         """Count one map ``g`` (the whole frame) and its evaluated pixels ``gt_v`` (after the
         protocol's crop and range)."""
-        pos = g > 0  # NaN compares False
-        n_pos = int(np.count_nonzero(pos))
-        in_range = pos & (g > protocol.min_depth)
-        if protocol.max_depth is not None:
-            in_range &= g < protocol.max_depth
-        self.pixels += g.size
-        self.valid += n_pos
-        self.outside_range += n_pos - int(np.count_nonzero(in_range))
-        if gt_v.size:
-            self.lo = min(self.lo, float(gt_v.min()))
-            self.hi = max(self.hi, float(gt_v.max()))
-            if protocol.plausible_median is not None:
-                self.medians.append(float(np.median(gt_v)))
+        self.add_counts(frame_counts(g, gt_v, protocol))
+
+    def add_counts(self, c: FrameCounts) -> None:
+        """Add the counts of one frame (:func:`frame_counts`)."""
+        self.pixels += c.pixels
+        self.valid += c.valid
+        self.outside_range += c.outside_range
+        self.lo = min(self.lo, c.lo)
+        self.hi = max(self.hi, c.hi)
+        if c.median is not None:
+            self.medians.append(c.median)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -289,29 +342,60 @@ class GroundTruthStats:
         return out
 
 
-def _score_pair(
-    pred: Any, gt: Any, protocol: EvalProtocol, opts: dict[str, Any], name: Name,
-    stats: GroundTruthStats | None = None,
-) -> tuple[dict[str, torch.Tensor], float | None]:
+class ScoredFrame(NamedTuple):
+    """One scored image: ``{metric: float}``, its median-scaling ratio (``None`` unless median
+    scaling was applied) and its ground-truth counts (``None`` unless asked for)."""
+
+    metrics: dict[str, float]
+    ratio: float | None
+    counts: FrameCounts | None
+
+
+def score_frame(
+    pred: Any, gt: Any, protocol: EvalProtocol, opts: dict[str, Any], name: Name = None, *,
+    with_counts: bool = True,
+) -> ScoredFrame:
+    """Score one prediction against one ground-truth map (the steps of the module docstring).
+
+    The protocol's crop is taken first: the valid mask, the pixel indices and the samples of
+    the resized prediction are computed inside it only; the whole frame is only checked for
+    NaN/Inf (two reductions) and counted for :class:`GroundTruthStats` (``with_counts``).
+
+    Args:
+        pred: prediction ``(H', W')`` (array or tensor) of the kind ``opts["spec"]`` states.
+        gt: ground-truth depth ``(H, W)`` in metres, 0 = invalid.
+        protocol: the protocol.
+        opts: :func:`resolve_options`' result.
+        name: the sample or file named in errors.
+
+    Raises:
+        DataError: NaN/Inf, a map that is not 2-D, no valid pixel, a failed scale step.
+    """
     p = _as_map(pred, "prediction", name)
     g = _as_map(gt, "ground truth", name)
-    mask = protocol.valid_mask(g, name)
-    rows, cols = np.divmod(np.flatnonzero(mask), g.shape[1])  # faster than np.nonzero
+    height, width = g.shape
+    r0, r1, c0, c1 = protocol.crop_bounds(height, width, name)
+    crop = g[r0:r1, c0:c1]
+    mask = crop > protocol.min_depth  # g is finite: no isfinite pass
+    if protocol.max_depth is not None:
+        mask &= crop < protocol.max_depth
+    rows, cols = np.divmod(np.flatnonzero(mask), max(c1 - c0, 1))  # faster than np.nonzero
     if rows.size == 0:
         raise DataError(
             name, f"no valid ground-truth pixels under protocol {protocol.name!r} ({protocol.description})"
         )
-    gt_v = g[rows, cols].astype(np.float64)
-    if stats is not None:
-        stats.add(g, gt_v, protocol)
+    rows += r0
+    cols += c0
+    gt_v = g.reshape(-1).take(rows * width + cols).astype(np.float64)
     if p.shape == g.shape:
-        p_v = p[rows, cols].astype(np.float64)
+        p_v = p.reshape(-1).take(rows * width + cols).astype(np.float64)
     else:
         # Resize before any conversion: a disparity is resized as disparity (Monodepth2).
-        p_v = _bilinear_at(p, rows, cols, g.shape[0], g.shape[1])
+        p_v = _bilinear_at(p, rows, cols, height, width)
 
     spec: OutputSpec = opts["spec"]
     ratio: float | None = None
+    gt_median: float | None = None
     with np.errstate(divide="ignore"):  # a zero disparity is an infinite depth, clamped below
         if opts["align"] == "scale-shift":
             s, t = _fit_scale_shift(to_inverse_depth(p_v, spec), 1.0 / gt_v, name)
@@ -323,14 +407,16 @@ def _score_pair(
                 depth = depth * opts["scale"]
             elif opts["median_scaling"]:
                 pred_median = float(np.median(depth))
-                ratio = float(np.median(gt_v)) / pred_median
+                gt_median = float(np.median(gt_v))
+                ratio = gt_median / pred_median
                 if not (math.isfinite(ratio) and ratio > 0):
                     raise DataError(
                         name, f"median scaling failed: the median predicted depth is {pred_median}"
                     )
                 depth = depth * ratio
     depth = protocol.clamp(depth)
-    return compute_depth_metrics(torch.from_numpy(depth), torch.from_numpy(gt_v)), ratio
+    counts = frame_counts(g, gt_v, protocol, gt_median) if with_counts else None
+    return ScoredFrame(depth_metrics_np(depth, gt_v), ratio, counts)
 
 
 def _scaling_words(opts: dict[str, Any]) -> str:
