@@ -169,7 +169,12 @@ def resolve_options(
 
 
 def _as_map(x: Any, what: str, name: Name) -> np.ndarray:
-    """A finite 2-D float NumPy array from a tensor or array; leading size-1 dims dropped.
+    """A finite 2-D float NumPy array from a tensor or array; leading size-1 dims dropped."""
+    return _as_finite_map(x, what, name)[0]
+
+
+def _as_finite_map(x: Any, what: str, name: Name) -> tuple[np.ndarray, float]:
+    """:func:`_as_map` and the map's largest value.
 
     Tensors are moved to the CPU (torch is not imported for arrays): every per-pixel step and
     the metrics run in NumPy. Finiteness is checked on the whole map with two reductions
@@ -191,13 +196,14 @@ def _as_map(x: Any, what: str, name: Name) -> np.ndarray:
         raise DataError(name, f"{what} must be a 2-D (H, W) map, got shape {arr.shape}")
     if arr.size == 0:
         raise DataError(name, f"{what} is empty (shape {arr.shape})")
-    if not (math.isfinite(arr.min()) and math.isfinite(arr.max())):
+    hi = float(arr.max())
+    if not (math.isfinite(arr.min()) and math.isfinite(hi)):
         n_nan = int(np.count_nonzero(np.isnan(arr)))
         n_inf = int(np.count_nonzero(np.isinf(arr)))
         raise DataError(
             name, f"{what} contains {n_nan} NaN and {n_inf} Inf values; mark invalid pixels with 0"
         )
-    return arr
+    return arr, hi
 
 
 @functools.lru_cache(maxsize=32)
@@ -270,16 +276,17 @@ class FrameCounts(NamedTuple):
 
 
 def frame_counts(g: np.ndarray, gt_v: np.ndarray, protocol: EvalProtocol,
-                 median: float | None = None) -> FrameCounts:
+                 median: float | None = None, hi: float | None = None) -> FrameCounts:
     """:class:`FrameCounts` of one ground-truth map ``g`` ``(H, W)`` metres (0 = invalid) and its
     evaluated pixels ``gt_v`` (after the protocol's crop and range).
 
     Counting passes only over the whole frame (no boolean temporaries combined): NaN compares
-    False, so it counts as invalid. ``median``: ``median(gt_v)`` if already computed.
+    False, so it counts as invalid. ``median``: ``median(gt_v)`` and ``hi``: ``max(g)``, if
+    already computed (below ``max_depth``, no pixel needs counting above it).
     """
     valid = int(np.count_nonzero(g > 0))
     in_range = valid if protocol.min_depth <= 0 else int(np.count_nonzero(g > protocol.min_depth))
-    if protocol.max_depth is not None:
+    if protocol.max_depth is not None and (hi is None or hi >= protocol.max_depth):
         in_range -= int(np.count_nonzero(g >= protocol.max_depth))  # max_depth > min_depth >= 0
     if not gt_v.size:
         return FrameCounts(g.size, valid, valid - in_range, math.inf, -math.inf, None)
@@ -372,23 +379,25 @@ def score_frame(
         DataError: NaN/Inf, a map that is not 2-D, no valid pixel, a failed scale step.
     """
     p = _as_map(pred, "prediction", name)
-    g = _as_map(gt, "ground truth", name)
+    g, g_max = _as_finite_map(gt, "ground truth", name)
     height, width = g.shape
     r0, r1, c0, c1 = protocol.crop_bounds(height, width, name)
-    crop = g[r0:r1, c0:c1]
-    mask = crop > protocol.min_depth  # g is finite: no isfinite pass
-    if protocol.max_depth is not None:
-        mask &= crop < protocol.max_depth
-    rows, cols = np.divmod(np.flatnonzero(mask), max(c1 - c0, 1))  # faster than np.nonzero
+    # g is finite: no isfinite pass; the upper bound is applied to the (few) selected values
+    rows, cols = np.divmod(np.flatnonzero(g[r0:r1, c0:c1] > protocol.min_depth), max(c1 - c0, 1))
+    rows += r0
+    cols += c0
+    flat = rows * width + cols  # row-major order, as a full-frame mask would give
+    gt_v = g.reshape(-1).take(flat)
+    if protocol.max_depth is not None and g_max >= protocol.max_depth:
+        keep = gt_v < protocol.max_depth
+        rows, cols, flat, gt_v = rows[keep], cols[keep], flat[keep], gt_v[keep]
     if rows.size == 0:
         raise DataError(
             name, f"no valid ground-truth pixels under protocol {protocol.name!r} ({protocol.description})"
         )
-    rows += r0
-    cols += c0
-    gt_v = g.reshape(-1).take(rows * width + cols).astype(np.float64)
+    gt_v = gt_v.astype(np.float64)
     if p.shape == g.shape:
-        p_v = p.reshape(-1).take(rows * width + cols).astype(np.float64)
+        p_v = p.reshape(-1).take(flat).astype(np.float64)
     else:
         # Resize before any conversion: a disparity is resized as disparity (Monodepth2).
         p_v = _bilinear_at(p, rows, cols, height, width)
@@ -415,7 +424,7 @@ def score_frame(
                     )
                 depth = depth * ratio
     depth = protocol.clamp(depth)
-    counts = frame_counts(g, gt_v, protocol, gt_median) if with_counts else None
+    counts = frame_counts(g, gt_v, protocol, gt_median, g_max) if with_counts else None
     return ScoredFrame(depth_metrics_np(depth, gt_v), ratio, counts)
 
 
