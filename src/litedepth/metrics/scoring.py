@@ -214,11 +214,10 @@ def _resize_axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     i0 = pos.astype(np.int64)  # floor, pos >= 0
     i1 = np.minimum(i0 + 1, n_in - 1)
     w = pos - i0
-    for a in (i0, i1, w):
-        a.flags.writeable = False  # shared by every call (and thread)
-    one_minus = 1.0 - w
-    one_minus.flags.writeable = False
-    return i0, i1, one_minus, w
+    tables = (i0, i1, 1.0 - w, w)
+    for t in tables:
+        t.flags.writeable = False  # cached: shared by every call and thread
+    return tables
 
 
 def _bilinear_at(
