@@ -143,6 +143,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--per-image-csv", type=Path, default=None, metavar="FILE", help="also write one row per image"
     )
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
+    out.add_argument("--workers", type=int, default=None, metavar="N",
+                     help="threads reading and scoring frames in parallel (default: every available core; "
+                          "the result does not depend on it)")
     add_segmentation_arguments(parser)
     parser.set_defaults(func=run)
     return parser
@@ -184,6 +187,13 @@ def parse_depth_encoding(text: Any, option: str) -> Any:
 def _scaling_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {"pred_kind": args.pred_kind, "median_scaling": args.median_scaling, "scale": args.scale,
             "align": args.align, "min_depth": args.min_depth, "max_depth": args.max_depth, "force": args.force}
+
+
+def _workers(args: argparse.Namespace) -> int | None:
+    workers = getattr(args, "workers", None)
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    return workers
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -269,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"evaluate needs {' and '.join(missing)}")
     result = evaluate_folders(
         args.predictions, args.ground_truth, args.protocol, gt_scale=parse_depth_encoding(args.gt_scale, "--gt-scale"),
-        split=args.split, progress=_progress(args), allow_pickle=args.allow_pickle, **kwargs,
+        split=args.split, progress=_progress(args), allow_pickle=args.allow_pickle, workers=_workers(args), **kwargs,
     )  # fmt: skip
     write_report(result, args)
     return 0
@@ -295,7 +305,7 @@ def run_on_items(
     from litedepth.metrics.evaluate import evaluate_arrays
 
     result = evaluate_arrays(items, args.protocol, progress=_progress(args), total=total, spec=spec, source=origin,
-                             **_scaling_kwargs(args))
+                             workers=_workers(args), **_scaling_kwargs(args))
     result.options.update(source or {})
     write_report(result, args)
     return 0

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from litedepth.errors import ConfigError
+
+if TYPE_CHECKING:  # building the command-line parser must not import torch
+    from torch import nn
 
 log = logging.getLogger(__name__)
 

@@ -40,12 +40,21 @@ from litedepth.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-# re-exported for callers of the old CLI module (the implementations live in the library)
-from litedepth.inference.files import IMAGE_EXTS, collect_images  # noqa: E402,F401
+
+
+def __getattr__(name: str) -> Any:
+    """``IMAGE_EXTS`` and ``collect_images``, re-exported for callers of the old CLI module (the
+    implementations live in :mod:`litedepth.inference.files`), imported on first use so that
+    building the command-line parser does not import torch."""
+    if name in ("IMAGE_EXTS", "collect_images"):
+        from litedepth.inference import files
+
+        return getattr(files, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    from litedepth.models.spec import OUTPUT_KIND_FORMS
+    from litedepth.io.output_spec import OUTPUT_KIND_FORMS
 
     p = subparsers.add_parser("predict", help="depth (and segmentation) for images, folders, videos, cameras; "
                                               "point clouds", description=__doc__,
@@ -187,7 +196,7 @@ def pointcloud_options(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from litedepth.inference.files import parse_formats, predict_files
+    from litedepth.inference.files import collect_images, parse_formats, predict_files
 
     formats = parse_formats(args.formats)
     if args.batch_size < 1:

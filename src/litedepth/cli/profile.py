@@ -29,11 +29,12 @@ import argparse
 import logging
 import re
 from pathlib import Path
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from litedepth.errors import ConfigError, DataError
+
+if TYPE_CHECKING:  # building the command-line parser must not import torch
+    from torch import nn
 
 log = logging.getLogger(__name__)
 

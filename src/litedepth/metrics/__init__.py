@@ -4,8 +4,12 @@
   rmse_log, log10, silog, a1-a3 on valid-pixel vectors, and the per-image accumulator.
 * :mod:`litedepth.metrics.protocols` — KITTI Eigen (Garg crop), KITTI Eigen crop, NYU and
   ``none`` as data.
-* :mod:`litedepth.metrics.evaluate` — resize, mask, scale, clamp and score one image, an
-  iterable of images, or files on disk.
+* :mod:`litedepth.metrics.scoring` — one image: resize, mask, to depth, one scale step, clamp,
+  score; the options (:func:`resolve_options`) and ground-truth statistics.
+* :mod:`litedepth.metrics.pairing` — read prediction / ground-truth files and split files, and
+  pair them (:func:`load_pairs`).
+* :mod:`litedepth.metrics.evaluate` — the entry points: one image, an iterable of images, or
+  files on disk (:func:`evaluate_pair`, :func:`evaluate_arrays`, :func:`evaluate_folders`).
 * :mod:`litedepth.metrics.pose` — Monodepth2's KITTI odometry ATE (5-frame snippets).
 * :mod:`litedepth.metrics.segmentation` — mIoU, pixel accuracy, iIoU, per-class IoU.
 """

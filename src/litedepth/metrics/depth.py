@@ -22,20 +22,33 @@ Published protocols (Eigen et al. 2014, Monodepth2, Lite-Mono, AdaBins) compute 
 image and then average over images; :class:`DepthMetricAccumulator` does exactly that
 (it does *not* pool pixels across images).
 
+One implementation, two entry points: the formulas are written once (:func:`_formulas`)
+against the few array operations NumPy and torch share (``log``, ``sqrt``, ``maximum``, a
+clamp at 0 and the share of True values), so that
+
+* :func:`depth_metrics_np` scores NumPy arrays and returns floats — what ``litedepth evaluate``
+  uses; it never imports torch, so scoring saved predictions does not load it;
+* :func:`compute_depth_metrics` scores tensors on their device without a host
+  synchronisation and returns 0-d tensors — what the training tasks' validation uses.
+
+Both compute in float64 (``silog``'s ``mean(e^2) - mean(e)^2`` cancels otherwise); their
+results agree to float64 rounding (the reductions sum in a different order).
+
 Example:
-    >>> import torch
-    >>> m = compute_depth_metrics(torch.tensor([2.0, 2.0]), torch.tensor([1.0, 4.0]))
-    >>> round(float(m["abs_rel"]), 4)
+    >>> m = depth_metrics_np([2.0, 2.0], [1.0, 4.0])
+    >>> round(m["abs_rel"], 4)
     0.75
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
-import torch
+
+from litedepth.utils.arrays import is_tensor
 
 #: Metric names in report order (Monodepth2 order, then the supervised extras).
 METRIC_NAMES: tuple[str, ...] = (
@@ -56,14 +69,87 @@ HIGHER_IS_BETTER: frozenset[str] = frozenset({"a1", "a2", "a3"})
 _LN10 = math.log(10.0)
 
 
-def _as_tensor(x: Any) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        return x
-    return torch.from_numpy(np.asarray(x))
+class _Ops(NamedTuple):
+    """The array operations the formulas need, for one array library."""
+
+    log: Callable[[Any], Any]
+    sqrt: Callable[[Any], Any]
+    maximum: Callable[[Any, Any], Any]
+    clamp0: Callable[[Any], Any]  # max(x, 0) of a scalar
+    fraction: Callable[[Any], Any]  # share of True values of a boolean vector, float64
 
 
-def compute_depth_metrics(pred: Any, gt: Any) -> dict[str, torch.Tensor]:
-    """Per-image depth metrics on vectors of valid pixels.
+_NUMPY = _Ops(np.log, np.sqrt, np.maximum, lambda x: np.maximum(x, 0.0),
+              lambda m: np.count_nonzero(m) / m.size)
+
+
+def _formulas(p: Any, g: Any, ops: _Ops) -> dict[str, Any]:
+    """The metrics of float64 vectors ``p`` (prediction) and ``g`` (ground truth), metres, > 0.
+
+    The one place the formulas of the module docstring are written; ``ops`` supplies the
+    library's functions, arithmetic operators and ``.mean()`` are common to NumPy and torch.
+    """
+    diff = g - p
+    sq = diff * diff
+    e = ops.log(p) - ops.log(g)  # log-ratio; the thresholds use max(g/p, p/g) = exp(|e|)
+    mean_e2 = (e * e).mean()
+    mean_e = e.mean()
+    thresh = ops.maximum(g / p, p / g)
+    return {
+        "abs_rel": (abs(diff) / g).mean(),
+        "sq_rel": (sq / g).mean(),
+        "rmse": ops.sqrt(sq.mean()),
+        "rmse_log": ops.sqrt(mean_e2),
+        "log10": abs(e).mean() / _LN10,
+        "silog": 100.0 * ops.sqrt(ops.clamp0(mean_e2 - mean_e * mean_e)),
+        "a1": ops.fraction(thresh < 1.25),
+        "a2": ops.fraction(thresh < 1.25**2),
+        "a3": ops.fraction(thresh < 1.25**3),
+    }
+
+
+def _check_sizes(n_pred: int, n_gt: int) -> None:
+    if n_pred != n_gt:
+        raise ValueError(f"pred has {n_pred} elements but gt has {n_gt}")
+    if n_pred == 0:
+        raise ValueError("compute_depth_metrics needs at least one valid pixel")
+
+
+def depth_metrics_np(pred: Any, gt: Any) -> dict[str, float]:
+    """Per-image depth metrics of NumPy vectors of valid pixels (no torch involved).
+
+    Args:
+        pred: predicted depth in metres, shape ``(N,)`` (anything ``np.asarray`` takes; any
+            shape is flattened), all values > 0.
+        gt: ground-truth depth in metres, same number of elements as ``pred``, all > 0.
+
+    Returns:
+        ``{name: float}`` for every name in :data:`METRIC_NAMES`, computed in float64.
+        Formulas are in the module docstring; ``rmse`` is in metres, the others are
+        unitless (``silog`` is scaled by 100, ``a1``-``a3`` are fractions in [0, 1]).
+
+    Raises:
+        ValueError: if the sizes differ or the vectors are empty (a programming error:
+            callers check for empty masks and raise a :class:`~litedepth.errors.DataError`).
+    """
+    p = np.asarray(pred, dtype=np.float64).reshape(-1)
+    g = np.asarray(gt, dtype=np.float64).reshape(-1)
+    _check_sizes(p.size, g.size)
+    return {k: float(v) for k, v in _formulas(p, g, _NUMPY).items()}
+
+
+def _torch_ops() -> _Ops:
+    import torch
+
+    return _Ops(torch.log, torch.sqrt, torch.maximum, lambda x: torch.clamp(x, min=0.0),
+                lambda m: m.to(torch.float64).mean())
+
+
+def compute_depth_metrics(pred: Any, gt: Any) -> dict[str, Any]:
+    """Per-image depth metrics on vectors of valid pixels, as torch tensors.
+
+    The same formulas as :func:`depth_metrics_np` (see the module docstring), evaluated by
+    torch on ``pred``'s device: for validation inside training, where the vectors are tensors.
 
     Args:
         pred: predicted depth in metres, shape ``(N,)`` (a tensor or a NumPy array; any
@@ -80,37 +166,13 @@ def compute_depth_metrics(pred: Any, gt: Any) -> dict[str, torch.Tensor]:
         ValueError: if the sizes differ or the vectors are empty (a programming error:
             callers check for empty masks and raise a :class:`~litedepth.errors.DataError`).
     """
-    p = _as_tensor(pred).reshape(-1)
-    g = _as_tensor(gt).reshape(-1).to(p.device)
-    if p.numel() != g.numel():
-        raise ValueError(f"pred has {p.numel()} elements but gt has {g.numel()}")
-    if p.numel() == 0:
-        raise ValueError("compute_depth_metrics needs at least one valid pixel")
+    import torch
+
+    p = (pred if is_tensor(pred) else torch.from_numpy(np.asarray(pred))).reshape(-1)
+    g = (gt if is_tensor(gt) else torch.from_numpy(np.asarray(gt))).reshape(-1).to(p.device)
+    _check_sizes(p.numel(), g.numel())
     # float64 keeps silog's mean(e^2) - mean(e)^2 free of cancellation error.
-    p = p.to(torch.float64)
-    g = g.to(torch.float64)
-
-    diff = g - p
-    sq = diff * diff
-    log_g = torch.log(g)
-    log_p = torch.log(p)
-    e = log_p - log_g  # log-ratio; the thresholds use max(g/p, p/g) = exp(|e|)
-    abs_e = e.abs()
-    thresh = torch.maximum(g / p, p / g)
-
-    mean_e = e.mean()
-    silog_var = torch.clamp((e * e).mean() - mean_e * mean_e, min=0.0)
-    return {
-        "abs_rel": (diff.abs() / g).mean(),
-        "sq_rel": (sq / g).mean(),
-        "rmse": torch.sqrt(sq.mean()),
-        "rmse_log": torch.sqrt((e * e).mean()),
-        "log10": abs_e.mean() / _LN10,
-        "silog": 100.0 * torch.sqrt(silog_var),
-        "a1": (thresh < 1.25).to(torch.float64).mean(),
-        "a2": (thresh < 1.25**2).to(torch.float64).mean(),
-        "a3": (thresh < 1.25**3).to(torch.float64).mean(),
-    }
+    return _formulas(p.to(torch.float64), g.to(torch.float64), _torch_ops())
 
 
 class DepthMetricAccumulator:
@@ -121,16 +183,15 @@ class DepthMetricAccumulator:
     the convention of the published KITTI and NYU protocols.
 
     Example:
-        >>> import torch
         >>> acc = DepthMetricAccumulator()
-        >>> _ = acc.update(torch.tensor([2.0, 2.0]), torch.tensor([1.0, 1.0]))  # abs_rel 1
-        >>> _ = acc.update(torch.tensor([2.0]), torch.tensor([2.0]))            # abs_rel 0
+        >>> _ = acc.update([2.0, 2.0], [1.0, 1.0])  # abs_rel 1
+        >>> _ = acc.update([2.0], [2.0])            # abs_rel 0
         >>> acc.count, acc.compute()["abs_rel"]
         (2, 0.5)
     """
 
     def __init__(self) -> None:
-        self._sums: dict[str, torch.Tensor] = {}
+        self._sums: dict[str, float] = {}
         self._count = 0
 
     @property
@@ -143,24 +204,26 @@ class DepthMetricAccumulator:
         self._sums = {}
         self._count = 0
 
-    def update(self, pred: Any, gt: Any) -> dict[str, torch.Tensor]:
+    def update(self, pred: Any, gt: Any) -> dict[str, Any]:
         """Add one image given its valid-pixel vectors (metres, shape ``(N,)``).
 
         Returns:
-            That image's metrics, as :func:`compute_depth_metrics` returns them.
+            That image's metrics: as :func:`compute_depth_metrics` returns them (0-d tensors)
+            when either vector is a tensor, else as :func:`depth_metrics_np` (floats).
         """
-        metrics = compute_depth_metrics(pred, gt)
+        tensors = is_tensor(pred) or is_tensor(gt)
+        metrics = compute_depth_metrics(pred, gt) if tensors else depth_metrics_np(pred, gt)
         self.add(metrics)
         return metrics
 
     def add(self, metrics: dict[str, Any]) -> None:
-        """Add one image's already computed metrics (``{name: float or 0-d tensor}``)."""
+        """Add one image's already computed metrics (``{name: float or 0-d tensor}``; a tensor
+        is read with ``float()``, which waits for its device)."""
         missing = [k for k in METRIC_NAMES if k not in metrics]
         if missing:
             raise ValueError(f"metrics dict lacks {missing}")
         for k in METRIC_NAMES:
-            v = torch.as_tensor(metrics[k], dtype=torch.float64).detach().cpu()
-            self._sums[k] = self._sums[k] + v if k in self._sums else v.clone()
+            self._sums[k] = self._sums.get(k, 0.0) + float(metrics[k])  # float64 sums
         self._count += 1
 
     def compute(self) -> dict[str, float]:
@@ -171,4 +234,4 @@ class DepthMetricAccumulator:
         """
         if self._count == 0:
             raise ValueError("DepthMetricAccumulator.compute() called before any update()")
-        return {k: float(self._sums[k]) / self._count for k in METRIC_NAMES}
+        return {k: self._sums[k] / self._count for k in METRIC_NAMES}

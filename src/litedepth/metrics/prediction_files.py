@@ -1,7 +1,7 @@
 """``predictions.json``: what a folder of predictions means.
 
 ``litedepth predict`` writes, beside the ``.npy`` maps, a manifest that records the output
-specification (:class:`~litedepth.models.spec.OutputSpec`), the model, its weights (source,
+specification (:class:`~litedepth.io.output_spec.OutputSpec`), the model, its weights (source,
 sha256, trained or random) and the file formats. ``litedepth evaluate`` reads it, so that a
 disparity is never scored as depth and a relative map never as metres. Layout (format 2)::
 
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from litedepth.errors import DataError
-from litedepth.models.spec import OutputSpec
+from litedepth.io.output_spec import OutputSpec
 
 log = logging.getLogger(__name__)
 

@@ -38,16 +38,19 @@ import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-import torch
 
 from litedepth.errors import ConfigError, DataError
+from litedepth.utils.arrays import is_tensor
+
+if TYPE_CHECKING:  # torch is imported only where a tensor is given (scoring files needs none)
+    import torch
 
 logger = logging.getLogger(__name__)
 
-ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+ArrayT = TypeVar("ArrayT", np.ndarray, "torch.Tensor")
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,8 @@ class EvalProtocol:
         name: str | Path | None = None,
     ) -> torch.Tensor:
         """Boolean ``(height, width)`` tensor, True inside the crop."""
+        import torch
+
         r0, r1, c0, c1 = self.crop_bounds(height, width, name)
         mask = torch.zeros(height, width, dtype=torch.bool, device=device)
         mask[r0:r1, c0:c1] = True
@@ -195,8 +200,7 @@ class EvalProtocol:
         """
         if gt.ndim != 2:
             raise ValueError(f"valid_mask expects an (H, W) map, got shape {tuple(gt.shape)}")
-        isfinite = torch.isfinite if isinstance(gt, torch.Tensor) else np.isfinite
-        mask = isfinite(gt) & (gt > self.min_depth)
+        mask = (gt.isfinite() if is_tensor(gt) else np.isfinite(gt)) & (gt > self.min_depth)
         if self.max_depth is not None:
             mask &= gt < self.max_depth
         if self.crop is not None:
@@ -213,7 +217,9 @@ class EvalProtocol:
         With ``clamp_max=None`` the upper bound is the largest finite value of the dtype,
         so an infinite depth (from a zero disparity) becomes finite.
         """
-        if isinstance(pred, torch.Tensor):
+        if is_tensor(pred):
+            import torch
+
             upper = self.clamp_max if self.clamp_max is not None else torch.finfo(pred.dtype).max
             return pred.clamp(min=self.clamp_min, max=upper)
         upper = self.clamp_max if self.clamp_max is not None else np.finfo(pred.dtype).max

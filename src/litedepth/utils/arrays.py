@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import sys
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -202,3 +203,13 @@ def read_map_archive(file: str | Path | IO[bytes]) -> tuple[list[np.ndarray], li
                 raise DataError(path, f"map archive lists {len(names)} names but has no entry {key!r}")
             maps.append(npz_entry(z, key, path))
     return maps, names
+
+
+def is_tensor(x: Any) -> bool:
+    """Whether ``x`` is a ``torch.Tensor``, told without importing torch.
+
+    NumPy-only paths (scoring saved predictions) accept tensors too; a tensor can only exist
+    once torch is imported, so torch is looked up in ``sys.modules`` instead of imported.
+    """
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
