@@ -50,6 +50,7 @@ from litedepth.losses.segmentation import focal_loss
 from litedepth.losses.supervised import masked_mse, scale_invariant_log_loss
 from litedepth.metrics.segmentation import SegmentationMetrics
 from litedepth.models import create_model
+from litedepth.tasks.optim import build_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -374,9 +375,7 @@ class MultiTaskSegDepthTask(L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # every parameter, frozen ones included: later phases unfreeze them, and Adam skips
         # parameters without a gradient
-        params = list(self.net.parameters())
-        if self.hparams.optimizer == "adamw":
-            return torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        if self.hparams.optimizer != "adam":
-            raise ConfigError(f"optimizer must be adam or adamw, got {self.hparams.optimizer!r}")
-        return torch.optim.Adam(params, lr=self.hparams.lr)
+        hp = self.hparams
+        # weight decay applies to AdamW only (seed 002)
+        return build_optimizer(self.net.parameters(), hp.optimizer, hp.lr,
+                               hp.weight_decay if hp.optimizer == "adamw" else 0.0)

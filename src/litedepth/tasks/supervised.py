@@ -19,6 +19,7 @@ from torch import Tensor
 from litedepth.losses.supervised import scale_invariant_log_loss
 from litedepth.metrics.depth import compute_depth_metrics
 from litedepth.models import create_model
+from litedepth.tasks.optim import build_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +117,10 @@ class SupervisedDepthTask(L.LightningModule):
         save_png(folder / f"epoch_{self.current_epoch:03d}.png", panel)
 
     def configure_optimizers(self) -> dict[str, Any]:
+        hp = self.hparams
         params = [p for p in self.parameters() if p.requires_grad]
-        if self.hparams.optimizer == "adamw":
-            opt = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        else:
-            opt = torch.optim.Adam(params, lr=self.hparams.lr)
+        # weight decay applies to AdamW only (seed 000)
+        opt = build_optimizer(params, hp.optimizer, hp.lr, hp.weight_decay if hp.optimizer == "adamw" else 0.0)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
             opt, mode="min", factor=self.hparams.plateau_factor, patience=self.hparams.plateau_patience
         )
