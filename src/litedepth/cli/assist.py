@@ -109,7 +109,8 @@ def build_depth(args: argparse.Namespace) -> Any:
         from litedepth.inference.onnx_backend import predictor_from_onnx
 
         pred = predictor_from_onnx(args.onnx, device=args.device, input_size=size, threads=args.threads)
-        return PredictorDepth(pred, {"name": pred.model.model_name, "onnx": args.onnx, "backend": "onnxruntime"})
+        return PredictorDepth(pred, {"name": pred.model.model_name, "onnx": args.onnx, "backend": "onnxruntime",
+                                     "precision": pred.model.precision})
     from litedepth.inference import Predictor
 
     if args.checkpoint:

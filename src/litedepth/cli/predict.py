@@ -202,7 +202,8 @@ def run_video(args: argparse.Namespace, predictor, source_spec: str) -> int:
                                npy_dir=out_dir / f"{stem}_npy" if args.npy_frames else None, fps=args.fps,
                                batch_size=args.batch_size, max_frames=args.max_frames)
     meta = {"kind": predictor.kind, "units": "metres" if predictor.kind == "depth" else "disparity",
-            "input_size": list(predictor.input_size), "source": source_spec, "video": result.to_dict()}
+            "input_size": list(predictor.input_size),
+            "precision": getattr(predictor.model, "precision", "fp32"), "source": source_spec, "video": result.to_dict()}
     atomic_write_bytes(out_dir / "predictions.json", json.dumps(meta, indent=2).encode())
     return 0
 
@@ -273,7 +274,8 @@ def run(args: argparse.Namespace) -> int:
             bar.advance(task, len(chunk))
     meta = {"kind": predictor.kind, "units": "metres" if predictor.kind == "depth" else "disparity",
             "png16": "millimetres" if predictor.kind == "depth" else "disparity * 65535 / max",
-            "input_size": list(predictor.input_size), "count": len(images), "formats": sorted(formats)}
+            "input_size": list(predictor.input_size),
+            "precision": getattr(predictor.model, "precision", "fp32"), "count": len(images), "formats": sorted(formats)}
     if args.pointcloud:
         from litedepth.inference.pointcloud import DEFAULT_FOV_DEG
 

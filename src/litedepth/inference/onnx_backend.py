@@ -68,6 +68,9 @@ class OnnxDepthModel(nn.Module):
 
     Attributes:
         output_kind: ``"depth"`` or ``"disparity"`` (from the metadata).
+        precision: ``"fp32"``, ``"fp16"`` or ``"int8"`` from the metadata (``litedepth.precision``),
+            ``"unrecorded"`` for files that do not say (made elsewhere or before litedepth
+            recorded it).
         input_size: ``(height, width)`` exported at (metadata, else the graph's static shape).
         dynamic_hw: whether the graph accepts other heights and widths.
         metadata: the file's ``metadata_props``.
@@ -116,6 +119,7 @@ class OnnxDepthModel(nn.Module):
         if self.output_kind not in ("depth", "disparity"):
             raise DataError(self.path, f"unknown output kind {self.output_kind!r} in its metadata")
         self.model_name = self.metadata.get(f"{_META}model", self.path.stem)
+        self.precision = self.metadata.get(f"{_META}precision", "unrecorded")
         self.input_size = self._input_size(inputs[0].shape)
         h, w = inputs[0].shape[2:]
         self.dynamic_hw = not (isinstance(h, int) and isinstance(w, int))
@@ -148,7 +152,8 @@ class OnnxDepthModel(nn.Module):
         return self.session.run([self.output_name], {self.input_name: image})[0]
 
     def extra_repr(self) -> str:
-        return f"path={str(self.path)!r}, kind={self.output_kind!r}, providers={self.providers}"
+        return (f"path={str(self.path)!r}, kind={self.output_kind!r}, precision={self.precision!r}, "
+                f"providers={self.providers}")
 
 
 def predictor_from_onnx(
