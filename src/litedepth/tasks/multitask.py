@@ -376,6 +376,7 @@ class MultiTaskSegDepthTask(L.LightningModule):
         # every parameter, frozen ones included: later phases unfreeze them, and Adam skips
         # parameters without a gradient
         hp = self.hparams
-        # weight decay applies to AdamW only (seed 002)
+        # every parameter, frozen ones included: later phases unfreeze them, and Adam skips
+        # parameters without a gradient; weight decay applies to AdamW only (seed 002)
         return build_optimizer(self.net.parameters(), hp.optimizer, hp.lr,
                                hp.weight_decay if hp.optimizer == "adamw" else 0.0)
