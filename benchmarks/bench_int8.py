@@ -7,9 +7,10 @@ times at 192x640 (HxW): float32, int8 (``precision="int8"``) and fp16.
 * **Calibration** (int8): 8 synthetic frames rendered at 192x640 from scenes not used in
   training, plus the 5 grey KITTI odometry frames of the real sample data (repeated on three
   channels) when present.
-* **Accuracy**: which nodes stay in float is decided on the calibration frames (the export's
-  own parity check, bound abs_rel 0.01); the quantised graphs are then measured against
-  float32 on held-out real KITTI colour frames
+* **Accuracy**: which nodes stay in float is decided by the export's own parity check (bound
+  abs_rel 0.01) on the real calibration frames (the grey odometry frames; all calibration
+  frames without the sample data); the quantised graphs are then measured against float32
+  on held-out real KITTI colour frames
   (the 3 object-benchmark frames and the raw stereo pair of ``kitti_object_frames_with_lidar``,
   resized to 192x640): max / mean |difference| of the disparity output, and depth
   ``abs_rel`` / ``delta < 1.25`` after median scaling (:class:`litedepth.export.quantize.QuantParity`);
@@ -60,8 +61,9 @@ def _frames_from(paths: list[Path]) -> list[np.ndarray]:
     return out
 
 
-def frame_sets() -> tuple[list[np.ndarray], list[np.ndarray], str, str]:
-    """``(calibration, held-out test frames, what calibration is, what the test frames are)``."""
+def frame_sets() -> tuple[list[np.ndarray], list[np.ndarray], str, str, list[np.ndarray]]:
+    """``(calibration, held-out test frames, what calibration is, what the test frames are,
+    the real frames among the calibration frames (empty without the sample data))``."""
     from litedepth.data.synthetic import SceneConfig, make_sequence
 
     synth = []
@@ -71,14 +73,15 @@ def frame_sets() -> tuple[list[np.ndarray], list[np.ndarray], str, str]:
     root = _real_root()
     odo = sorted((root / "kitti_odometry_gray_slambook2").glob("00000[1-5].png")) if root.is_dir() else []
     colour = sorted((root / "kitti_object_frames_with_lidar").glob("*/image_[23]/*.png")) if root.is_dir() else []
-    calib = synth + _frames_from(odo)
+    real_calib = _frames_from(odo)
+    calib = synth + real_calib
     calib_what = f"{len(synth)} synthetic frames (unseen scenes)" + (f" + {len(odo)} real KITTI odometry frames (grey)"
                                                                     if odo else "")
     if colour:
-        return calib, _frames_from(colour), calib_what, f"{len(colour)} real KITTI colour frames (held out)"
+        return calib, _frames_from(colour), calib_what, f"{len(colour)} real KITTI colour frames (held out)", real_calib
     more = make_sequence(SceneConfig(kind="mixed", height=SIZE[0], width=SIZE[1], open_sky=True, seed=303), 4)
     test = [np.ascontiguousarray(f.transpose(2, 0, 1)[None] / 255.0, dtype=np.float32) for f in more.rgb]
-    return calib, test, calib_what, "4 rendered frames (real KITTI sample data absent)"
+    return calib, test, calib_what, "4 rendered frames (real KITTI sample data absent)", real_calib
 
 
 def run(rounds: int = 15, train_steps: int = 600, weights: Path = DEFAULT_CACHE,
@@ -91,7 +94,8 @@ def run(rounds: int = 15, train_steps: int = 600, weights: Path = DEFAULT_CACHE,
     path, info = trained_weights(weights, "lite-mono", train_steps)
     net = create_model("lite-mono").eval()
     net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    calib, test, calib_what, test_what = frame_sets()
+    calib, test, calib_what, test_what, real_calib = frame_sets()
+    decide = real_calib or calib  # the frames the export's own parity check (and node exclusion) uses
     res = BenchResult(name="int8", title="lite-mono 640x192 (trained on synthetic scenes): int8 / fp16 onnxruntime "
                                          "vs float32 onnxruntime",
                       columns=["precision", "frames", "max |diff| (disparity)", "mean |diff|", "depth abs_rel",
@@ -100,7 +104,7 @@ def run(rounds: int = 15, train_steps: int = 600, weights: Path = DEFAULT_CACHE,
     with tempfile.TemporaryDirectory(prefix="litedepth-bench-int8-") as tmp:
         fp32 = export_onnx(net, Path(tmp) / "fp32.onnx", *SIZE, model_name="lite-mono")
         int8 = export_onnx(net, Path(tmp) / "int8.onnx", *SIZE, model_name="lite-mono", precision="int8",
-                           calibration=calib, max_abs_rel=TARGET_ABS_REL)  # decided on calibration frames only
+                           calibration=calib, parity_frames=decide, max_abs_rel=TARGET_ABS_REL)
         fp16 = export_onnx(net, Path(tmp) / "fp16.onnx", *SIZE, model_name="lite-mono", precision="fp16",
                            parity_frames=calib, max_abs_rel=None)
         ref = OnnxDepthModel(fp32.path, device="cpu", threads=1)
@@ -113,9 +117,9 @@ def run(rounds: int = 15, train_steps: int = 600, weights: Path = DEFAULT_CACHE,
                                  f"{p.a1:.4f}", f"{len(q.get('excluded_nodes', []))} "
                                  f"({', '.join(q.get('excluded_stages', [])) or 'none'})",
                                  f"{exp.file_bytes / 1e6:.1f}"])
-                raw.setdefault("parity", []).append({"precision": label, "frames": what, **p.__dict__})
+                raw.setdefault("parity", []).append({**p.__dict__, "frame_set": what})
         res.rows.append(["fp32", "-", "-", "-", "-", "-", "-", f"{fp32.file_bytes / 1e6:.1f}"])
-        held_out = next(r for r in raw["parity"] if r["precision"] == "int8" and r["frames"] == test_what)
+        held_out = next(r for r in raw["parity"] if r["precision"] == "int8" and r["frame_set"] == test_what)
         speedups = []
         for t in threads_list:
             a = OnnxDepthModel(fp32.path, device="cpu", threads=t, spin=True)
@@ -134,7 +138,9 @@ def run(rounds: int = 15, train_steps: int = 600, weights: Path = DEFAULT_CACHE,
                                       speedups[1], TARGET_SPEEDUP, ">=", "x"))
         res.targets.append(Target(f"int8 depth abs_rel vs float32 on {test_what}", held_out["abs_rel"],
                                   TARGET_ABS_REL, "<"))
-        res.notes.append(f"int8: {int8.quantization['method']}; calibration: {calib_what}")
+        res.notes.append(f"int8: {int8.quantization['method']}; calibration: {calib_what}; nodes kept in float "
+                         f"decided on {'the real calibration frames' if real_calib else 'the calibration frames'}: "
+                         f"{', '.join(int8.quantization['excluded_stages']) or 'none'}")
         res.notes.append(f"network: lite-mono trained {info['steps']} steps on synthetic scenes at "
                          f"{info['train_size'][0]}x{info['train_size'][1]} (loss {info['first_loss']:.3f} -> "
                          f"{info['final_loss']:.3f}, scale-invariant log), weights {path}")

@@ -144,11 +144,16 @@ def test_int8_needs_calibration_and_unmet_bound_writes_nothing(net, images, tmp_
 def test_exclusion_groups_find_head_stem_and_decoder(fp32):
     proto = onnx.load(str(fp32.path))
     convs = [n.name for n in proto.graph.node if n.op_type == "Conv"]
-    assert exclusion_group(proto, "stem") == [convs[0]]
+    assert exclusion_group(proto, "stem") == [convs[0]] == exclusion_group(proto, "input")
     assert exclusion_group(proto, "head") == [convs[-1]]
     assert set(exclusion_group(proto, "decoder")) == {n for n in convs if "/decoder/" in n} and len(convs) == 4
     assert exclusion_group(proto, "matmul") == [n.name for n in proto.graph.node if n.op_type == "MatMul"]
     assert exclusion_group(proto, "attention") == []  # no Softmax in this network
+    renamed = onnx.ModelProto()
+    renamed.CopyFrom(proto)
+    for n in renamed.graph.node:  # scopes as Lite-Mono's export writes them: no /decoder/ level
+        n.name = n.name.replace("/decoder/", "/") if "/decoder/" in n.name else n.name.replace("/net/", "/net/encoder/")
+    assert len(exclusion_group(renamed, "decoder")) == 2 and len(exclusion_group(renamed, "stem")) == 1
     with pytest.raises(ConfigError, match="unknown exclusion stage"):
         exclusion_group(proto, "everything")
 
@@ -162,3 +167,25 @@ def test_precision_parity_known_values():
     g = np.array([[[[1.0, 1.0], [1.0, 2.0]]]])  # one pixel doubled; the median stays 1
     p = precision_parity(lambda _: np.ones((1, 1, 2, 2)), lambda _: g, [x], "depth", "fp16")
     assert p.abs_rel == pytest.approx(0.25) and p.a1 == pytest.approx(0.75) and p.mean_abs_diff == pytest.approx(0.25)
+
+
+def test_gelu_is_fused_into_one_node_with_the_same_output(fp32):
+    import onnxruntime as ort
+
+    from litedepth.export.quantize import fuse_gelu
+
+    class GeluNet(nn.Module):
+        def forward(self, x: torch.Tensor) -> DepthOutput:
+            d = torch.sigmoid(F.gelu(x[:, :1] * 3 - 1))
+            return DepthOutput(pred=d, kind="disparity", scales=[d])
+
+    proto = onnx.load(str(export_onnx(GeluNet(), fp32.path.parent / "gelu.onnx", H, W).path))
+    assert "Erf" in {n.op_type for n in proto.graph.node}
+    fused, n = fuse_gelu(proto)
+    ops = [(nd.op_type, nd.domain) for nd in fused.graph.node]
+    assert n == 1 and ("Gelu", "com.microsoft") in ops and not any(op == "Erf" for op, _ in ops)
+    x = np.random.default_rng(0).random((2, 3, H, W), dtype=np.float32)
+    run = [ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
+           for m in (proto, fused)]
+    np.testing.assert_allclose(run[1], run[0], atol=1e-6)
+    assert fuse_gelu(fused)[1] == 0  # nothing left to fuse
