@@ -39,7 +39,6 @@ Run: ``python -m benchmarks.bench_compare [--threads 1] [--rounds 5] [--only inf
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -376,10 +375,9 @@ def bench_evaluation(rounds: int, frames: int = 697, threads: int = 1) -> list[d
             np.save(pred_dir / f"{i:06d}.npy", pred)
             Image.fromarray(np.round(gt * 256.0).astype(np.uint16)).save(gt_dir / f"{i:06d}.png")
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1"}
-        exe = shutil.which("litedepth", path=str(Path(sys.executable).parent)) or shutil.which("litedepth")
-        ours_cmd = ([exe] if exe else [sys.executable, "-m", "litedepth"]) + [
-            "evaluate", "--predictions", str(pred_dir), "--ground-truth", str(gt_dir), "--protocol", "kitti-eigen",
-            "--pred-kind", "disparity", "--output", str(Path(tmp) / "metrics.json")]
+        ours_cmd = [sys.executable, "-m", "litedepth", "evaluate",  # this interpreter, this sys.path
+                    "--predictions", str(pred_dir), "--ground-truth", str(gt_dir), "--protocol", "kitti-eigen",
+                    "--pred-kind", "disparity", "--output", str(Path(tmp) / "metrics.json")]
         base_cmd = [sys.executable, "-c", _NUMPY_EIGEN, str(pred_dir), str(gt_dir)]
 
         def run(cmd: list[str]) -> Callable[[], None]:

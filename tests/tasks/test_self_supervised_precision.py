@@ -5,7 +5,7 @@
 * bf16 autocast on the CPU (what ``--trainer.precision bf16-mixed`` runs): the networks run
   in bfloat16, view synthesis and the photometric error in float32; the loss agrees within
   2 % relative (bfloat16 keeps 8 bits of mantissa, ~0.4 % per rounding) and gradients flow;
-* ``torch.compile`` (here with the ``eager`` backend, which needs no compiler): the same loss.
+* ``compile``: both networks compiled in place, once (compiled speed and loss: bench_gpu).
 """
 
 from __future__ import annotations
@@ -84,11 +84,19 @@ def test_lightning_bf16_mixed_precision_trains(tmp_path):
     assert trainer.optimizers[0].defaults["fused"] is True
 
 
-def test_compiled_networks_give_the_same_loss():
-    batch = _batch(2)
-    plain = _task()
-    compiled = _task(compile=True, compile_backend="eager")
-    compiled.load_state_dict(plain.state_dict())
-    compiled.configure_model()
-    assert set(compiled.state_dict()) == set(plain.state_dict())  # in place: keys unchanged
-    torch.testing.assert_close(_loss(compiled, batch), _loss(plain, batch), rtol=1e-5, atol=0)
+def test_compile_option_compiles_both_networks_in_place_once(monkeypatch):
+    # Compiling itself is PyTorch's (bench_gpu --compile times it and compares the loss); here:
+    # the option reaches both networks, with the backend, in place (checkpoint keys unchanged).
+    calls = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: calls.append((type(self).__name__, kw)))
+    task = _task(compile=True, compile_backend="eager")
+    keys = set(task.state_dict())
+    assert calls == []  # nothing happens before Lightning sets the model up
+    task.configure_model()
+    task.configure_model()
+    assert calls == [("LiteMono", {"backend": "eager"}), ("PoseNet", {"backend": "eager"})]
+    assert set(task.state_dict()) == keys
+    task.hparams.compile = False
+    task._compiled = False
+    task.configure_model()  # compile off: no call
+    assert len(calls) == 2
