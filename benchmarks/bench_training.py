@@ -83,9 +83,14 @@ def _to(batch: dict[str, Any], device: str) -> dict[str, Any]:
 
 
 def time_steps(loss_fn: Any, modules: list[torch.nn.Module], params: list[torch.nn.Parameter],
-               loader: Any, steps: int, warmup: int, device: str) -> dict[str, Any]:
-    """Run ``warmup + steps`` optimisation steps; per-phase seconds of the timed steps."""
-    opt = torch.optim.Adam(params, lr=1e-4)
+               loader: Any, steps: int, warmup: int, device: str, after_transfer: Any = None,
+               optimizer: torch.optim.Optimizer | None = None) -> dict[str, Any]:
+    """Run ``warmup + steps`` optimisation steps; per-phase seconds of the timed steps.
+
+    ``after_transfer`` (e.g. device-side augmentation) runs on each batch after the copy to
+    ``device`` and counts as data time; ``optimizer`` defaults to Adam over ``params``.
+    """
+    opt = optimizer if optimizer is not None else torch.optim.Adam(params, lr=1e-4)
     timer = _ForwardTimer(modules, device)
     it = _cycle(loader)
     phases: dict[str, list[float]] = {p: [] for p in PHASES}
@@ -96,6 +101,8 @@ def time_steps(loss_fn: Any, modules: list[torch.nn.Module], params: list[torch.
             sync(device)
             t0 = time.perf_counter()
             batch = _to(next(it), device)
+            if after_transfer is not None:
+                batch = after_transfer(batch)
             sync(device)
             t1 = time.perf_counter()
             timer.total = 0.0

@@ -25,8 +25,9 @@ from litedepth.utils.atomic import atomic_open
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_THREADS = 2  # the targets are stated for 2 CPU threads
 
-__all__ = ["DEFAULT_THREADS", "RESULTS_DIR", "BenchResult", "Target", "base_parser", "finish",
-           "set_threads", "summary_markdown", "time_calls", "timer_stats"]
+__all__ = ["DEFAULT_THREADS", "RESULTS_DIR", "BenchResult", "RatioStats", "Target", "base_parser", "finish",
+           "interleaved", "loadavg", "peak_tensor_bytes", "set_threads", "summary_markdown", "time_calls",
+           "timer_stats"]
 
 
 @dataclass
@@ -130,6 +131,97 @@ def time_calls(fn: Callable[[], Any], warmup: int, repeats: int, device: str = "
         if budget_s is not None and i >= 2 and time.perf_counter() - start_all > budget_s:
             break
     return timer_stats(samples)
+
+
+@dataclass
+class RatioStats:
+    """Per-round ratios ``a / b`` of two alternately timed workloads.
+
+    Attributes:
+        median, low, high: median, minimum and maximum of the per-round ratios.
+        q1, q3: their quartiles (the spread that a single noisy round cannot move much).
+        rounds: number of rounds; ``a_ms`` / ``b_ms``: medians of each side's times.
+    """
+
+    median: float
+    low: float
+    high: float
+    q1: float
+    q3: float
+    rounds: int
+    a_ms: float
+    b_ms: float
+
+    @classmethod
+    def of(cls, a_s: Sequence[float], b_s: Sequence[float]) -> RatioStats:
+        a, b = np.asarray(a_s, np.float64), np.asarray(b_s, np.float64)
+        r = a / b
+        return cls(float(np.median(r)), float(r.min()), float(r.max()), float(np.percentile(r, 25)),
+                   float(np.percentile(r, 75)), int(r.size), float(np.median(a) * 1e3), float(np.median(b) * 1e3))
+
+    def cell(self) -> str:
+        """``0.83 (0.80-0.86, n=7)``: median ratio (range of the per-round ratios, rounds)."""
+        return f"{self.median:.2f} ({self.low:.2f}-{self.high:.2f}, n={self.rounds})"
+
+
+def interleaved(a: Callable[[], Any], b: Callable[[], Any], rounds: int, warmup: int = 1,
+                device: str = "cpu", budget_s: float | None = None) -> RatioStats:
+    """Time ``a`` and ``b`` alternately in this process: ``warmup`` untimed calls of each, then
+    ``rounds`` rounds of one call each, the order swapped every round (ABBA...), so that load
+    from other processes affects both sides alike. Ratios are ``a / b`` per round.
+
+    With ``budget_s`` the rounds stop once that many seconds have passed (at least 3 rounds).
+    """
+    for _ in range(warmup):
+        a()
+        b()
+    ta: list[float] = []
+    tb: list[float] = []
+    start = time.perf_counter()
+    for r in range(rounds):
+        order = ((a, ta), (b, tb)) if r % 2 == 0 else ((b, tb), (a, ta))
+        for fn, out in order:
+            sync(device)
+            t0 = time.perf_counter()
+            fn()
+            sync(device)
+            out.append(time.perf_counter() - t0)
+        if budget_s is not None and r >= 2 and time.perf_counter() - start > budget_s:
+            break
+    return RatioStats.of(ta, tb)
+
+
+def peak_tensor_bytes(fn: Callable[[], Any]) -> int | None:
+    """Peak bytes of CPU tensor memory allocated by ``fn`` above what was live when it started.
+
+    From the allocation and free events of ``torch.profiler`` (``profile_memory=True``), summed
+    in time order; counts every tensor (activations, saved tensors, gradients, optimiser
+    temporaries), not the allocator's cache or Python objects. ``None`` when the profiler's
+    event list is unavailable.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    try:
+        events = [(e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+                  if e.name() == "[memory]" and e.device_type() == torch.autograd.DeviceType.CPU]
+    except AttributeError:
+        return None
+    events.sort()
+    cur = peak = 0
+    for _, n in events:
+        cur += n
+        peak = max(peak, cur)
+    return int(peak)
+
+
+def loadavg() -> str:
+    """The 1/5/15-minute load average, e.g. ``"1.52, 1.31, 0.98"``."""
+    try:
+        return ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def finish(result: BenchResult, out_dir: Path, device: str = "cpu", quiet: bool = False) -> Path:

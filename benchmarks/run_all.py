@@ -1,12 +1,16 @@
 """Run every benchmark (``make bench``) and write ``benchmarks/results/summary.md``.
 
-Each benchmark runs with its short default settings (the whole run takes a few minutes on
-2 CPU cores), prints its table and writes its JSON; the summary collects the tables, the
-targets of issue 7 and the machine label (CPU, threads, versions, date) of every figure.
+Each benchmark prints its table and writes its JSON; the summary opens with issue 13's
+side-by-side table (litedepth against the original Lite-Mono / Monodepth2 code, one thread
+each side, from :mod:`benchmarks.bench_compare`, whose checkouts are named by
+``LITEDEPTH_BENCH_LITEMONO`` / ``LITEDEPTH_BENCH_MONODEPTH2``; those rows are skipped with a
+message when unset) and the int8 figures (:mod:`benchmarks.bench_int8`), then collects every
+table, the targets and the machine label (CPU, threads, versions, date) of every figure.
+With ``--device cuda`` the CUDA training benchmark (:mod:`benchmarks.bench_gpu`) runs too.
 A benchmark that fails is reported in the summary and the others still run; the exit status
 is 1 if any failed.
 
-Run: ``python -m benchmarks.run_all [--only eval inference training teacher] [--threads 2]``
+Run: ``python -m benchmarks.run_all [--only compare int8 eval inference training teacher] [--threads 2]``
 """
 
 from __future__ import annotations
@@ -20,13 +24,22 @@ import time
 import traceback
 from pathlib import Path
 
-from benchmarks.common import DEFAULT_THREADS, RESULTS_DIR, BenchResult, finish, summary_markdown
+from benchmarks.common import DEFAULT_THREADS, RESULTS_DIR, BenchResult, finish, loadavg, summary_markdown
 from litedepth.utils.atomic import atomic_open
 
-ORDER = ("eval", "inference", "training", "teacher")
+ORDER = ("compare", "int8", "gpu", "eval", "inference", "training", "teacher")
 
 
 def _run_one(name: str, threads: int, device: str) -> BenchResult:
+    if name == "compare":
+        from benchmarks import bench_compare
+        return bench_compare.run(threads=1)  # the issue's figures: one thread each side
+    if name == "int8":
+        from benchmarks import bench_int8
+        return bench_int8.run()
+    if name == "gpu":
+        from benchmarks import bench_gpu
+        return bench_gpu.run(device=device)
     if name == "eval":
         from benchmarks import bench_eval
         return bench_eval.run(threads=threads)
@@ -43,26 +56,21 @@ def _run_one(name: str, threads: int, device: str) -> BenchResult:
     return bench_teacher.run(threads=threads)
 
 
-def _loadavg() -> str:
-    try:
-        return ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--only", nargs="+", choices=ORDER, default=list(ORDER))
+    p.add_argument("--only", nargs="+", choices=ORDER, default=None,
+                   help="benchmarks to run (default: all; gpu only with --device cuda)")
     p.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     p.add_argument("--device", default="cpu", help="cpu, or cuda for the CUDA rows")
     p.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
-    load_before = _loadavg()
+    load_before = loadavg()
     start = time.perf_counter()
     sections, failures, results = [], [], []
-    for name in [n for n in ORDER if n in args.only]:
+    only = args.only or [n for n in ORDER if n != "gpu" or args.device == "cuda"]
+    for name in [n for n in ORDER if n in only]:
         t0 = time.perf_counter()
         try:
             res = _run_one(name, args.threads, args.device)
@@ -80,10 +88,17 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.threads} CPU thread(s), device `{args.device}`; total wall time "
         f"{time.perf_counter() - start:.0f} s.", "",
         f"**Noise:** the machine is shared; other jobs were running (1/5/15-min load average "
-        f"{load_before} at the start, {_loadavg()} at the end, on {os.cpu_count()} logical CPUs). "
+        f"{load_before} at the start, {loadavg()} at the end, on {os.cpu_count()} logical CPUs). "
         "Absolute numbers are pessimistic and noisy; ratios between back-ends are measured back to "
         "back in the same process. Each section states its machine, threads and date.", "",
-        "## Targets (issue 7)", "",
+    ]
+    compare = next((r for r in results if r.name == "compare"), None)
+    if compare is not None:
+        lines += ["## litedepth vs the original implementations (issue 13)", "", f"*{compare.label()}*", "",
+                  "| " + " | ".join(compare.columns) + " |", "|" + "---|" * len(compare.columns),
+                  *["| " + " | ".join(r) + " |" for r in compare.rows], "", *[f"- {n}" for n in compare.notes], ""]
+    lines += [
+        "## Targets (issues 7 and 13)", "",
         "| target | value | threshold | met |", "|---|---|---|---|",
     ]
     for r in results:

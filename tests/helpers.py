@@ -90,6 +90,8 @@ def informative(net, seed: int = 0, perturb: bool = False):
                 elif p.dim() > 1:
                     p.add_(torch.randn(p.shape, generator=gen) * 0.02)
     return net.eval()
+
+
 def write_kitti_object_tree(root: Path, stems: list[str], empty: tuple[str, ...] = (), size=(24, 40)) -> Path:
     """A KITTI object-format folder (``image_2/``, ``velodyne/``, ``calib/``) whose scans project
     into the image: a pinhole ``P2`` (f = 20 px, centred), identity ``R0_rect`` and the
@@ -116,3 +118,27 @@ def write_kitti_object_tree(root: Path, stems: list[str], empty: tuple[str, ...]
         pts = np.stack([x, rng.uniform(-0.5, 0.5, 30) * x, rng.uniform(-0.3, 0.3, 30) * x, np.ones(30)], 1)
         pts.astype(np.float32).tofile(scan)
     return root
+
+
+def int8_lite_mono_tiny(folder: Path, height: int, width: int, seed: int = 0) -> Path:
+    """``folder/tiny-int8.onnx``: lite-mono-tiny (random weights, ``torch.manual_seed(seed)``)
+    exported as int8, calibrated on 2 random smooth images written to ``folder/calib``."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from litedepth.export import export_onnx
+    from litedepth.export.quantize import calibration_frames
+    from litedepth.models import create_model
+
+    calib = folder / "calib"
+    calib.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    for i in range(2):
+        base = np.stack([(xx * (i + 2)) % 256, (yy * 3 + 40 * i) % 256, (xx + 2 * yy) % 256], -1)
+        Image.fromarray(np.clip(base + rng.normal(0, 15, base.shape), 0, 255).astype(np.uint8)).save(calib / f"{i}.png")
+    torch.manual_seed(seed)
+    return export_onnx(create_model("lite-mono-tiny"), folder / "tiny-int8.onnx", height, width,
+                       model_name="lite-mono-tiny", precision="int8",
+                       calibration=calibration_frames(calib, height, width), max_abs_rel=None).path

@@ -56,14 +56,10 @@ def test_assist_on_real_video(nyu_video, ssdlite_weights, tmp_path):
     assert summary["alerts"] == len(alerts) and summary["objects_tracked"] >= 1
 
 
-def test_assist_onnx_backend(tmp_path, ssdlite_weights):
-    """--onnx FILE runs the depth network with onnxruntime (here on synthetic frames)."""
-    from litedepth.export.onnx import export_onnx
-    from litedepth.models import create_model
+def _assist_on_random_frames(tmp_path, onnx, ssdlite_weights) -> dict:
+    """Run ``assist --onnx`` on two random frames; the header line of its event log."""
     from litedepth.utils.video_io import ImageSequenceWriter
 
-    onnx = tmp_path / "tiny.onnx"
-    export_onnx(create_model("lite-mono-tiny"), onnx, 64, 192, model_name="lite-mono-tiny")
     frames = ImageSequenceWriter(tmp_path / "frames")
     rng = np.random.default_rng(0)
     for _ in range(2):
@@ -73,11 +69,29 @@ def test_assist_onnx_backend(tmp_path, ssdlite_weights):
                "--detector-weights", str(ssdlite_weights), "--no-speech", "--annotated", "none",
                "--output", str(tmp_path / "o")])
     assert rc == 0
-    header = json.loads((tmp_path / "o" / "events.jsonl").read_text().splitlines()[0])
+    return json.loads((tmp_path / "o" / "events.jsonl").read_text().splitlines()[0])
+
+
+def test_assist_onnx_backend(tmp_path, ssdlite_weights):
+    """--onnx FILE runs the depth network with onnxruntime (here on synthetic frames)."""
+    from litedepth.export.onnx import export_onnx
+    from litedepth.models import create_model
+
+    onnx = tmp_path / "tiny.onnx"
+    export_onnx(create_model("lite-mono-tiny"), onnx, 64, 192, model_name="lite-mono-tiny")
+    header = _assist_on_random_frames(tmp_path, onnx, ssdlite_weights)
     assert header["depth_model"]["backend"] == "onnxruntime" and header["depth_model"]["kind"] == "disparity"
     assert header["depth_model"]["output_spec"]["kind"] == "sigmoid-disparity"
     assert header["depth_model"]["weights"]["trained"] is False
     assert header["depth_model"]["input_size"] == [64, 192]
+    assert header["depth_model"]["precision"] == "fp32"
+
+
+def test_assist_runs_an_int8_file(tmp_path, ssdlite_weights):
+    from tests.helpers import int8_lite_mono_tiny
+
+    header = _assist_on_random_frames(tmp_path, int8_lite_mono_tiny(tmp_path, 64, 192), ssdlite_weights)
+    assert header["depth_model"]["precision"] == "int8" and header["depth_model"]["backend"] == "onnxruntime"
 
 
 @pytest.mark.parametrize("args, message", [

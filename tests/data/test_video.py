@@ -386,3 +386,75 @@ def test_data_module_parses_from_the_command_line(syn_root):
     assert list(cfg.data.frame_ids) == [0, -1, 1, "s"]
     dm = VideoDataModule(**cfg.data)
     assert dm.frame_ids == (0, -1, 1, "s") and dm.size == (96, 320)
+
+
+# ------------------------------------------------------------------------------ augmentation on the device
+
+
+def test_augment_on_device_gives_the_loader_batches(syn_root):
+    """The same draws (once per sample) applied after collation give exactly the loader's
+    frames, raw frames and intrinsics; everything else is unchanged."""
+    from torch.utils.data import default_collate
+
+    from litedepth.data.augment import augment_batch
+    from litedepth.data.video import collate_native
+
+    kw = dict(size=(32, 96), color_jitter=ColorJitter(p=0.7), hflip_p=0.5)
+    cpu = SyntheticSequenceDataset(syn_root, "all", **kw)
+    dev = SyntheticSequenceDataset(syn_root, "all", augment_on_device=True, **kw)
+    idx = list(range(len(cpu)))
+    torch.manual_seed(3)
+    expected = default_collate([cpu[i] for i in idx])
+    torch.manual_seed(3)
+    raw_batch = collate_native([dev[i] for i in idx])
+    assert raw_batch["frames_u8"].dtype == torch.uint8 and raw_batch["frames_u8"].shape[-2:] == (H, W)
+    assert "frames" not in raw_batch and raw_batch["augment"].shape == (len(idx), 10)
+    flips = raw_batch["augment"][:, 0]
+    assert 0 < flips.sum() < len(idx) and 0 < raw_batch["augment"][:, 1].sum() < len(idx)  # both kinds drawn
+    got = augment_batch(raw_batch, (32, 96))
+    assert set(got) == set(expected)
+    for key in ("frames", "frames_raw", "K", "depth_gt", "pose_gt"):
+        torch.testing.assert_close(got[key], expected[key], atol=1e-6, rtol=0, msg=key)
+    assert got["name"] == expected["name"]
+
+
+def test_frames_of_different_sizes_are_padded_and_cropped_back():
+    from litedepth.data.augment import ColorJitterParams, augment_batch, augment_sample, pack_augmentation
+    from litedepth.data.augment import unpack_augmentation
+    from litedepth.data.video import collate_native
+
+    g = torch.Generator().manual_seed(0)
+    sizes = [(40, 120), (37, 118)]
+    params = [(True, ColorJitterParams(1.1, 0.9, 1.2, 0.05, (3, 1, 0, 2))), (False, None)]
+    samples, expected = [], []
+    for (h, w), (flip, jit) in zip(sizes, params):
+        frames = torch.randint(0, 256, (3, 3, h, w), generator=g, dtype=torch.uint8)
+        K = torch.tensor([[50.0, 0, w / 2], [0, 50, h / 2], [0, 0, 1]])
+        samples.append({"frames_u8": frames, "native_hw": torch.tensor([h, w]), "K_native": K,
+                        "augment": pack_augmentation(flip, jit), "name": f"{h}"})
+        expected.append(augment_sample(frames, K, (16, 48), flip, jit))
+        assert unpack_augmentation(pack_augmentation(flip, jit)) == (flip, jit)
+    batch = collate_native(samples)
+    assert batch["frames_u8"].shape == (2, 3, 3, 40, 120) and batch["frames_u8"][1, ..., 37:, :].eq(0).all()
+    out = augment_batch(batch, (16, 48))
+    for i, (raw, frames, K) in enumerate(expected):
+        torch.testing.assert_close(out["frames_raw"][i], raw, atol=0, rtol=0)
+        torch.testing.assert_close(out["frames"][i], frames, atol=0, rtol=0)
+        torch.testing.assert_close(out["K"][i], K, atol=0, rtol=0)
+
+
+def test_data_module_augments_on_the_device_hook(syn_root):
+    kw = dict(size=(32, 96), batch_size=2, num_workers=0, train_split="all", val_split=None)
+    dm = VideoDataModule("synthetic", str(syn_root), augment_on_device=True, **kw)
+    ref = VideoDataModule("synthetic", str(syn_root), **kw)
+    torch.manual_seed(5)
+    batch = next(iter(dm.train_dataloader()))
+    assert "frames_u8" in batch
+    out = dm.on_after_batch_transfer(batch, 0)
+    torch.manual_seed(5)
+    expected = next(iter(ref.train_dataloader()))
+    for key in ("frames", "frames_raw", "K"):
+        torch.testing.assert_close(out[key], expected[key], atol=1e-6, rtol=0)
+    assert ref.on_after_batch_transfer(expected, 0) is expected  # the default path is left alone
+    with pytest.raises(ConfigError, match="fixed training size"):
+        VideoDataModule("synthetic", str(syn_root), size=None, augment_on_device=True)

@@ -49,3 +49,21 @@ def test_onnx_file_on_a_video(tmp_path):
                  "--output", str(tmp_path / "out")]) == 0
     with open_source(tmp_path / "out" / "v_depth.mp4") as video:
         assert video.fps == pytest.approx(8.0, abs=0.01) and len(list(video)) == 3
+
+
+def test_int8_file_runs_and_its_precision_is_recorded(tmp_path):
+    import json
+
+    from tests.helpers import int8_lite_mono_tiny
+
+    (tmp_path / "in").mkdir()
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (30, 50, 3), dtype=np.uint8)).save(tmp_path / "in" / "a.png")
+    torch.manual_seed(0)
+    fp32 = export_onnx(create_model("lite-mono-tiny"), tmp_path / "tiny.onnx", 32, 48).path
+    int8 = int8_lite_mono_tiny(tmp_path, 32, 48)
+    full = _predict(tmp_path, "fp32", "--onnx", str(fp32))
+    quant = _predict(tmp_path, "int8", "--onnx", str(int8))
+    assert quant.shape == full.shape == (30, 50)
+    assert 0 < np.abs(quant - full).max() < 0.05  # int8 differs from float32, but only a little
+    assert json.loads((tmp_path / "int8" / "predictions.json").read_text())["precision"] == "int8"
+    assert json.loads((tmp_path / "fp32" / "predictions.json").read_text())["precision"] == "fp32"

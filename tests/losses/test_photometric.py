@@ -222,3 +222,82 @@ def test_min_reprojection_errors():
 def test_docstring_examples():
     result = doctest.testmod(photometric_mod, extraglobs={"torch": torch})
     assert result.attempted > 0 and result.failed == 0
+
+
+# ------------------------------------------------------------------ the fast SSIM equals the pooling formula
+
+
+def reference_ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Monodepth2's formula as written there: reflection padding, then 3x3 avg_pool2d of x, y,
+    x^2, y^2 and xy (differentiated by autograd)."""
+    import torch.nn.functional as F
+
+    xp, yp = F.pad(x, (1, 1, 1, 1), mode="reflect"), F.pad(y, (1, 1, 1, 1), mode="reflect")
+    mu_x, mu_y = F.avg_pool2d(xp, 3, 1), F.avg_pool2d(yp, 3, 1)
+    sigma_x = F.avg_pool2d(xp * xp, 3, 1) - mu_x**2
+    sigma_y = F.avg_pool2d(yp * yp, 3, 1) - mu_y**2
+    sigma_xy = F.avg_pool2d(xp * yp, 3, 1) - mu_x * mu_y
+    n = (2 * mu_x * mu_y + C1) * (2 * sigma_xy + C2)
+    d = (mu_x**2 + mu_y**2 + C1) * (sigma_x + sigma_y + C2)
+    return torch.clamp((1 - n / d) / 2, 0, 1)
+
+
+def reference_photometric(pred: torch.Tensor, target: torch.Tensor, alpha: float = 0.85) -> torch.Tensor:
+    l1 = (pred - target).abs().mean(1, True)
+    return alpha * reference_ssim(pred, target).mean(1, True) + (1 - alpha) * l1
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 9, 13), (1, 2, 2, 2), (1, 3, 2, 5), (3, 1, 6, 2)])
+def test_ssim_equals_pooling_formula_values_and_gradients(shape):
+    g = torch.Generator().manual_seed(sum(shape))
+    x = torch.rand(shape, generator=g, dtype=torch.float64, requires_grad=True)
+    y = torch.rand(shape, generator=g, dtype=torch.float64, requires_grad=True)
+    weights = torch.rand(shape, generator=g, dtype=torch.float64)
+    ours, ref = ssim(x, y), reference_ssim(x, y)
+    torch.testing.assert_close(ours, ref, atol=1e-12, rtol=0)
+    g_ours = torch.autograd.grad((ours * weights).sum(), (x, y))
+    g_ref = torch.autograd.grad((ref * weights).sum(), (x, y))
+    for a, b in zip(g_ours, g_ref):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+
+
+def test_photometric_error_equals_reference_values_and_gradients():
+    g = torch.Generator().manual_seed(11)
+    pred = torch.rand(2, 3, 12, 17, generator=g, dtype=torch.float64, requires_grad=True)
+    target = torch.rand(2, 3, 12, 17, generator=g, dtype=torch.float64, requires_grad=True)
+    target_fixed = target.detach()
+    weights = torch.rand(2, 1, 12, 17, generator=g, dtype=torch.float64)
+    for alpha in (0.85, 1.0, 0.3):
+        ours, ref = photometric_error(pred, target, alpha), reference_photometric(pred, target, alpha)
+        torch.testing.assert_close(ours, ref, atol=1e-12, rtol=0)
+        for a, b in zip(torch.autograd.grad((ours * weights).sum(), (pred, target)),
+                        torch.autograd.grad((ref * weights).sum(), (pred, target))):
+            torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+    # the training case: the target is a data tensor without gradient
+    (gp,) = torch.autograd.grad((photometric_error(pred, target_fixed) * weights).sum(), (pred,))
+    (gr,) = torch.autograd.grad((reference_photometric(pred, target_fixed) * weights).sum(), (pred,))
+    torch.testing.assert_close(gp, gr, atol=1e-12, rtol=0)
+
+
+def test_photometric_error_float32_matches_reference_and_gradcheck():
+    g = torch.Generator().manual_seed(12)
+    pred = torch.rand(2, 3, 24, 40, generator=g, requires_grad=True)
+    target = torch.rand(2, 3, 24, 40, generator=g)
+    ours, ref = photometric_error(pred, target), reference_photometric(pred, target)
+    torch.testing.assert_close(ours, ref, atol=2e-6, rtol=0)
+    torch.testing.assert_close(torch.autograd.grad(ours.sum(), pred)[0],
+                               torch.autograd.grad(ref.sum(), pred)[0], atol=1e-6, rtol=1e-4)
+    p64 = torch.rand(1, 2, 3, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    t64 = torch.rand(1, 2, 3, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: photometric_error(a, b, 0.85), (p64, t64))
+
+
+def test_ssim_half_precision_inputs_are_computed_in_float32():
+    g = torch.Generator().manual_seed(13)
+    x = torch.rand(1, 3, 8, 8, generator=g)
+    y = torch.rand(1, 3, 8, 8, generator=g)
+    out = ssim(x.bfloat16(), y.bfloat16())
+    assert out.dtype == torch.bfloat16
+    # only the inputs' rounding to bfloat16 differs (statistics accumulate in float32)
+    torch.testing.assert_close(out.float(), reference_ssim(x.bfloat16().float(), y.bfloat16().float()),
+                               atol=1e-2, rtol=0)

@@ -339,3 +339,16 @@ def test_training_size_must_match_dilations(tmp_path: Path) -> None:
     load_official_weights(create_model("lite-mono-8m"), tmp_path / "8m")
     with pytest.raises(ConfigError):
         save_official_weights(create_model("lite-mono"), tmp_path / "x", 320, 1024)
+
+
+def test_cdc_block_pointwise_conv_form_equals_the_block():
+    """The form traced for ONNX export (1x1 convolutions, gamma folded) is the same block."""
+    from litedepth.models.lite_mono import CDCBlock
+
+    torch.manual_seed(0)
+    block = CDCBlock(16, dilation=2, layer_scale_init=0.5).eval()
+    with torch.no_grad():
+        block.bn.running_mean.uniform_(-0.2, 0.2)
+        block.bn.running_var.uniform_(0.5, 1.5)
+        x = torch.randn(2, 16, 12, 20)
+        torch.testing.assert_close(block.forward_pointwise_conv(x), block(x), atol=1e-5, rtol=1e-5)

@@ -50,7 +50,8 @@ def test_cli_times_a_given_onnx_file(tmp_path, capsys):
     torch.manual_seed(0)
     path = export_onnx(create_model("lite-mono-tiny"), tmp_path / "tiny.onnx", H, W).path
     text, data = _profile(tmp_path, capsys, "--onnx", str(path))
-    assert data["onnx"] == {"path": str(path), "exported_for_profile": False, "provider": "CPUExecutionProvider"}
+    assert data["onnx"] == {"path": str(path), "exported_for_profile": False, "provider": "CPUExecutionProvider",
+                            "precision": "fp32"}
     assert len(data["backend_comparison"]) == 2 and "eager PyTorch vs onnxruntime" in text
 
 
@@ -60,3 +61,12 @@ def test_eager_only_has_no_comparison(tmp_path, capsys):
                           "--warmup", "0", "--repeats", "1", "--threads", "1", "--json", str(out)]) == 0
     assert "vs onnxruntime" not in capsys.readouterr().out
     assert json.loads(out.read_text())["backend_comparison"] == []
+
+
+def test_cli_times_an_int8_file(tmp_path, capsys):
+    from tests.helpers import int8_lite_mono_tiny
+
+    path = int8_lite_mono_tiny(tmp_path, H, W)
+    text, data = _profile(tmp_path, capsys, "--onnx", str(path))
+    assert data["onnx"]["precision"] == "int8" and "ONNX precision" in text
+    assert {r["backend"] for r in data["latency"]} == {"eager", "onnxruntime"}

@@ -13,6 +13,15 @@ Examples:
     litedepth export --model lite-mono --weights weights/lite-mono --format onnx \\
         --height 192 --width 640 --output lite-mono.onnx --dynamic-hw
     litedepth export --checkpoint runs/x/checkpoints/best.ckpt --output best.onnx
+    litedepth export --checkpoint best.ckpt --output best-int8.onnx --precision int8 \\
+        --calibration frames/          # images like the ones the network will see
+
+``--precision fp16|int8`` converts the parity-checked float32 graph (int8: onnxruntime static
+quantisation calibrated on ``--calibration`` images, per-channel weights; see
+``litedepth.export.quantize``) and checks it against float32 on the calibration images (or
+``--parity-images``): the difference in output units and as depth abs_rel / delta<1.25 after
+median scaling, recorded in the file's metadata with ``litedepth.precision``. int8 keeps
+groups of nodes in float until abs_rel <= ``--max-abs-rel``; the export fails otherwise.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ if TYPE_CHECKING:  # building the command-line parser must not import torch
 log = logging.getLogger(__name__)
 
 FORMATS = ("onnx",)
+PRECISIONS = ("fp32", "fp16", "int8")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -46,6 +56,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "logits (segmentation and multi-task networks); auto: depth when the network has it")
     p.add_argument("--atol", type=float, default=1e-4,
                    help="parity tolerance relative to max(1, output scale) (default 1e-4)")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="fp32 (default), fp16 (GPUs / accelerators) or int8 (static quantisation, CPUs)")
+    p.add_argument("--calibration", metavar="DIR",
+                   help="int8: folder of images (png/jpg) to calibrate activation ranges on (up to 64 used)")
+    p.add_argument("--parity-images", metavar="DIR",
+                   help="fp16/int8: images for the check against float32 (default: the calibration images)")
+    p.add_argument("--max-abs-rel", type=float, default=0.01,
+                   help="fp16/int8: largest depth abs_rel against float32 accepted (default 0.01)")
+    p.add_argument("--int8-matmul", choices=("dynamic", "static", "float"), default="dynamic",
+                   help="int8: how matrix products are quantised (default dynamic)")
     return p
 
 
@@ -104,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
     from litedepth.models.input_size import check_input_size
     from litedepth.utils.atomic import check_writable
 
+    if args.precision == "int8" and not args.calibration:
+        raise ConfigError("--precision int8 needs --calibration DIR (images to calibrate the activation ranges on)")
     loaded = load_model_from_args(args.model, args.weights, args.checkpoint)
     name, size = loaded.name, loaded.input_size
     height = size[0] if args.height is None else args.height
@@ -115,10 +137,20 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--head depth: {name} has no depth output ({loaded.spec.describe()})")
     if head == "logits" and not loaded.spec.num_classes:
         raise ConfigError(f"--head logits: {name} has no segmentation output")
+    if args.precision != "fp32" and head != "depth":
+        raise ConfigError(f"--precision {args.precision}: only depth outputs are quantised (--head depth)")
+    calibration = parity = None
+    if args.precision != "fp32":
+        from litedepth.export.quantize import calibration_frames
+
+        calibration = calibration_frames(args.calibration, height, width) if args.calibration else None
+        parity = calibration_frames(args.parity_images, height, width) if args.parity_images else None
     result = export_onnx(loaded.net, args.output, height, width, opset=args.opset, dynamic_hw=args.dynamic_hw,
                          model_name=name, atol=args.atol, spec=loaded.spec if head == "depth" else None,
                          weights=loaded.weights, training_depth_encoding=loaded.depth_encoding,
-                         output="pred" if head == "depth" else "logits")
+                         output="pred" if head == "depth" else "logits", precision=args.precision,
+                         calibration=calibration, parity_frames=parity, max_abs_rel=args.max_abs_rel,
+                         quant_options={"matmul": args.int8_matmul} if args.precision == "int8" else None)
     table = Table(title=f"ONNX parity: {name} (onnxruntime CPU vs eager PyTorch)")
     for col in ("input (BxCxHxW)", "max abs diff", "relative", "tolerance", "result"):
         table.add_column(col, justify="right")
@@ -128,11 +160,23 @@ def run(args: argparse.Namespace) -> int:
     hw = "dynamic" if result.dynamic_hw else "fixed"
     if args.dynamic_hw and not result.dynamic_hw:
         hw += " (the graph is shape-specialised; see the warning)"
-    table.caption = (f"wrote {result.path} ({result.file_bytes / 1e6:.1f} MB, opset {result.opset}); "
-                     f"batch dynamic, {height}x{width} {hw}; output {result.output_spec.describe()}"
+    table.caption = (f"wrote {result.path} ({result.file_bytes / 1e6:.1f} MB, opset {result.opset}, "
+                     f"{result.precision}); batch dynamic, {height}x{width} {hw}; output "
+                     f"{result.output_spec.describe()}"
                      + ("" if loaded.weights.trained else "; UNTRAINED (random weights)"))
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)
     console.print(table)
+    if result.quantization is not None:
+        q = result.quantization
+        par = q["parity"]
+        unit = "m" if result.output_kind == "depth" else "disparity"
+        qt = Table(title=f"{result.precision} vs float32 (onnxruntime) on {par['frames']} frame(s)")
+        for col in ("max abs diff", "mean abs diff", "depth abs_rel", "depth delta<1.25", "nodes in float"):
+            qt.add_column(col, justify="right")
+        qt.add_row(f"{par['max_abs_diff']:.3e} {unit}", f"{par['mean_abs_diff']:.3e} {unit}", f"{par['abs_rel']:.4f}",
+                   f"{par['a1']:.4f}", f"{len(q['excluded_nodes'])} ({', '.join(q['excluded_stages']) or 'none'})")
+        qt.caption = f"{q['method']}; depth after median scaling"
+        console.print(qt)
     return 0

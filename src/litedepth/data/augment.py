@@ -47,8 +47,13 @@ from litedepth.errors import ConfigError
 from litedepth.geometry.intrinsics import hflip_matrix, resize_matrix
 
 __all__ = [
+    "AUGMENT_PARAMS",
     "ColorJitter",
     "ColorJitterParams",
+    "augment_batch",
+    "augment_sample",
+    "pack_augmentation",
+    "unpack_augmentation",
     "apply_color_jitter",
     "hflip_intrinsics",
     "mirror_pose",
@@ -271,3 +276,80 @@ def resize_intrinsics(K: Tensor | np.ndarray, from_size: Sequence[int], to_size:
     """
     K = torch.as_tensor(np.asarray(K, dtype=np.float64) if isinstance(K, np.ndarray) else K)
     return resize_matrix(K[:3, :3].to(torch.float64), from_size, to_size).to(torch.float32)
+
+
+# ------------------------------------------------------------------------------ one sample, anywhere
+
+
+def augment_sample(frames_u8: Tensor, K: Tensor | np.ndarray, size: Sequence[int], flip: bool,
+                   jitter: ColorJitterParams | None) -> tuple[Tensor, Tensor, Tensor]:
+    """Resize, flip and colour-jitter the frames of one sample (the training augmentation).
+
+    The same code runs in the loader's workers (default) and on the training device
+    (:func:`augment_batch`); only the device differs.
+
+    Args:
+        frames_u8: ``(F, 3, h, w)`` uint8 RGB frames at their stored size (any device).
+        K: ``(3, 3)`` pixel intrinsics of the stored ``(h, w)`` frames.
+        size: ``(H, W)`` output size.
+        flip: mirror every frame horizontally (and ``K``).
+        jitter: colour-jitter draw applied to every frame, or ``None``.
+
+    Returns:
+        ``(frames_raw, frames, K)``: ``(F, 3, H, W)`` float32 in ``[0, 1]`` without and with
+        colour jitter, and float32 ``(3, 3)`` pixel intrinsics for the output (resize then flip).
+    """
+    h, w = int(frames_u8.shape[-2]), int(frames_u8.shape[-1])
+    raw = resize_frames(frames_u8.to(torch.float32).div_(255.0), size)
+    K_out = resize_intrinsics(K, (h, w), size).to(raw.device)
+    if flip:
+        raw = raw.flip(-1)
+        K_out = hflip_intrinsics(K_out, int(size[1]))
+    frames = apply_color_jitter(raw, jitter)
+    return raw, frames, K_out
+
+
+#: Layout of :func:`pack_augmentation`'s vector: flip, jitter on, the four factors, the order.
+AUGMENT_PARAMS = ("flip", "jitter", "brightness", "contrast", "saturation", "hue", "order0", "order1", "order2", "order3")
+
+
+def pack_augmentation(flip: bool, jitter: ColorJitterParams | None) -> Tensor:
+    """One sample's draws as a float64 ``(10,)`` tensor (:data:`AUGMENT_PARAMS`), so that a
+    batch of them collates and travels to the device; float64 keeps the factors exact."""
+    j = jitter or ColorJitterParams()
+    return torch.tensor([float(flip), float(jitter is not None), j.brightness, j.contrast, j.saturation, j.hue,
+                         *[float(o) for o in j.order]], dtype=torch.float64)
+
+
+def unpack_augmentation(packed: Tensor) -> tuple[bool, ColorJitterParams | None]:
+    """Inverse of :func:`pack_augmentation`."""
+    v = [float(x) for x in packed.detach().cpu().tolist()]
+    if len(v) != len(AUGMENT_PARAMS):
+        raise ValueError(f"augmentation vector must have {len(AUGMENT_PARAMS)} entries, got {len(v)}")
+    jitter = ColorJitterParams(v[2], v[3], v[4], v[5], tuple(int(o) for o in v[6:])) if v[1] else None
+    return bool(v[0]), jitter
+
+
+def augment_batch(batch: dict, size: Sequence[int]) -> dict:
+    """Apply the training augmentation to a batch on whatever device it is on.
+
+    Takes the batch that a dataset built with ``augment_on_device=True`` yields (collated by
+    :func:`litedepth.data.video.collate_native`): ``frames_u8`` ``(B, F, 3, h, w)`` uint8 (padded
+    to the largest stored size), ``native_hw`` ``(B, 2)``, ``K_native`` ``(B, 3, 3)`` and
+    ``augment`` ``(B, 10)``; returns it with those replaced by ``frames``, ``frames_raw``
+    ``(B, F, 3, H, W)`` and ``K`` ``(B, 3, 3)``, exactly what the loader returns otherwise
+    (same functions, same draws: :func:`augment_sample` per sample).
+    """
+    out = {k: v for k, v in batch.items() if k not in ("frames_u8", "native_hw", "K_native", "augment")}
+    raws, frames, Ks = [], [], []
+    for i in range(batch["frames_u8"].shape[0]):
+        h, w = (int(v) for v in batch["native_hw"][i].tolist())
+        flip, jitter = unpack_augmentation(batch["augment"][i])
+        raw, fr, K = augment_sample(batch["frames_u8"][i, ..., :h, :w], batch["K_native"][i], size, flip, jitter)
+        raws.append(raw)
+        frames.append(fr)
+        Ks.append(K)
+    out["frames_raw"] = torch.stack(raws)
+    out["frames"] = torch.stack(frames)
+    out["K"] = torch.stack(Ks).to(torch.float32)
+    return out

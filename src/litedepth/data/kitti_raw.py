@@ -136,7 +136,8 @@ class KittiRawDataset(SequenceDataset):
             omitted with a warning.
         gt_size: ``(H, W)`` of ``depth_gt``; ``None`` keeps each date's native size (batches
             then need frames of one date size).
-        frame_step, color_jitter, hflip_p: see :class:`~litedepth.data.video.SequenceDataset`.
+        frame_step, color_jitter, hflip_p, augment_on_device: see
+            :class:`~litedepth.data.video.SequenceDataset`.
         stereo_baseline: ``|stereo_T[0, 3]|``; 0.1 as Monodepth2 (the real baseline is about
             0.54 m; give it to get a metric stereo transform).
     """
@@ -156,13 +157,14 @@ class KittiRawDataset(SequenceDataset):
         stereo_baseline: float = KITTI_STEREO_BASELINE,
         color_jitter: ColorJitter | None = None,
         hflip_p: float = 0.0,
+        augment_on_device: bool = False,
     ) -> None:
         frame_ids = tuple(frame_ids)
         if use_stereo and STEREO not in frame_ids:
             frame_ids = (*frame_ids, STEREO)
         super().__init__(
             frame_ids, size, frame_step=frame_step, color_jitter=color_jitter, hflip_p=hflip_p,
-            stereo_baseline=stereo_baseline,
+            stereo_baseline=stereo_baseline, augment_on_device=augment_on_device,
         )
         self.root = Path(root)
         if not self.root.is_dir():

@@ -54,10 +54,9 @@ from torch.utils.data import Dataset
 
 from litedepth.data.augment import (
     ColorJitter,
-    apply_color_jitter,
-    hflip_intrinsics,
+    augment_sample,
     mirror_pose,
-    resize_frames,
+    pack_augmentation,
     resize_intrinsics,
 )
 from litedepth.data.folder import split_indices
@@ -70,6 +69,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "STEREO",
     "FrameId",
+    "collate_native",
     "SequenceDataset",
     "SyntheticSequenceDataset",
     "TargetRef",
@@ -258,9 +258,31 @@ def validate_sample(sample: dict[str, Any], frame_ids: Sequence[FrameId]) -> Non
         raise ValueError("name must be a non-empty string")
 
 
-def _to_tensor_frames(images: Sequence[np.ndarray]) -> Tensor:
+def _to_uint8_frames(images: Sequence[np.ndarray]) -> Tensor:
+    """``(F, 3, H, W)`` uint8 (contiguous) from ``F`` decoded ``(H, W, 3)`` images."""
     arr = np.stack([np.asarray(im, dtype=np.uint8) for im in images])  # (F, H, W, 3)
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
+
+
+def collate_native(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Collate samples of a dataset built with ``augment_on_device=True``.
+
+    Frames of different stored sizes (KITTI dates differ by a few pixels) are zero-padded at
+    the bottom and right to the largest; ``native_hw`` keeps each sample's own size, so
+    :func:`~litedepth.data.augment.augment_batch` crops the padding off before resizing.
+    Every other key is collated as ``torch.utils.data.default_collate`` does.
+    """
+    from torch.utils.data import default_collate
+
+    frames = [s["frames_u8"] for s in samples]
+    h = max(int(f.shape[-2]) for f in frames)
+    w = max(int(f.shape[-1]) for f in frames)
+    batch = default_collate([{k: v for k, v in s.items() if k != "frames_u8"} for s in samples])
+    out = frames[0].new_zeros((len(frames), *frames[0].shape[:-2], h, w))
+    for i, f in enumerate(frames):
+        out[i, ..., :f.shape[-2], :f.shape[-1]] = f
+    batch["frames_u8"] = out
+    return batch
 
 
 class SequenceDataset(Dataset):
@@ -278,6 +300,15 @@ class SequenceDataset(Dataset):
         color_jitter: colour jitter sampler (``None`` = off); e.g. ``ColorJitter(p=0.5)``.
         hflip_p: probability of a horizontal flip of the whole sample (0 = off; 0.5 to train).
         stereo_baseline: ``|stereo_T[0, 3]|`` (0.1 = Monodepth2's KITTI units).
+        augment_on_device: leave resizing, flipping and colour jitter to the training device:
+            samples then hold ``frames_u8`` ``(F, 3, h, w)`` uint8 at the stored size,
+            ``native_hw``, ``K_native`` (pixel intrinsics of the stored frames) and ``augment``
+            (the draws, :func:`~litedepth.data.augment.pack_augmentation`) instead of
+            ``frames`` / ``frames_raw`` / ``K``; batch them with :func:`collate_native` and
+            call :func:`~litedepth.data.augment.augment_batch` on the device (the
+            :class:`~litedepth.data.video_module.VideoDataModule` does both). The draws are
+            made here, once per sample, exactly as without this option, and give the same
+            frames. Ground truth, poses, ``stereo_T`` and teacher maps are prepared here as usual.
     """
 
     root: Path
@@ -294,8 +325,10 @@ class SequenceDataset(Dataset):
         color_jitter: ColorJitter | None = None,
         hflip_p: float = 0.0,
         stereo_baseline: float = KITTI_STEREO_BASELINE,
+        augment_on_device: bool = False,
     ) -> None:
         self.frame_ids = parse_frame_ids(frame_ids)
+        self.augment_on_device = bool(augment_on_device)
         if size is not None:
             if len(size) != 2 or min(int(v) for v in size) < 2:
                 raise ConfigError(f"size must be (H, W) with both >= 2, got {size!r}")
@@ -360,22 +393,23 @@ class SequenceDataset(Dataset):
                     f"{ref.name}: frame {fid!r} is {im.shape[1]}x{im.shape[0]} but the target is "
                     f"{native[1]}x{native[0]} (frames of a sample must share one size)",
                 )
-        raw = _to_tensor_frames(images)
         out_size = self.size or (int(native[0]), int(native[1]))
-        raw = resize_frames(raw, out_size)
-        K = resize_intrinsics(self.native_intrinsics(ref, (int(native[0]), int(native[1]))), native, out_size)
-
+        K_native = torch.as_tensor(np.asarray(self.native_intrinsics(ref, (int(native[0]), int(native[1]))),
+                                              dtype=np.float64))
         flip = self.hflip_p > 0 and float(torch.rand(())) < self.hflip_p
         jitter = self.color_jitter.sample() if self.color_jitter is not None else None
-        if flip:
-            raw = raw.flip(-1)
-            K = hflip_intrinsics(K, out_size[1])
-        frames = apply_color_jitter(raw, jitter)
-        sample: VideoSample = {
-            "frames": frames.clone() if frames is raw else frames.contiguous(),
-            "frames_raw": raw.contiguous(),
-            "K": K.to(torch.float32),
-        }
+        frames_u8 = _to_uint8_frames(images)
+        sample: VideoSample
+        if self.augment_on_device:  # resized, flipped and jittered by augment_batch on the device
+            sample = {"frames_u8": frames_u8, "native_hw": torch.tensor([int(native[0]), int(native[1])]),
+                      "K_native": K_native.to(torch.float32), "augment": pack_augmentation(flip, jitter)}
+        else:
+            raw, frames, K = augment_sample(frames_u8, K_native, out_size, flip, jitter)
+            sample = {
+                "frames": frames.clone() if frames is raw else frames.contiguous(),
+                "frames_raw": raw.contiguous(),
+                "K": K.to(torch.float32),
+            }
         if STEREO in self.frame_ids:
             T = torch.eye(4, dtype=torch.float32)
             T[0, 3] = self.stereo_side_sign(ref) * (-1.0 if flip else 1.0) * self.stereo_baseline
@@ -459,7 +493,7 @@ class SyntheticSequenceDataset(SequenceDataset):
         split: ``train`` / ``val`` / ``test`` / ``all``: a deterministic split by whole
             sequences (``fractions``, ``split_seed``), so held-out frames come from unseen
             scenes; ignored when ``sequences`` names them.
-        frame_ids, size, frame_step, color_jitter, hflip_p: see :class:`SequenceDataset`.
+        frame_ids, size, frame_step, color_jitter, hflip_p, augment_on_device: see :class:`SequenceDataset`.
             ``"s"`` is not supported (no stereo camera).
         sequences: explicit sequence names (e.g. ``["seq0000", "seq0002"]``).
         target_stride: keep every n-th valid target.
@@ -486,9 +520,11 @@ class SyntheticSequenceDataset(SequenceDataset):
         frame_range: Sequence[float] = (0.0, 1.0),
         color_jitter: ColorJitter | None = None,
         hflip_p: float = 0.0,
+        augment_on_device: bool = False,
         load_gt: bool = True,
     ) -> None:
-        super().__init__(frame_ids, size, frame_step=frame_step, color_jitter=color_jitter, hflip_p=hflip_p)
+        super().__init__(frame_ids, size, frame_step=frame_step, color_jitter=color_jitter, hflip_p=hflip_p,
+                         augment_on_device=augment_on_device)
         if STEREO in self.frame_ids:
             raise ConfigError("synthetic sequences have no stereo camera; remove 's' from frame_ids")
         lo, hi = (float(v) for v in frame_range)

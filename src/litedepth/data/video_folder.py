@@ -189,7 +189,8 @@ class VideoFolderDataset(SequenceDataset):
         split: ``train`` / ``val`` / ``test`` / ``all``: a deterministic split by whole
             sequences (``fractions``, ``split_seed``); ignored when ``sequences`` is given.
             With a single sequence use ``"all"``.
-        frame_ids, size, color_jitter, hflip_p: see :class:`~litedepth.data.video.SequenceDataset`.
+        frame_ids, size, color_jitter, hflip_p, augment_on_device: see
+            :class:`~litedepth.data.video.SequenceDataset`.
         sequences: explicit sequence folder names.
         frame_step: temporal id ``i`` is ``i * frame_step`` frames away, e.g. 3 to train at
             10 fps on 30 fps footage.
@@ -226,12 +227,14 @@ class VideoFolderDataset(SequenceDataset):
         target_stride: int = 1,
         color_jitter: ColorJitter | None = None,
         hflip_p: float = 0.0,
+        augment_on_device: bool = False,
         static_threshold: float = 0.0,
         static_width: int = 64,
         cache_dir: str | Path | None = None,
         intrinsics_convention: str | None = None,
     ) -> None:
-        super().__init__(frame_ids, size, frame_step=frame_step, color_jitter=color_jitter, hflip_p=hflip_p)
+        super().__init__(frame_ids, size, frame_step=frame_step, color_jitter=color_jitter, hflip_p=hflip_p,
+                         augment_on_device=augment_on_device)
         if STEREO in self.frame_ids:
             raise ConfigError("video folders have no stereo pairs; remove 's' from frame_ids")
         if not math.isfinite(float(static_threshold)) or float(static_threshold) < 0:

@@ -12,15 +12,15 @@ so the command line can set it, e.g. ``--data.init_args.size [96,320]``.
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import Any, Literal
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from litedepth.data.augment import ColorJitter
+from litedepth.data.augment import ColorJitter, augment_batch
 from litedepth.data.kitti_raw import KittiRawDataset, split_file
-from litedepth.data.video import STEREO, SequenceDataset, SyntheticSequenceDataset, parse_frame_ids
+from litedepth.data.video import STEREO, SequenceDataset, SyntheticSequenceDataset, collate_native, parse_frame_ids
 from litedepth.data.video_folder import VideoFolderDataset
 from litedepth.errors import ConfigError
 
@@ -67,6 +67,12 @@ class VideoDataModule(L.LightningDataModule):
             :meth:`litedepth.data.video.SequenceDataset.use_pseudo_labels`).
         intrinsics_convention: video folders: ``"pixels"`` / ``"normalised"`` for intrinsics
             files that do not state theirs (a bare 3x3 list such as Monodepth2's normalised K).
+        augment_on_device: training batches leave the loader as decoded uint8 frames at their
+            stored size with the per-sample draws, and are resized, flipped and colour-jittered
+            after the transfer to the training device (:func:`~litedepth.data.augment.augment_batch`
+            in ``on_after_batch_transfer``): the workers only read and decode, and a quarter of
+            the bytes crosses to the device. Same draws, same frames (tested on the CPU).
+            Validation and test batches are prepared in the loader either way.
     """
 
     def __init__(
@@ -99,6 +105,7 @@ class VideoDataModule(L.LightningDataModule):
         drop_last: bool = True,
         pseudo_labels: str | None = None,
         intrinsics_convention: str | None = None,
+        augment_on_device: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -120,6 +127,9 @@ class VideoDataModule(L.LightningDataModule):
         self.color_jitter = color_jitter
         self.hflip = hflip
         self.drop_last = drop_last
+        self.augment_on_device = bool(augment_on_device)
+        if self.augment_on_device and self.size is None:
+            raise ConfigError("augment_on_device needs a fixed training size (H, W)")
         self.train_set: SequenceDataset | None = None
         self.val_set: SequenceDataset | None = None
         self.test_set: SequenceDataset | None = None
@@ -132,7 +142,8 @@ class VideoDataModule(L.LightningDataModule):
             hflip_p=0.5 if train and self.hflip else 0.0,
         )
         gt = hp.train_gt if train else hp.val_gt
-        common = dict(frame_ids=self.frame_ids, size=self.size, frame_step=hp.frame_step, **aug)
+        common = dict(frame_ids=self.frame_ids, size=self.size, frame_step=hp.frame_step,
+                      augment_on_device=train and self.augment_on_device, **aug)
         if self.kind == "synthetic":
             return SyntheticSequenceDataset(
                 self.root, split, sequences=sequences, fractions=hp.fractions, split_seed=hp.split_seed,
@@ -179,7 +190,14 @@ class VideoDataModule(L.LightningDataModule):
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
             drop_last=train and self.drop_last and len(ds) >= self.batch_size,
+            collate_fn=collate_native if getattr(ds, "augment_on_device", False) else None,
         )
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Device-side augmentation of training batches (``augment_on_device``)."""
+        if isinstance(batch, dict) and "frames_u8" in batch and self.size is not None:
+            return augment_batch(batch, self.size)
+        return batch
 
     def train_dataloader(self) -> DataLoader:
         if self.train_set is None:

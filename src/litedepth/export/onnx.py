@@ -34,7 +34,17 @@ Metadata (``metadata_props``, read back with :func:`read_metadata`): ``litedepth
 ``litedepth.output_kind`` (legacy two-word kind), ``litedepth.input_height``,
 ``litedepth.input_width``, ``litedepth.dynamic_hw``, ``litedepth.input`` (the normalisation
 note), ``litedepth.output``, ``litedepth.parity_max_abs_diff`` / ``_max_rel_diff``,
-``litedepth.opset``, ``torch.version``.
+``litedepth.opset``, ``litedepth.precision`` (``fp32``, ``fp16`` or ``int8``), ``torch.version``;
+quantised files add ``litedepth.quant_method``, ``litedepth.quant_parity_frames``,
+``litedepth.quant_max_abs_diff`` / ``_mean_abs_diff`` (output units),
+``litedepth.quant_abs_rel`` / ``_a1`` (depth against float32 after median scaling),
+``litedepth.quant_calibration_frames`` and ``litedepth.quant_float_nodes`` (nodes kept in
+float). All of them are written by :func:`_metadata`, the one place that builds them.
+
+Precision (``precision="fp16" | "int8"``, see :mod:`litedepth.export.quantize`): the float32
+graph is exported and parity-checked against eager PyTorch as above, then converted; the
+converted graph is checked against the float32 one (figures in the metadata) and written
+instead of it.
 
 The file is self-contained. Only a network whose protobuf would exceed
 :data:`EXTERNAL_DATA_THRESHOLD` (protobuf's 2 GiB limit; no registered network comes close)
@@ -57,7 +67,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +100,8 @@ __all__ = [
     "select_output",
     "read_metadata",
 ]
+
+PRECISION_KEY = "litedepth.precision"
 
 DEFAULT_OPSET = 17
 DEFAULT_ATOL = 1e-4
@@ -176,6 +188,8 @@ class OnnxExportResult:
     external_data: Path | None = None
     exporter: str = "torchscript (torch.onnx.export dynamo=False)"
     output_spec: OutputSpec | None = None
+    precision: str = "fp32"
+    quantization: dict[str, Any] | None = None
 
     @property
     def max_abs_diff(self) -> float:
@@ -380,6 +394,11 @@ def export_onnx(
     weights: WeightsInfo | None = None,
     training_depth_encoding: str | float | None = None,
     metadata: dict[str, str] | None = None,
+    precision: str = "fp32",
+    calibration: Sequence[np.ndarray] | None = None,
+    parity_frames: Sequence[np.ndarray] | None = None,
+    max_abs_rel: float | None = 0.01,
+    quant_options: dict[str, Any] | None = None,
 ) -> OnnxExportResult:
     """Export a depth network to a single ONNX file and check it against eager PyTorch.
 
@@ -411,6 +430,15 @@ def export_onnx(
         training_depth_encoding: encoding of the training data's depth files, if known.
         metadata: extra ``metadata_props`` entries, stored as ``litedepth.<key>`` (e.g. what a
             relative output means).
+        precision: ``"fp32"`` (default), ``"fp16"`` or ``"int8"`` (see
+            :func:`litedepth.export.quantize.quantize_model`).
+        calibration: int8: calibration frames ``(1, 3, H, W)`` float32 in ``[0, 1]`` at the
+            export size (:func:`litedepth.export.quantize.calibration_frames`).
+        parity_frames: frames of the fp16 / int8 parity check (default: the calibration
+            frames, else the seeded random test images).
+        max_abs_rel: bound on the fp16 / int8 parity ``abs_rel`` against float32.
+        quant_options: more :func:`~litedepth.export.quantize.quantize_model` options
+            (``matmul``, ``per_channel``, ``exclude``).
 
     Returns:
         :class:`OnnxExportResult` (path, parity checks, metadata, whether H/W are dynamic).
@@ -436,6 +464,11 @@ def export_onnx(
         raise ConfigError(f"export height and width must be positive, got {height}x{width}")
     if not 7 <= int(opset) <= 23:
         raise ConfigError(f"ONNX opset must be between 7 and 23, got {opset}")
+    if precision not in ("fp32", "fp16", "int8"):
+        raise ConfigError(f"precision must be fp32, fp16 or int8, got {precision!r}")
+    if precision == "int8" and not calibration:
+        raise ConfigError("--precision int8 needs calibration images (--calibration DIR): static quantisation "
+                          "sets activation ranges from frames like the ones the network will see")
     path = Path(path)
     name = model_name or getattr(model, "model_name", None) or type(model).__name__
 
@@ -518,29 +551,22 @@ def export_onnx(
             if failed:
                 raise ParityError(f"{path}: ONNX output of {name} differs from eager PyTorch: "
                                   + "; ".join(str(c) for c in failed) + " (no file written)")
-            meta = {
-                f"{META_PREFIX}version": __version__,
-                f"{META_PREFIX}model": str(name),
-                f"{META_PREFIX}output_kind": str(kind),
-                f"{META_PREFIX}output_spec": spec.to_json(),
-                f"{META_PREFIX}output_name": output,
-                f"{META_PREFIX}trained": "unknown" if weights is None else str(bool(weights.trained)).lower(),
-                f"{META_PREFIX}weights_source": "" if weights is None or weights.source is None else str(weights.source),
-                f"{META_PREFIX}weights_sha256": "" if weights is None or not isinstance(weights.sha256, str)
-                else weights.sha256,
-                f"{META_PREFIX}training_depth_encoding": "" if training_depth_encoding is None
-                else str(training_depth_encoding),
-                f"{META_PREFIX}input_height": str(height),
-                f"{META_PREFIX}input_width": str(width),
-                f"{META_PREFIX}dynamic_hw": str(use_dynamic).lower(),
-                f"{META_PREFIX}input": NORMALISATION_NOTE,
-                f"{META_PREFIX}output": OUTPUT_NOTE,
-                f"{META_PREFIX}parity_max_abs_diff": f"{max(c.max_abs_diff for c in parity):.3e}",
-                f"{META_PREFIX}parity_max_rel_diff": f"{max(c.max_rel_diff for c in parity):.3e}",
-                f"{META_PREFIX}opset": str(int(opset)),
-                "torch.version": torch.__version__,
-                **{f"{META_PREFIX}{k}": str(v) for k, v in (metadata or {}).items()},
-            }
+            quant = None
+            if precision != "fp32":
+                from litedepth.export.quantize import quantize_model
+
+                if output != OUTPUT_NAME:
+                    raise ExportError(f"{name}: only the depth output is quantised (output={output!r})")
+                if staged is not None:
+                    raise ExportError(f"{name}: fp16 / int8 conversion of a model stored with external data "
+                                      "is not supported")
+                frames = list(parity_frames or calibration or [x1[:1].numpy(), x2[:1].numpy()])
+                quant = quantize_model(proto, precision, str(kind), calibration, frames, max_abs_rel=max_abs_rel,
+                                       **(quant_options or {}))
+                proto = quant.proto
+            meta = _metadata(name, kind, height, width, use_dynamic, parity, opset, precision, quant, spec=spec,
+                             output=output, weights=weights, training_depth_encoding=training_depth_encoding,
+                             extra=metadata)
             data_path = _commit(proto, staged, path, meta, name, kind)
         finally:
             shutil.rmtree(stage, ignore_errors=True)
@@ -551,10 +577,55 @@ def export_onnx(
 
     size = path.stat().st_size + (data_path.stat().st_size if data_path else 0)
     result = OnnxExportResult(path, str(name), str(kind), (height, width), int(opset), use_dynamic,
-                              dynamic_hw, parity, meta, size, data_path, output_spec=spec)
+                              dynamic_hw, parity, meta, size, data_path, output_spec=spec, precision=precision,
+                              quantization=None if quant is None else quant.to_dict())
     logger.info("wrote %s (%s, %.1f MB, %s H/W, max abs diff %.2e)", path, name, size / 1e6,
                 "dynamic" if use_dynamic else "fixed", result.max_abs_diff)
     return result
+
+
+def _metadata(name: str, kind: str, height: int, width: int, dynamic: bool, parity: list[ParityCheck],
+              opset: int, precision: str, quant: Any | None, *, spec: OutputSpec, output: str,
+              weights: WeightsInfo | None, training_depth_encoding: str | float | None,
+              extra: dict[str, str] | None) -> dict[str, str]:
+    """Every ``metadata_props`` entry litedepth writes (the one place that builds them)."""
+    meta = {
+        f"{META_PREFIX}version": __version__,
+        f"{META_PREFIX}model": str(name),
+        f"{META_PREFIX}output_kind": str(kind),
+        f"{META_PREFIX}output_spec": spec.to_json(),
+        f"{META_PREFIX}output_name": output,
+        f"{META_PREFIX}trained": "unknown" if weights is None else str(bool(weights.trained)).lower(),
+        f"{META_PREFIX}weights_source": "" if weights is None or weights.source is None else str(weights.source),
+        f"{META_PREFIX}weights_sha256": "" if weights is None or not isinstance(weights.sha256, str)
+        else weights.sha256,
+        f"{META_PREFIX}training_depth_encoding": "" if training_depth_encoding is None
+        else str(training_depth_encoding),
+        f"{META_PREFIX}input_height": str(height),
+        f"{META_PREFIX}input_width": str(width),
+        f"{META_PREFIX}dynamic_hw": str(dynamic).lower(),
+        f"{META_PREFIX}input": NORMALISATION_NOTE,
+        f"{META_PREFIX}output": OUTPUT_NOTE,
+        f"{META_PREFIX}parity_max_abs_diff": f"{max(c.max_abs_diff for c in parity):.3e}",
+        f"{META_PREFIX}parity_max_rel_diff": f"{max(c.max_rel_diff for c in parity):.3e}",
+        f"{META_PREFIX}opset": str(int(opset)),
+        PRECISION_KEY: precision,
+        "torch.version": torch.__version__,
+        **{f"{META_PREFIX}{k}": str(v) for k, v in (extra or {}).items()},
+    }
+    if quant is not None:
+        q = quant.parity
+        meta.update({
+            f"{META_PREFIX}quant_method": quant.method,
+            f"{META_PREFIX}quant_parity_frames": str(q.frames),
+            f"{META_PREFIX}quant_max_abs_diff": f"{q.max_abs_diff:.3e}",
+            f"{META_PREFIX}quant_mean_abs_diff": f"{q.mean_abs_diff:.3e}",
+            f"{META_PREFIX}quant_abs_rel": f"{q.abs_rel:.4e}",
+            f"{META_PREFIX}quant_a1": f"{q.a1:.4f}",
+            f"{META_PREFIX}quant_calibration_frames": str(quant.calibration_frames),
+            f"{META_PREFIX}quant_float_nodes": str(len(quant.excluded_nodes)),
+        })
+    return meta
 
 
 def _check_second_size(session: Any, x: Tensor, eager: np.ndarray,

@@ -92,7 +92,8 @@ class LoadedModel:
         """JSON-ready description (the ``model`` block of ``predictions.json``)."""
         return {"name": self.name, "task": self.task, "options": self.options,
                 "input_size": list(self.input_size), "weights": self.weights.to_dict(),
-                "training_depth_encoding": self.depth_encoding}
+                "training_depth_encoding": self.depth_encoding,
+                "precision": getattr(self.net, "precision", "fp32")}
 
 
 def warn_if_untrained(loaded: LoadedModel, where: str = "") -> None:

@@ -104,6 +104,9 @@ class OnnxDepthModel(nn.Module):
         output_spec: what the output means (:func:`spec_from_metadata`, or the ``spec``
             argument for files that record none).
         output_kind: ``"depth"`` or ``"disparity"`` (legacy two-word form of the spec).
+        precision: ``"fp32"``, ``"fp16"`` or ``"int8"`` from the metadata (``litedepth.precision``),
+            ``"unrecorded"`` for files that do not say (made elsewhere or before litedepth
+            recorded it).
         input_size: ``(height, width)`` exported at (metadata, else the graph's static shape).
         dynamic_hw: whether the graph accepts other heights and widths.
         metadata: the file's ``metadata_props``.
@@ -160,6 +163,7 @@ class OnnxDepthModel(nn.Module):
         self.output_spec: OutputSpec = recorded or spec  # type: ignore[assignment]
         self.output_kind = "depth" if self.output_spec.kind == "depth" else "disparity"
         self.model_name = self.metadata.get(f"{_META}model", self.path.stem)
+        self.precision = self.metadata.get(f"{_META}precision", "unrecorded")
         self.input_size = self._input_size(inputs[0].shape)
         h, w = inputs[0].shape[2:]
         self.dynamic_hw = not (isinstance(h, int) and isinstance(w, int))
@@ -194,7 +198,8 @@ class OnnxDepthModel(nn.Module):
         return self.session.run([self.output_name], {self.input_name: image})[0]
 
     def extra_repr(self) -> str:
-        return f"path={str(self.path)!r}, output={self.output_spec.kind!r}, providers={self.providers}"
+        return (f"path={str(self.path)!r}, output={self.output_spec.kind!r}, precision={self.precision!r}, "
+                f"providers={self.providers}")
 
 
 def load_onnx_model(path: str | Path, device: str | torch.device | None = None, spec: OutputSpec | None = None,

@@ -364,6 +364,7 @@ def _profile_onnxruntime(model: nn.Module, result: ProfileResult, batch_sizes: l
         net = OnnxDepthModel(path, device=device, threads=threads, spin=True)
         provider = net.providers[0]
         result.onnx["provider"] = provider
+        result.onnx["precision"] = net.precision
         on_gpu = provider == "CUDAExecutionProvider"
         if on_gpu:
             result.notes.append("onnxruntime CUDA rows include the host->device copy of the input "
@@ -462,6 +463,8 @@ def render_profile(result: ProfileResult) -> list[Any]:
                       f"{ref['difference_gmacs']:+.3f} G ({ref['ratio']:.3f}x)")
     if result.onnx and "parity_max_abs_diff" in result.onnx:
         sizes.add_row("ONNX parity (max abs diff)", f"{result.onnx['parity_max_abs_diff']:.2e}")
+    if result.onnx and "precision" in result.onnx:
+        sizes.add_row("ONNX precision", str(result.onnx["precision"]))
 
     threads = f"{result.threads} thread{'s' if result.threads != 1 else ''}"
     lat = Table(title=f"latency ({result.device}, {threads}; ms per call of the batch)")

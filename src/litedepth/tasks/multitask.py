@@ -52,6 +52,7 @@ from litedepth.metrics.segmentation import SegmentationMetrics
 from litedepth.models import create_model
 from litedepth.models.spec import OutputSpec
 from litedepth.tasks.card import CardMixin
+from litedepth.tasks.optim import build_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -382,9 +383,8 @@ class MultiTaskSegDepthTask(CardMixin, L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # every parameter, frozen ones included: later phases unfreeze them, and Adam skips
         # parameters without a gradient
-        params = list(self.net.parameters())
-        if self.hparams.optimizer == "adamw":
-            return torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        if self.hparams.optimizer != "adam":
-            raise ConfigError(f"optimizer must be adam or adamw, got {self.hparams.optimizer!r}")
-        return torch.optim.Adam(params, lr=self.hparams.lr)
+        hp = self.hparams
+        # every parameter, frozen ones included: later phases unfreeze them, and Adam skips
+        # parameters without a gradient; weight decay applies to AdamW only (seed 002)
+        return build_optimizer(self.net.parameters(), hp.optimizer, hp.lr,
+                               hp.weight_decay if hp.optimizer == "adamw" else 0.0)

@@ -39,6 +39,7 @@ from litedepth.losses.smoothness import edge_aware_smoothness
 from litedepth.models import create_model
 from litedepth.models.spec import OutputSpec
 from litedepth.tasks.card import CardMixin
+from litedepth.tasks.optim import build_optimizer
 from litedepth.tasks.schedules import cosine_restarts_schedule, step_schedule
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,10 @@ class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
         chamfer_weight: float = 0.0,
         chamfer_points: int = 1024,
         distillation_normalisation: Literal["median", "minmax", "mad"] = "median",
+        channels_last: bool = True,
+        fused_optimizer: bool | None = None,
+        compile: bool = False,
+        compile_backend: str = "inductor",
     ) -> None:
         super().__init__()
         ids = [f if f == "s" else int(f) for f in frame_ids]
@@ -117,6 +122,18 @@ class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
         self.net = create_model(network, **(network_options or {}))
         self.temporal = [f for f in frame_ids[1:] if f != "s"]
         self.pose_net = create_model(pose_network, **(pose_options or {})) if self.temporal else None
+        if channels_last:
+            for net in (self.net, self.pose_net):
+                if net is not None:
+                    net.to(memory_format=torch.channels_last)
+
+    def configure_model(self) -> None:
+        """Compile the networks in place when ``compile`` is set (Lightning calls this once)."""
+        if self.hparams.compile and not getattr(self, "_compiled", False):
+            for net in (self.net, self.pose_net):
+                if net is not None:
+                    net.compile(backend=self.hparams.compile_backend)
+            self._compiled = True
 
     # ------------------------------------------------------------------ inference
     @property
@@ -262,10 +279,7 @@ class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
         pose_lr = hp.pose_lr if hp.pose_lr is not None else hp.lr
         if self.pose_net is not None:
             groups.append({"params": list(self.pose_net.parameters()), "lr": pose_lr, "name": "pose"})
-        if hp.optimizer == "adamw":
-            opt = torch.optim.AdamW(groups, weight_decay=hp.weight_decay)
-        else:
-            opt = torch.optim.Adam(groups, weight_decay=hp.weight_decay)
+        opt = build_optimizer(groups, hp.optimizer, hp.lr, hp.weight_decay, fused=hp.fused_optimizer)
         if hp.scheduler == "none":
             return {"optimizer": opt}
         if hp.scheduler == "step":

@@ -21,6 +21,7 @@ from litedepth.metrics.depth import compute_depth_metrics
 from litedepth.models import create_model
 from litedepth.models.spec import OutputSpec
 from litedepth.tasks.card import CardMixin
+from litedepth.tasks.optim import build_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +129,10 @@ class SupervisedDepthTask(CardMixin, L.LightningModule):
         save_png(folder / f"epoch_{self.current_epoch:03d}.png", panel)
 
     def configure_optimizers(self) -> dict[str, Any]:
+        hp = self.hparams
         params = [p for p in self.parameters() if p.requires_grad]
-        if self.hparams.optimizer == "adamw":
-            opt = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        else:
-            opt = torch.optim.Adam(params, lr=self.hparams.lr)
+        # weight decay applies to AdamW only (seed 000)
+        opt = build_optimizer(params, hp.optimizer, hp.lr, hp.weight_decay if hp.optimizer == "adamw" else 0.0)
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
             opt, mode="min", factor=self.hparams.plateau_factor, patience=self.hparams.plateau_patience
         )
