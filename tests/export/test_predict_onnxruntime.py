@@ -65,5 +65,5 @@ def test_int8_file_runs_and_its_precision_is_recorded(tmp_path):
     quant = _predict(tmp_path, "int8", "--onnx", str(int8))
     assert quant.shape == full.shape == (30, 50)
     assert 0 < np.abs(quant - full).max() < 0.05  # int8 differs from float32, but only a little
-    assert json.loads((tmp_path / "int8" / "predictions.json").read_text())["precision"] == "int8"
-    assert json.loads((tmp_path / "fp32" / "predictions.json").read_text())["precision"] == "fp32"
+    assert json.loads((tmp_path / "int8" / "predictions.json").read_text())["model"]["precision"] == "int8"
+    assert json.loads((tmp_path / "fp32" / "predictions.json").read_text())["model"]["precision"] == "fp32"

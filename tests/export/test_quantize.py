@@ -16,6 +16,7 @@ from litedepth.export import ParityError, export_onnx, read_metadata
 from litedepth.export.quantize import calibration_frames, exclusion_group, precision_parity
 from litedepth.inference.onnx_backend import OnnxDepthModel
 from litedepth.models import DepthOutput
+from litedepth.models.spec import OutputSpec
 
 H, W = 32, 48
 
@@ -37,6 +38,7 @@ class TinyDisparityNet(nn.Module):
     """Stem conv, strided conv, a pointwise MLP on NHWC (a MatMul, like Lite-Mono's), decoder."""
 
     output_kind = "disparity"
+    output_spec = OutputSpec.sigmoid_disparity()
 
     def __init__(self) -> None:
         super().__init__()
@@ -175,6 +177,8 @@ def test_gelu_is_fused_into_one_node_with_the_same_output(fp32):
     from litedepth.export.quantize import fuse_gelu
 
     class GeluNet(nn.Module):
+        output_spec = OutputSpec.sigmoid_disparity()
+
         def forward(self, x: torch.Tensor) -> DepthOutput:
             d = torch.sigmoid(F.gelu(x[:, :1] * 3 - 1))
             return DepthOutput(pred=d, kind="disparity", scales=[d])
