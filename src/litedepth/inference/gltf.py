@@ -223,6 +223,6 @@ def save_depth_glb(path: str | Path, depth: np.ndarray, K: np.ndarray, rgb: np.n
     if len(faces) == 0:
         raise DataError(path, "the depth map has no surface to draw (no neighbouring valid pixels)")
     write_glb(path, camera_to_gltf(points), colours, faces,
-              comment=f"litedepth depth surface; units {units}; one vertex every {stride} pixel(s) in each direction; y up, the photo's camera "
-                      "at the origin looking along -z")
+              comment=f"litedepth depth surface; units {units}; one vertex every {stride} pixel(s) in each "
+                      "direction; y up, the photo's camera at the origin looking along -z")
     return len(faces)
