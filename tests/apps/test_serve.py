@@ -12,7 +12,6 @@ import pytest
 
 from litedepth.apps.serve import DepthService, ModelSource, OverlayResult, default_sources, near_region_overlay
 from litedepth.errors import ConfigError, DataError
-from tests.apps.serve_helpers import SERVE_ARGS, running_server_process
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -111,33 +110,10 @@ def test_missing_gradio_is_a_one_line_error(monkeypatch, capsys):
     assert "pip install 'litedepth[serve]'" in err and "Traceback" not in err
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One ``litedepth serve`` (SERVE_ARGS: uploads capped at 1 MB and 4 megapixels) for the tests
-    below; on exit, after SIGTERM, its private upload folder must be gone."""
-    pytest.importorskip("gradio", reason="Gradio is not installed (pip install 'litedepth[serve]')")
-    pytest.importorskip("gradio_client", reason="gradio_client is not installed")
-    import re
-
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    with running_server_process(log_path, *SERVE_ARGS) as (url, proc):
-        match = re.search(r"uploads and results are kept in (\S+) \(private", log_path.read_text())
-        assert match, log_path.read_text()[-2000:]
-        folder = Path(match.group(1))
-        yield SimpleNamespace(url=url, proc=proc, log=log_path, folder=folder)
-    assert proc.wait(timeout=30) is not None
-    assert not folder.exists(), f"{folder} was left behind"
-    assert "removed " + str(folder) in log_path.read_text()
-    import litedepth.apps.serve
-
-    # Gradio writes a .pyi stub next to the module of any component subclass: there must be none
-    assert not Path(litedepth.apps.serve.__file__).with_suffix(".pyi").exists()
-
-
 def test_server_serves_the_page_and_one_prediction_through_its_api(server, tmp_path):
     import urllib.request
 
-    import gradio_client
+    gradio_client = pytest.importorskip("gradio_client", reason="gradio_client is not installed")
     from PIL import Image
 
     rgb = np.zeros((36, 54, 3), np.uint8)
@@ -152,14 +128,17 @@ def test_server_serves_the_page_and_one_prediction_through_its_api(server, tmp_p
         config = cfg.read().decode()
     assert "litedepth depth demo" in config and "lite-mono-tiny" in config
     client = gradio_client.Client(url, verbose=False, download_files=str(tmp_path / "dl"))
-    depth_path, overlay_path, summary = client.predict(
-        gradio_client.handle_file(str(tmp_path / "in.png")), "lite-mono-tiny", 1.0, api_name="/predict")
-    depth_rgb = np.asarray(Image.open(depth_path).convert("RGB"))
+    depth_path, overlay_path, summary, files, view3d, note = client.predict(
+        gradio_client.handle_file(str(tmp_path / "in.png")), "lite-mono-tiny", 1.0, 60.0, api_name="/predict")
+    depth_view = np.asarray(Image.open(depth_path).convert("RGB"))
     overlay = np.asarray(Image.open(overlay_path).convert("RGB"))
-    assert depth_rgb.shape == overlay.shape == (36, 54, 3)
-    assert depth_rgb.std() > 0  # a colourised map, not a blank image
+    assert overlay.shape == (36, 54, 3)
+    assert depth_view.shape[0] >= 240 and depth_view.std() > 0  # the map, scaled up, with its colour bar
     assert summary.startswith("lite-mono-tiny (UNTRAINED: random weights, output is noise): relative")
     assert "metre" not in summary.lower()
+    names = sorted(Path(f).name for f in files)
+    assert names[0] == "in_lite-mono-tiny_depth_relative.npy" and names[2] == "in_lite-mono-tiny_points_relative.ply"
+    assert Path(view3d).suffix == ".glb" and "relative" in note
 
 
 def _memory_kib(pid: int) -> dict[str, int]:
@@ -189,7 +168,7 @@ def test_burst_of_concurrent_uploads_good_oversized_and_malformed(server, tmp_pa
     import stat
     import time
 
-    import gradio_client
+    gradio_client = pytest.importorskip("gradio_client", reason="gradio_client is not installed")
     import httpx
     from PIL import Image
 
@@ -217,7 +196,7 @@ def test_burst_of_concurrent_uploads_good_oversized_and_malformed(server, tmp_pa
     Image.fromarray(rng.integers(0, 256, (800, 800, 3), dtype=np.uint8)).save(big)
 
     client = gradio_client.Client(server.url, verbose=False, download_files=str(tmp_path / "dl"))
-    client.predict(gradio_client.handle_file(str(cases[0][0])), "lite-mono-tiny", 1.0, api_name="/predict")
+    client.predict(gradio_client.handle_file(str(cases[0][0])), "lite-mono-tiny", 1.0, 60.0, api_name="/predict")
     warm = _memory_kib(server.proc.pid)["VmRSS"]
 
     def upload_big(_: int) -> httpx.Response:
@@ -226,7 +205,7 @@ def test_burst_of_concurrent_uploads_good_oversized_and_malformed(server, tmp_pa
                               timeout=120)
 
     start = time.monotonic()
-    jobs = [(path, want, client.submit(gradio_client.handle_file(str(path)), "lite-mono-tiny", 1.0,
+    jobs = [(path, want, client.submit(gradio_client.handle_file(str(path)), "lite-mono-tiny", 1.0, 60.0,
                                        api_name="/predict")) for path, want in cases]
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         raw = list(pool.map(upload_big, range(4)))

@@ -119,3 +119,24 @@ def test_evaluate_checkpoint_on_folder_matches_direct_computation(tmp_path):
     assert got["count"] == 4
     assert got["metrics"]["abs_rel"] == pytest.approx(ref.metrics["abs_rel"], rel=1e-6)
     assert got["options"]["checkpoint"] == str(ckpt)
+
+
+def test_train_help_is_short_and_names_real_options(capsys):
+    """``train --help`` is a one-screen summary; every Trainer flag it names exists, and
+    ``--help-all`` still prints the full jsonargparse help."""
+    from litedepth.cli.train import COMMON_TRAINER_FLAGS, build_parser
+
+    assert main(["train", "--help"]) == 0
+    short = capsys.readouterr().out
+    assert len(short.splitlines()) < 80
+    for name in ("--config", "--run_dir", "--resume", "--help-all", "--trainer.max_epochs"):
+        assert name in short
+    dests = {a.dest for a in build_parser()._actions}
+    missing = [n for n in COMMON_TRAINER_FLAGS if f"trainer.{n}" not in dests]
+    assert not missing, f"train --help names Trainer options that do not exist: {missing}"
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--help-all"])
+    assert exc.value.code == 0
+    full = capsys.readouterr().out
+    assert len(full.splitlines()) > 2 * len(short.splitlines())
+    assert "--trainer.enable_progress_bar" in full

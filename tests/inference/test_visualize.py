@@ -49,3 +49,42 @@ def test_without_ground_truth_the_prediction_has_its_own_bar():
     fig = depth_figure(image, None, pred)
     assert [ax.get_title() for ax in fig.axes if ax.get_title()] == ["input", "prediction"]
     assert [ax.get_ylabel() for ax in fig.axes if not ax.get_title()] == ["depth (m)"]
+
+
+def test_map_with_colorbar_bar_colours_match_the_map_at_each_tick():
+    """The bar beside the map shows the map's own colours: at each tick's row the bar has the
+    colour a pixel of that value has on the map (depth coloured by 1 / depth, near = bright)."""
+    import matplotlib
+
+    from litedepth.inference.visualize import ColourScale, colorize, map_with_colorbar
+
+    depth = np.linspace(0.5, 8.0, 30 * 40, dtype=np.float32).reshape(30, 40)
+    depth[0, 0] = 0.0  # no depth: black, and a note under the map says so
+    image = map_with_colorbar(depth, label="depth (m)", unit="m", invert=True,
+                              title=[("model: UNTRAINED", (200, 0, 0))])
+    assert image.dtype == np.uint8 and image.shape[0] >= 240 + 20  # readable: at least 240 px of map + a title
+    scale = ColourScale.of(depth, invert=True)
+    ticks = scale.ticks()
+    assert len(ticks) >= 4 and min(ticks) >= 0.5 and max(ticks) <= 8.0
+    assert ticks == sorted(ticks, reverse=True) or ticks == sorted(ticks)
+    # the drawn map is colorize()'s map, scaled up by nearest neighbour (8 x: 30 rows -> 240)
+    plain = colorize(depth, invert=True)
+    top, left = 10 + 20, 10  # margin + one title line
+    np.testing.assert_array_equal(image[top + 4, left + 4], plain[0, 0])  # the black no-depth pixel
+    np.testing.assert_array_equal(image[top + 8 * 29 + 4, left + 8 * 39 + 4], plain[29, 39])
+    # the bar: the first column right of the map whose every row is a plasma colour
+    bar_x = left + 8 * 40 + 12 + 9
+    plasma = matplotlib.colormaps["plasma"]
+    for value in ticks:
+        y = top + round((1.0 - scale.position(value)) * (240 - 1))
+        expected = np.asarray(plasma(scale.position(value))[:3]) * 255
+        assert np.abs(image[y, bar_x].astype(float) - expected).max() <= 6, value
+    # a constant map still gets one tick and no error
+    assert ColourScale.of(np.full((4, 4), 2.0), invert=True).ticks() == [2.0]
+
+
+def test_colour_scale_ticks_for_a_narrow_range_have_enough_digits():
+    from litedepth.inference.visualize import ColourScale
+
+    ticks = ColourScale(1 / 0.2004, 1 / 0.1996, invert=True).ticks()
+    assert len(set(ticks)) >= 3 and all(0.1996 <= t <= 0.2004 for t in ticks)

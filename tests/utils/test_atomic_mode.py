@@ -18,3 +18,28 @@ def test_atomic_write_uses_umask_permissions(tmp_path):
         assert not [p for p in tmp_path.iterdir() if p.name != "out.bin"]  # no temporary left
     finally:
         os.umask(old)
+
+
+def test_reading_the_umask_never_changes_it_for_other_threads(tmp_path):
+    """Files that other threads create while a writer asks for the default mode keep the
+    process's private umask (the web demo writes results while uploads arrive)."""
+    import threading
+
+    old = os.umask(0o077)
+    stop = threading.Event()
+    try:
+        def ask() -> None:
+            while not stop.is_set():
+                assert default_file_mode() == 0o600
+
+        asker = threading.Thread(target=ask)
+        asker.start()
+        for i in range(300):
+            with open(tmp_path / f"f{i}", "w"):
+                pass
+        stop.set()
+        asker.join()
+        assert {stat.S_IMODE((tmp_path / f"f{i}").stat().st_mode) for i in range(300)} == {0o600}
+    finally:
+        stop.set()
+        os.umask(old)

@@ -1,20 +1,26 @@
-"""Web demo (``litedepth serve``): upload an image or take a webcam snapshot, pick a model,
-see the depth map and a near-object alert overlay.
+"""Web demo (``litedepth serve``): upload an image, take a webcam snapshot or pick an example,
+pick a model, see the depth map with its colour bar, a near-object alert overlay and a 3-D view
+of the point cloud, download the raw depth and the point cloud; or turn a video into a depth video.
 
 The work is split so that everything but the page is testable without Gradio:
 
 * :class:`ModelSource` names one entry of the model picker (a registered network with
   optional weights, a ``litedepth train`` checkpoint, or an exported ONNX file run by
-  onnxruntime) and builds its :class:`~litedepth.inference.Predictor` on first use.
+  onnxruntime) and builds its :class:`~litedepth.inference.Predictor` on first use. Entries
+  without weights are untrained: the picker, the map and the summary say so, and their random
+  weights come from a fixed seed (the same network at every start).
 * :func:`near_region_overlay` is the default alert overlay, computed from the depth map
   alone with the alert logic of :mod:`litedepth.apps.alerts`: pixels nearer than
   ``near_m`` / ``close_m`` are tinted, the distance of the left / ahead / right thirds of the
   image is printed on it, and near thirds are announced. :func:`detector_overlay` does the
   same for the boxes of an object detector (``litedepth serve --detector ...``).
-* :class:`DepthService` runs a prediction and the overlay for one image. Its ``overlay``
-  argument is the hook for other alert logic: any callable with the signature of
-  :data:`OverlayFn` (e.g. one that runs an object detector and ``litedepth assist``'s alert
+* :class:`DepthService` runs a prediction and the overlay for one image, and draws the map
+  with its colour bar and unit (metres for metric depth; "relative", never metres, otherwise).
+  Its ``overlay`` argument is the hook for other alert logic: any callable with the signature
+  of :data:`OverlayFn` (e.g. one that runs an object detector and ``litedepth assist``'s alert
   policy) replaces the depth-only overlay.
+* :mod:`litedepth.apps.serve_media` renders the example inputs (synthetic scenes), writes the
+  downloads (``.npy``, 16-bit PNG, ``.ply``, the ``.glb`` of the 3-D view) and the depth videos.
 * :func:`build_app` lays out the Gradio page (an optional dependency: ``pip install
   'litedepth[serve]'``) and :func:`launch` serves it, on ``127.0.0.1`` unless told otherwise.
 
@@ -29,9 +35,11 @@ Under attack and failure:
 * :meth:`DepthService.check_models` loads and runs every model before the server starts, so
   a bad ONNX file, a refused pickle or truncated weights stop it with one line.
 
-The page's prediction is also an HTTP API endpoint, ``/predict`` (inputs: image, model label,
-near threshold in metres; outputs: depth image, overlay image, summary text), callable with
-``gradio_client``.
+The page's predictions are also HTTP API endpoints, callable with ``gradio_client``:
+``/predict`` (inputs: image, model label, near threshold in metres, field of view in degrees;
+outputs: depth view with colour bar, overlay image, summary text, download files, 3-D view
+``.glb``, a note on the files) and ``/predict_video`` (video, model label -> depth video,
+summary).
 
 Example:
     >>> service = DepthService([ModelSource("lite-mono-tiny", "lite-mono-tiny")], input_size=(64, 96))  # doctest: +SKIP
@@ -82,6 +90,8 @@ DIRECTIONS = ("left", "ahead", "right")
 _NEAR_RGB = np.array([230, 30, 30], np.float32)
 _CLOSE_RGB = np.array([255, 160, 0], np.float32)
 GRADIO_HINT = "the web demo needs Gradio: pip install 'litedepth[serve]'"
+#: torch seed of the random weights of untrained picker entries
+RANDOM_WEIGHTS_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -90,18 +100,41 @@ class UploadLimits:
 
     Attributes:
         max_bytes: largest upload in bytes (``litedepth serve --max-upload-mb``).
-        max_pixels: largest image in pixels, width x height, read from the file's header
-            before decoding (``--max-upload-mp``): a small file can decode to a huge image.
+        max_pixels: largest image (or video frame) in pixels, width x height, read from the
+            file's header before decoding (``--max-upload-mp``): a small file can decode to a
+            huge image.
+        max_video_frames: frames of an uploaded video that are turned into a depth video
+            (``--max-video-frames``); the rest is ignored, and the page says so.
     """
 
     max_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 40_000_000
+    max_video_frames: int = 150
 
     def __post_init__(self) -> None:
         if self.max_bytes < 1:
             raise ConfigError(f"--max-upload-mb must be > 0, got {self.max_bytes / 2**20:g}")
         if self.max_pixels < 1:
             raise ConfigError(f"--max-upload-mp must be > 0, got {self.max_pixels / 1e6:g}")
+        if self.max_video_frames < 1:
+            raise ConfigError(f"--max-video-frames must be >= 1, got {self.max_video_frames}")
+
+    def check_bytes(self, path: Path, label: str) -> int:
+        """The size of the uploaded file ``path`` in bytes, from the file system.
+
+        Raises:
+            DataError: missing, empty or over :attr:`max_bytes` (the message calls it ``label``).
+        """
+        try:
+            size = path.stat().st_size
+        except OSError:
+            raise DataError(label, "the upload is missing on the server (expired? upload it again)") from None
+        if size == 0:
+            raise DataError(label, "empty upload (0 bytes)")
+        if size > self.max_bytes:
+            raise DataError(label, f"upload of {size / 2**20:.1f} MB is over the limit of "
+                                   f"{self.max_bytes / 2**20:g} MB (litedepth serve --max-upload-mb)")
+        return size
 
 
 def read_upload(path: str | Path, limits: UploadLimits = UploadLimits(), name: str | None = None) -> np.ndarray:
@@ -123,15 +156,7 @@ def read_upload(path: str | Path, limits: UploadLimits = UploadLimits(), name: s
 
     path = Path(path)
     label = name or path.name
-    try:
-        size = path.stat().st_size
-    except OSError:
-        raise DataError(label, "the upload is missing on the server (expired? upload it again)") from None
-    if size == 0:
-        raise DataError(label, "empty upload (0 bytes)")
-    if size > limits.max_bytes:
-        raise DataError(label, f"upload of {size / 2**20:.1f} MB is over the limit of "
-                               f"{limits.max_bytes / 2**20:g} MB (litedepth serve --max-upload-mb)")
+    limits.check_bytes(path, label)
     try:
         with Image.open(path) as img:
             w, h = img.size
@@ -170,7 +195,8 @@ class ModelSource:
 
     @property
     def random_weights(self) -> bool:
-        """True for a registered network without weights (an untrained network)."""
+        """True for a registered network without weights (an untrained network, initialised
+        from the seed :data:`RANDOM_WEIGHTS_SEED`, so that it is the same at every start)."""
         return self.network is not None and not (self.weights or self.checkpoint or self.onnx)
 
     def build(self, input_size: tuple[int, int] | None = None, device: str | None = None):
@@ -184,7 +210,13 @@ class ModelSource:
                                   input_size=input_size, device=device)
         if self.network is None:
             raise ConfigError(f"model entry {self.label!r} names no network, checkpoint or ONNX file")
-        return Predictor.load(self.network, weights=self.weights, input_size=input_size, device=device)
+        if not self.random_weights:
+            return Predictor.load(self.network, weights=self.weights, input_size=input_size, device=device)
+        import torch
+
+        with torch.random.fork_rng(devices=[]):  # the same untrained network at every start
+            torch.manual_seed(RANDOM_WEIGHTS_SEED)
+            return Predictor.load(self.network, input_size=input_size, device=device)
 
 
 @dataclass
@@ -375,6 +407,12 @@ class ServeResult:
         messages: alert lines from the overlay.
         summary: one paragraph for the page.
         latency_ms: network time (pre- and post-processing included).
+        depth_view: ``(H', W', 3)`` uint8 the map with its colour bar, tick values, unit and
+            the model's name (and whether it is untrained) written on it
+            (:func:`~litedepth.inference.visualize.map_with_colorbar`).
+        quantity: ``"depth"``, or ``"disparity"`` for a relative-disparity network.
+        label: the picker entry that made it.
+        untrained: the network has random weights.
     """
 
     depth_rgb: np.ndarray
@@ -384,6 +422,37 @@ class ServeResult:
     messages: list[str]
     summary: str
     latency_ms: float
+    depth_view: np.ndarray | None = None
+    quantity: str = "depth"
+    label: str = ""
+    untrained: bool = False
+
+    @property
+    def metric(self) -> bool:
+        """True when :attr:`depth` is in metres."""
+        return self.units == "metres"
+
+
+#: the red of warnings drawn on images (untrained networks)
+_WARNING_RGB = (200, 0, 0)
+
+
+def _depth_view(values: np.ndarray, label: str, untrained: bool, units: str, quantity: str) -> np.ndarray:
+    """The map with its colour bar and what it is, for the page."""
+    from litedepth.inference.visualize import map_with_colorbar
+
+    heads = [(label, (0, 0, 0))]
+    if untrained:
+        heads.append(("UNTRAINED: random weights, the map is noise", _WARNING_RGB))
+    if quantity == "disparity":
+        what, bar, unit = "relative disparity: no unit, scale and shift unknown; near = bright", \
+            "relative disparity (no unit)", ""
+    elif units == "metres":
+        what, bar, unit = "metric depth in metres; near = bright", "depth (m)", "m"
+    else:
+        what, bar, unit = "relative depth: no unit, scale unknown; near = bright", "relative depth (no unit)", ""
+    return map_with_colorbar(values, label=bar, unit=unit, invert=quantity == "depth",
+                             title=[*heads, (what, (0, 0, 0))])
 
 
 @dataclass
@@ -424,6 +493,18 @@ class DepthService:
     @property
     def labels(self) -> list[str]:
         return [s.label for s in self.sources]
+
+    def untrained(self, label: str) -> bool:
+        """Whether picker entry ``label`` has random weights (from the loaded model when it is
+        loaded, e.g. a checkpoint that records it was never trained; else from the entry)."""
+        predictor = self._predictors.get(label)
+        if predictor is not None and getattr(predictor, "loaded", None) is not None:
+            return not predictor.loaded.weights.trained
+        return next(s for s in self.sources if s.label == label).random_weights
+
+    def picker_label(self, label: str) -> str:
+        """What the model picker shows for ``label``: untrained networks say so."""
+        return f"{label} (untrained: random weights)" if self.untrained(label) else label
 
     def predictor(self, label: str):
         """The (cached) Predictor of picker entry ``label``."""
@@ -491,8 +572,10 @@ class DepthService:
         pred = predictor.infer_image(image)
         latency_ms = (time.perf_counter() - start) * 1e3
         spec = pred.spec
+        quantity = "depth"
         if spec.needs_alignment:  # affine-invariant disparity: show it, announce nothing in any unit
             depth = None
+            quantity = "disparity"
             units = "relative disparity (no distances: scale and shift unknown)"
             depth_rgb = colorize(pred.raw)
         else:
@@ -507,13 +590,17 @@ class DepthService:
         untrained = not predictor.loaded.weights.trained
         head = (f"{label}{' (UNTRAINED: random weights, output is noise)' if untrained else ''}: "
                 f"{'metric depth in metres' if units == 'metres' else units}; {latency_ms:.0f} ms")
+        values = pred.raw if depth is None else depth
+        view = _depth_view(values, label, untrained, units, quantity)
+        extra = dict(depth_view=view, quantity=quantity, label=label, untrained=untrained)
         if depth is None:
-            return ServeResult(depth_rgb, image.copy(), pred.raw, units, [], head, latency_ms)
+            return ServeResult(depth_rgb, image.copy(), pred.raw, units, [], head, latency_ms, **extra)
         result = self.overlay(image, depth, units, near, close)
         lines = [head]
         lines += result.messages or [f"nothing nearer than {close:g} m" if units == "metres"
                                      else f"nothing nearer than {close:g} (relative units)"]
-        return ServeResult(depth_rgb, result.image, depth, units, result.messages, "\n".join(lines), latency_ms)
+        return ServeResult(depth_rgb, result.image, depth, units, result.messages, "\n".join(lines), latency_ms,
+                           **extra)
 
 
 def import_gradio():  # noqa: ANN201 - the gradio module
@@ -526,17 +613,45 @@ def import_gradio():  # noqa: ANN201 - the gradio module
     return gr
 
 
-def build_app(service: DepthService, title: str = "litedepth depth demo", max_queue: int = 64):
+def build_app(service: DepthService, title: str = "litedepth depth demo", max_queue: int = 64,
+              workdir: str | Path | None = None):
     """The Gradio page of ``service`` (a ``gradio.Blocks``; not launched).
+
+    One model picker (untrained networks are labelled) serves two tabs:
+
+    * **Image**: an upload / webcam / pasted image, or one of the example scenes
+      (:func:`~litedepth.apps.serve_media.make_examples`, rendered into ``workdir`` when the page
+      is built) -> the depth map with its colour bar and unit, the alert overlay, the alerts,
+      a 3-D view of the coloured point cloud (``.glb`` surface) and downloads of the raw map
+      (``.npy``, 16-bit PNG) and of the point cloud (``.ply``), with a field of view input for
+      its intrinsics (:func:`~litedepth.apps.serve_media.write_downloads`).
+    * **Video**: an uploaded video or the example walk -> a depth video (input | depth, H.264;
+      the first :attr:`UploadLimits.max_video_frames` frames).
 
     Uploads reach :meth:`DepthService.predict_upload` undecoded; a bad one is refused with its
     message (a one-line warning in the log, no traceback). At most ``max_queue`` requests wait
     (more are told the queue is full); files older than an hour are deleted every 10 minutes.
+    The two predictions are API endpoints too: ``/predict`` (image, model, near limit in metres,
+    field of view in degrees -> depth view, overlay, summary, files, 3-D view, note on the
+    files) and ``/predict_video`` (video, model -> depth video, summary).
+
+    Args:
+        service: predictions and overlays.
+        title: the page's title.
+        max_queue: requests that may wait.
+        workdir: where the examples and results are written (default: ``$GRADIO_TEMP_DIR``,
+            the private folder of :func:`private_storage`, else the system's temporary folder).
 
     Raises:
         ConfigError: Gradio is not installed.
     """
+    from litedepth.apps import serve_media
+    from litedepth.inference.pointcloud import DEFAULT_FOV_DEG
+
     gr = import_gradio()
+    work = Path(workdir or os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir())
+    examples = serve_media.make_examples(work / "examples")
+    results = work / "results"
 
     def undecoded(payload: Any) -> str | None:
         """The image input's preprocessing: the uploaded file's path, undecoded. (``gr.Image``
@@ -551,39 +666,104 @@ def build_app(service: DepthService, title: str = "litedepth depth demo", max_qu
             raise gr.Error("no image was received", print_exception=False)
         return str(payload.path)
 
-    def run(image: str | None, label: str, near_m: float):
+    def refuse(exc: LitedepthError) -> Exception:
+        log.warning("refused a request: %s", exc)
+        return gr.Error(str(exc), title="Cannot use this input", print_exception=False)
+
+    def run(image: str | None, label: str, near_m: float, fov_deg: float):
         try:
             if image is None:
-                raise DataError(None, "no image: upload one or take a webcam snapshot")
-            r = service.predict_upload(image, label, near_m)
+                raise DataError(None, "no image: upload one, take a webcam snapshot or pick an example")
+            rgb = read_upload(image, service.limits)
+            r = service.predict(rgb, label, near_m)
+            stem = f"{serve_media.safe_stem(Path(image).name)}_{serve_media.safe_stem(r.label, 'model')}"
+            files = serve_media.write_downloads(_request_folder(results), stem, r, rgb, float(fov_deg))
         except LitedepthError as exc:
-            log.warning("refused a request: %s", exc)
-            raise gr.Error(str(exc), title="Cannot use this input", print_exception=False) from None
-        return r.depth_rgb, r.overlay_rgb, r.summary
+            raise refuse(exc) from None
+        return (r.depth_view, r.overlay_rgb, r.summary, [str(p) for p in files.files],
+                None if files.glb is None else str(files.glb), files.note)
+
+    def run_video(video: str | None, label: str):
+        try:
+            if video is None:
+                raise DataError(None, "no video: upload one or pick the example")
+            r = serve_media.predict_video_file(service, video, label, _request_folder(results))
+        except LitedepthError as exc:
+            raise refuse(exc) from None
+        return str(r.video), r.summary
 
     with gr.Blocks(title=title, analytics_enabled=False, delete_cache=(600, 3600)) as app:
-        gr.Markdown(f"## {title}\nUpload an image or take a webcam snapshot, pick a model, press "
-                    "**Estimate depth**. Bright = near. The overlay tints what is nearer than the "
-                    "near (red) and close (orange) limits and announces what is near: detected "
-                    "objects, or the left / ahead / right thirds of the view without a detector.")
-        with gr.Row():
-            with gr.Column():
-                image = gr.Image(sources=["upload", "webcam", "clipboard"], type="filepath", image_mode=None,
-                                 label="image", elem_id="input-image")
-                image.preprocess = undecoded
-                shown = [(f"{s.label} (untrained: random weights)" if s.random_weights else s.label, s.label)
-                         for s in service.sources]
-                model = gr.Dropdown(choices=shown, value=service.labels[0], label="model", elem_id="model")
-                near = gr.Slider(0.2, 5.0, value=1.0, step=0.1, label="near limit (m)", elem_id="near")
-                button = gr.Button("Estimate depth", variant="primary", elem_id="run")
-            with gr.Column():
-                depth = gr.Image(label="depth", type="numpy", format="png", interactive=False, elem_id="depth")
-                overlay = gr.Image(label="alert overlay", type="numpy", format="png", interactive=False,
-                                   elem_id="overlay")
-                summary = gr.Textbox(label="alerts", lines=4, interactive=False, elem_id="summary")
-        button.click(run, [image, model, near], [depth, overlay, summary], api_name="predict")
+        gr.Markdown(f"## {title}\nPick a model, then an image (upload, webcam snapshot or one of the synthetic "
+                    "examples) or a video. The depth map's colour bar gives the colours' values: **metres** for "
+                    "metric models, **relative** values (no unit) otherwise. Networks marked *untrained* have "
+                    "random weights: their maps are noise. The overlay tints what is nearer than the near (red) "
+                    "and close (orange) limits and announces it: detected objects, or the left / ahead / right "
+                    "thirds of the view without a detector.")
+        model = gr.Dropdown(choices=[(service.picker_label(label), label) for label in service.labels],
+                            value=service.labels[0], label="model", elem_id="model")
+        with gr.Tabs():
+            with gr.Tab("Image", elem_id="image-tab"):
+                with gr.Row():
+                    with gr.Column():
+                        image = gr.Image(sources=["upload", "webcam", "clipboard"], type="filepath", image_mode=None,
+                                         label="image", elem_id="input-image")
+                        image.preprocess = undecoded
+                        near = gr.Slider(0.2, 5.0, value=1.0, step=0.1, label="near limit (m)", elem_id="near")
+                        fov = gr.Slider(20, 120, value=DEFAULT_FOV_DEG, step=1, elem_id="fov",
+                                        label="camera field of view (degrees, horizontal): the point cloud's "
+                                              "intrinsics (phones and webcams: about 60-70)")
+                        button = gr.Button("Estimate depth", variant="primary", elem_id="run")
+                        gr.Examples([[str(p)] for p in examples.images], inputs=[image], elem_id="examples",
+                                    label="examples: synthetic scenes rendered by litedepth (click one, then "
+                                          "Estimate depth)")
+                    with gr.Column():
+                        depth = gr.Image(label="depth (colour bar in the map's units)", type="numpy", format="png",
+                                         interactive=False, show_label=False, buttons=["download", "fullscreen"],
+                                         elem_id="depth")
+                        overlay = gr.Image(label="alert overlay", type="numpy", format="png", interactive=False,
+                                           buttons=["download", "fullscreen"], elem_id="overlay")
+                        summary = gr.Textbox(label="alerts", lines=4, interactive=False, elem_id="summary")
+                with gr.Row():
+                    view3d = gr.Model3D(label="3-D view of the coloured point cloud (drag: turn, scroll: zoom)",
+                                        clear_color=(0.93, 0.93, 0.93, 1.0), camera_position=(65, 75, None),
+                                        height=420, elem_id="view3d")
+                    with gr.Column():
+                        downloads = gr.File(label="downloads: raw depth and point cloud", file_count="multiple",
+                                            interactive=False, elem_id="downloads")
+                        note = gr.Markdown(elem_id="downloads-note")
+            with gr.Tab("Video", elem_id="video-tab"):
+                with gr.Row():
+                    with gr.Column():
+                        video_in = gr.Video(sources=["upload"], label="video", elem_id="input-video")
+                        video_button = gr.Button("Make a depth video", variant="primary", elem_id="run-video")
+                        gr.Markdown(f"The first {service.limits.max_video_frames} frames are used "
+                                    f"(`--max-video-frames`); frames larger than {serve_media.MAX_VIDEO_SIDE} pixels "
+                                    "are shrunk.")
+                        if examples.video is not None:
+                            gr.Examples([[str(examples.video)]], inputs=[video_in], elem_id="video-examples",
+                                        label="example: a walk down a synthetic street")
+                    with gr.Column():
+                        video_out = gr.Video(label="depth video (left: input, right: depth, near = bright)",
+                                             interactive=False, elem_id="output-video")
+                        video_summary = gr.Textbox(label="about this video", lines=4, interactive=False,
+                                                   elem_id="video-summary")
+        button.click(run, [image, model, near, fov], [depth, overlay, summary, downloads, view3d, note],
+                     api_name="predict")
+        video_button.click(run_video, [video_in, model], [video_out, video_summary], api_name="predict_video")
     app.queue(max_size=max_queue)
     return app
+
+
+def _request_folder(root: Path, keep_s: float = 3600.0) -> Path:
+    """A new private folder under ``root`` for one request's files; folders older than
+    ``keep_s`` are removed first (Gradio serves its own copies of returned files)."""
+    root.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in root.iterdir():
+        with contextlib.suppress(OSError):
+            if old.is_dir() and now - old.stat().st_mtime > keep_s:
+                shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix="request-", dir=root))
 
 
 def _save_data_url(url: str, folder: str | Path, limits: UploadLimits) -> str:

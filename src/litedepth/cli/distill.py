@@ -149,8 +149,8 @@ def render_report(report: Any) -> Any:
 
     s, t, a, b = report.student, report.teacher, report.agreement, report.baseline
     table = Table(title=f"distilled {t.get('id')} -> {s['network']}")
-    for col in ("", "student", "teacher"):
-        table.add_column(col, justify="right" if col else "left")
+    for col in ("quantity", "student", "teacher"):
+        table.add_column(col, justify="left" if col == "quantity" else "right")
     lat = lambda d: _fmt(d["latency_ms"]["p50_ms"], " ms") if d.get("latency_ms") else "-"  # noqa: E731
     rows = [
         ("output", "relative disparity (not metres)", str(t.get("output_kind"))),

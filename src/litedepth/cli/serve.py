@@ -1,13 +1,17 @@
 """``litedepth serve``: the web demo (Gradio; ``pip install 'litedepth[serve]'``).
 
-Upload an image or take a webcam snapshot, pick a model, and see the depth map and the
-near-object alert overlay. The server listens on 127.0.0.1 (this machine only) unless
-``--host`` says otherwise; it has no authentication. The page's prediction is also an API
-endpoint, ``/predict``, for ``gradio_client``.
+Upload an image, take a webcam snapshot or pick an example scene, pick a model, and see
+the depth map with its colour bar (metres for metric models, relative values otherwise), the
+near-object alert overlay and a 3-D view of the coloured point cloud; download the raw depth
+(.npy, 16-bit PNG) and the point cloud (.ply). The video tab turns a video into a depth
+video (H.264, the first --max-video-frames frames). The server listens on 127.0.0.1 (this
+machine only) unless ``--host`` says otherwise; it has no authentication. The page's
+predictions are also API endpoints, ``/predict`` and ``/predict_video``, for ``gradio_client``.
 
-Networks named without weights are randomly initialised (the page says so). Without
-``--detector`` the overlay announces the left / ahead / right thirds of the view; with one
-(the detectors of ``litedepth assist``, local weights) it announces detected objects.
+Networks named without weights are randomly initialised (the page says so) with the same
+seed at every start. Without ``--detector`` the overlay announces the left / ahead / right
+thirds of the view; with one (the detectors of ``litedepth assist``, local weights) it
+announces detected objects.
 
 Every model is loaded and run once before the server starts: a bad file stops it with one
 line. Uploads larger than --max-upload-mb or --max-upload-mp are refused before they are
@@ -59,6 +63,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                     help="largest accepted upload in megabytes (MiB; default 20)")
     up.add_argument("--max-upload-mp", type=float, default=40.0,
                     help="largest accepted image in megapixels, width x height (default 40)")
+    up.add_argument("--max-video-frames", type=int, default=150,
+                    help="frames of an uploaded video turned into a depth video; the rest is ignored (default 150)")
     up.add_argument("--max-queue", type=int, default=64,
                     help="requests that may wait for a prediction; more are told the queue is full (default 64)")
     det = p.add_argument_group("object detector (optional; default: the image thirds stand in for objects)")
@@ -77,7 +83,8 @@ def build_service(args: argparse.Namespace):
         raise ConfigError(f"--port must be between 1 and 65535, got {args.port}")
     if args.max_queue < 1:
         raise ConfigError(f"--max-queue must be >= 1, got {args.max_queue}")
-    limits = UploadLimits(max_bytes=int(args.max_upload_mb * 2**20), max_pixels=int(args.max_upload_mp * 1e6))
+    limits = UploadLimits(max_bytes=int(args.max_upload_mb * 2**20), max_pixels=int(args.max_upload_mp * 1e6),
+                          max_video_frames=args.max_video_frames)
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     sources = default_sources(models, dict(args.weights), args.checkpoint, args.onnx)
     overlay = near_region_overlay

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``train`` in the top-level help; its options are parsed by :func:`build_parser`."""
-    p = subparsers.add_parser("train", help="train a model from a YAML config (see `litedepth train --help`)", add_help=False)
+    p = subparsers.add_parser("train", help="train a model from a YAML config (see `litedepth train --help`)",
+                              add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     return p
 
@@ -66,9 +67,82 @@ def build_parser():  # noqa: ANN201 - jsonargparse parser
     parser.add_argument("--ckpt_path", type=str | None, default=None, help="resume from this checkpoint")
     parser.add_argument("--monitor", type=str | None, default="val/loss",
                         help="validation metric selecting best.ckpt and driving early stopping")
-    parser.add_argument("--monitor_mode", type=str, default="min")
-    parser.add_argument("--early_stop_patience", type=int | None, default=5)
+    parser.add_argument("--monitor_mode", type=str, default="min",
+                        help="min (losses, errors) or max (accuracies): which way --monitor is better")
+    parser.add_argument("--early_stop_patience", type=int | None, default=5,
+                        help="validations without improvement of --monitor before training stops; null = never")
     return parser
+
+
+#: Trainer flags a newcomer needs, with one sentence each (``--help-all`` lists them all)
+COMMON_TRAINER_FLAGS = {
+    "max_epochs": "stop after this many epochs (unset: 1000, unless max_steps is set)",
+    "max_steps": "stop after this many optimiser steps (-1: no limit)",
+    "max_time": "stop after this long, DD:HH:MM:SS (checkpoints are kept; unset: no limit)",
+    "accelerator": "cpu, gpu, mps or auto",
+    "devices": "how many devices (or which: [0, 1]); -1 = all",
+    "num_nodes": "machines for multi-node training",
+    "strategy": "auto, ddp, fsdp, ... (several devices)",
+    "precision": "32-true (unset), 16-mixed or bf16-mixed (mixed precision: faster on recent GPUs)",
+    "accumulate_grad_batches": "add up the gradients of N batches before each step (a larger batch in less memory)",
+    "gradient_clip_val": "clip gradients to this norm (unset: no clipping)",
+    "limit_train_batches": "batches per training epoch: a fraction of the data or a number (unset: all)",
+    "limit_val_batches": "batches per validation: a fraction or a number; 0 = no validation (unset: all)",
+    "val_check_interval": "validate every N training batches, or a fraction of an epoch (unset: once an epoch)",
+    "check_val_every_n_epoch": "validate every N epochs",
+    "log_every_n_steps": "how often the losses are logged, in steps",
+    "deterministic": "true: reproducible (slower) kernels",
+    "fast_dev_run": "run 1 (or N) batches of training and validation to test a config, then stop",
+}
+
+
+def short_help(parser) -> str:  # noqa: ANN001 - the jsonargparse parser of build_parser
+    """What ``litedepth train --help`` prints: the litedepth options, the common Trainer flags
+    (one sentence each) and where the full lists are (``--help-all``, ``--model.help``)."""
+    import textwrap
+
+    import litedepth.data
+    import litedepth.tasks
+
+    def option(name: str, text: str) -> str:
+        body = textwrap.wrap(text, 100 - 37)
+        first = f"  {name:<34} {body[0] if body else ''}"
+        return "\n".join([first, *(" " * 37 + line for line in body[1:])])
+
+    defaults = {a.dest: a.default for a in parser._actions}
+    helps = {a.dest: a.help or "" for a in parser._actions}
+    regimes = ", ".join(litedepth.tasks.__all__)
+    data_modules = ", ".join(n for n in litedepth.data.__all__ if n.endswith("DataModule"))
+    lines = [
+        "usage: litedepth train --config FILE.yaml [--section.option VALUE ...]",
+        "",
+        (__doc__ or "").split("\n\n", 1)[1].rstrip(),
+        "",
+        "litedepth options:",
+        option("--config FILE", helps["config"]),
+        option("--model CLASS | FILE", f"training regime: {regimes} (its options: --model.help CLASS)"),
+        option("--model.init_args.NAME VALUE", "one option of the regime (network, lr, ...)"),
+        option("--data CLASS | FILE", f"data module: {data_modules} (its options: --data.help "
+                                      "litedepth.data.CLASS)"),
+        option("--data.init_args.NAME VALUE", "one option of the data module (root, size, batch_size, ...)"),
+    ]
+    for dest, flag in (("run_dir", "--run_dir DIR"), ("resume", "--resume"), ("ckpt_path", "--ckpt_path FILE"),
+                       ("monitor", "--monitor NAME"), ("monitor_mode", "--monitor_mode min|max"),
+                       ("early_stop_patience", "--early_stop_patience N")):
+        default = defaults.get(dest)
+        lines.append(option(flag, f"{helps[dest]} (default: {'null' if default is None else default})"))
+    lines.append(option("--print_config", "print the configuration after all other options, and exit"))
+    lines += ["", "common Lightning Trainer options (--trainer.NAME VALUE, or the config's trainer: section):"]
+    for name, text in COMMON_TRAINER_FLAGS.items():
+        default = defaults.get(f"trainer.{name}")
+        lines.append(option(f"--trainer.{name}", text if default is None else f"{text} (default: {default})"))
+    lines += ["", "more:",
+              option("-h, --help", "this summary"),
+              option("--help-all", "every option, with all of Lightning's Trainer flags (about 350 lines)"),
+              option("--model.help CLASS", "the options of a regime, e.g. --model.help SupervisedDepthTask"),
+              option("--data.help CLASS", "the options of a data module, e.g. --data.help "
+                                          "litedepth.data.DepthDataModule")]
+    return "\n".join(lines) + "\n"
 
 
 def _litedepth_cause(exc: BaseException) -> LitedepthError | None:
@@ -118,10 +192,16 @@ def main(argv: Sequence[str]) -> int:
     from litedepth.utils.atomic import atomic_write_bytes, first_missing, make_dirs
     from litedepth.utils.logging import route_library_logs
 
+    argv = list(argv)
     parser = build_parser()
+    if "-h" in argv or "--help" in argv:
+        print(short_help(parser), end="")  # noqa: T201 - the help text is the command's output
+        return 0
+    if "--help-all" in argv:
+        argv = [("--help" if a == "--help-all" else a) for a in argv]
     route_library_logs()
     try:
-        cfg = parser.parse_args(list(argv))
+        cfg = parser.parse_args(argv)
     except ArgumentError as exc:
         raise _user_error(exc) from None
     check_config(cfg)  # names, learning rates, sizes, monitor: before anything is built

@@ -39,7 +39,7 @@ from litedepth.geometry.depth import disp_to_depth
 from litedepth.geometry.intrinsics import Intrinsics, parse_convention, read_intrinsics
 from litedepth.utils.atomic import atomic_open
 
-__all__ = ["DEFAULT_FOV_DEG", "PointCloudCamera", "as_depth", "default_intrinsics", "depth_to_points",
+__all__ = ["DEFAULT_FOV_DEG", "PointCloudCamera", "as_depth", "default_intrinsics", "depth_surface", "depth_to_points",
            "pointcloud_camera", "read_ply", "save_pointcloud", "write_ply"]
 
 #: horizontal field of view assumed when no intrinsics are given, degrees
@@ -211,6 +211,18 @@ def depth_to_points(
         DataError: wrong shapes.
         ConfigError: ``stride < 1``.
     """
+    z, x, y, valid, rgb = _grid(depth, K, rgb, stride, max_depth)
+    points = np.stack([x[valid], y[valid], z[valid]], axis=-1).astype(np.float32)
+    colours = None if rgb is None else rgb[valid].astype(np.uint8)
+    return points, colours
+
+
+def _grid(depth: np.ndarray, K: np.ndarray, rgb: np.ndarray | None, stride: int,
+          max_depth: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Back-projection of every ``stride``-th pixel: ``(z, x, y, valid, rgb)`` grids of shape
+    ``(ceil(H / stride), ceil(W / stride))`` (float64 metres, bool, uint8 colours or ``None``)."""
+    if int(stride) < 1:
+        raise ConfigError(f"stride must be >= 1, got {stride}")
     depth = np.asarray(depth)
     if depth.ndim != 2:
         raise DataError(None, f"depth must have shape (H, W), got {depth.shape}")
@@ -221,22 +233,75 @@ def depth_to_points(
         rgb = np.asarray(rgb)
         if rgb.shape != (*depth.shape, 3):
             raise DataError(None, f"colours must have shape {(*depth.shape, 3)}, got {rgb.shape}")
-    if int(stride) < 1:
-        raise ConfigError(f"stride must be >= 1, got {stride}")
+        rgb = rgb[::stride, ::stride]
     h, w = depth.shape
     v, u = np.mgrid[0:h:stride, 0:w:stride]
     z = depth[::stride, ::stride].astype(np.float64)
     valid = np.isfinite(z) & (z > 0)
     if max_depth is not None:
         valid &= z <= float(max_depth)
+    z = np.where(valid, z, 0.0)
     fx, s, cx = K[0, :3]
     fy, cy = K[1, 1], K[1, 2]
-    z, u, v = z[valid], u[valid], v[valid]
     y = (v - cy) * z / fy
     x = ((u - cx) * z - s * y) / fx
-    points = np.stack([x, y, z], axis=-1).astype(np.float32)
-    colours = None if rgb is None else rgb[::stride, ::stride][valid].astype(np.uint8)
-    return points, colours
+    return z, x, y, valid, rgb
+
+
+def depth_surface(
+    depth: np.ndarray,
+    K: np.ndarray,
+    rgb: np.ndarray | None = None,
+    *,
+    stride: int = 1,
+    max_depth_ratio: float = 1.25,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """A triangle mesh of a depth map: the point cloud of :func:`depth_to_points` with
+    neighbouring pixels joined, for 3-D viewers that draw surfaces better than points.
+
+    Every square of four neighbouring kept pixels (every ``stride``-th row and column) becomes
+    two triangles when all four have a valid depth and the largest is at most
+    ``max_depth_ratio`` times the smallest; larger jumps are depth edges (an object in front of
+    a wall) and are left open instead of being bridged by a skin.
+
+    Args:
+        depth: ``(H, W)`` depth along the optical axis (metres, or relative units); pixels that
+            are not finite or ``<= 0`` are dropped.
+        K: ``(3, 3)`` pixel intrinsics of the ``H x W`` map.
+        rgb: optional ``(H, W, 3)`` uint8 colours.
+        stride: keep every ``stride``-th row and column.
+        max_depth_ratio: the depth jump (largest / smallest of a square) above which a square
+            is an edge, > 1.
+
+    Returns:
+        ``(points (N, 3) float32, colours (N, 3) uint8 or None, faces (F, 3) int32)``: camera
+        frame (x right, y down, z forward), only the points used by a face; faces index
+        ``points`` and are wound counter-clockwise as seen from the camera.
+
+    Example:
+        >>> points, _, faces = depth_surface(np.full((2, 2), 1.0, np.float32), np.eye(3))
+        >>> points.shape, faces.tolist()
+        ((4, 3), [[0, 2, 1], [1, 2, 3]])
+    """
+    if not float(max_depth_ratio) > 1.0:
+        raise ConfigError(f"max_depth_ratio must be > 1, got {max_depth_ratio}")
+    z, x, y, valid, rgb = _grid(depth, K, rgb, stride, None)
+    gh, gw = z.shape
+    index = np.arange(gh * gw).reshape(gh, gw)
+    corners = [(slice(0, -1), slice(0, -1)), (slice(0, -1), slice(1, None)),
+               (slice(1, None), slice(0, -1)), (slice(1, None), slice(1, None))]
+    a, b, c, d = (index[r, q] for r, q in corners)  # top-left, top-right, bottom-left, bottom-right
+    zs = np.stack([z[r, q] for r, q in corners])
+    ok = np.stack([valid[r, q] for r, q in corners]).all(axis=0)
+    ok &= zs.max(axis=0) <= float(max_depth_ratio) * np.where(ok, zs.min(axis=0), 1.0)
+    # image rows grow downwards, so (a, c, b) is counter-clockwise as the camera sees it
+    faces = np.concatenate([np.stack([a[ok], c[ok], b[ok]], -1), np.stack([b[ok], c[ok], d[ok]], -1)])
+    used = np.zeros(gh * gw, bool)
+    used[faces.ravel()] = True
+    remap = np.cumsum(used) - 1
+    points = np.stack([x.ravel(), y.ravel(), z.ravel()], axis=-1)[used].astype(np.float32)
+    colours = None if rgb is None else rgb.reshape(-1, 3)[used].astype(np.uint8)
+    return points, colours, remap[faces].astype(np.int32)
 
 
 def write_ply(

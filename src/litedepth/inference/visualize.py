@@ -1,9 +1,11 @@
-"""Colourised depth maps, side-by-side panels (seed 000: plasma, min-max normalised) and
-labelled figures with colour bars in metres (:func:`depth_figure`)."""
+"""Colourised depth maps, side-by-side panels (seed 000: plasma, min-max normalised),
+labelled figures with colour bars in metres (:func:`depth_figure`) and a map with its colour
+bar and unit composed as one image (:func:`map_with_colorbar`, the web demo's depth view)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -180,3 +182,175 @@ def save_figure(path: str | Path, fig: Figure) -> None:
     """Write a matplotlib figure atomically as PNG."""
     with atomic_open(path, "wb") as f:
         fig.savefig(f, format="png")
+
+
+@dataclass(frozen=True)
+class ColourScale:
+    """How :func:`colorize` maps values to colours: ``cmap`` over ``[lo, hi]`` of the shown
+    quantity, which is the value itself, or ``1 / value`` when ``invert`` (near = bright).
+
+    Example:
+        >>> s = ColourScale(lo=0.25, hi=1.0, invert=True)   # depths 1 m .. 4 m
+        >>> s.position(4.0), s.position(1.0), s.value_at(0.5)
+        (0.0, 1.0, 1.6)
+    """
+
+    lo: float
+    hi: float
+    invert: bool = False
+    cmap: str = "plasma"
+
+    @classmethod
+    def of(cls, values: np.ndarray, invert: bool = False, valid: np.ndarray | None = None,
+           cmap: str = "plasma") -> ColourScale:
+        """The min-max scale :func:`colorize` uses for ``values`` (valid: finite and > 0 by default)."""
+        v = np.asarray(values, dtype=np.float64)
+        if valid is None:
+            valid = np.isfinite(v) & (v > 0)
+        if not valid.any():
+            return cls(0.0, 1.0, invert, cmap)
+        shown = 1.0 / v[valid] if invert else v[valid]
+        return cls(float(shown.min()), float(shown.max()), invert, cmap)
+
+    def position(self, value: float) -> float:
+        """Where ``value`` (in the map's units) sits on the bar: 0 = bottom (``lo``), 1 = top."""
+        shown = 1.0 / value if self.invert else value
+        return float((shown - self.lo) / max(self.hi - self.lo, 1e-12))
+
+    def value_at(self, position: float) -> float:
+        """The map value at ``position`` on the bar (inverse of :meth:`position`)."""
+        shown = self.lo + position * (self.hi - self.lo)
+        return float(1.0 / shown) if self.invert else float(shown)
+
+    def ticks(self, n: int = 5) -> list[float]:
+        """Up to ``n`` round values spread evenly along the bar: two significant digits, or as
+        many more (up to six) as a narrow range needs to give three different ticks."""
+        out: list[float] = []
+        for digits in range(2, 7):
+            out = []
+            for t in np.linspace(0.0, 1.0, n):
+                for more in (0, 1):
+                    value = float(f"{self.value_at(float(t)):.{digits + more}g}")
+                    if (value > 0 or not self.invert) and -1e-9 <= self.position(value) <= 1 + 1e-9:
+                        if value not in out:
+                            out.append(value)
+                        break
+            if len(out) >= min(3, n) or self.hi - self.lo <= 1e-12 * max(abs(self.hi), 1.0):
+                break
+        if len(out) < 2:  # a range too narrow for round values: its two ends, as they are
+            ends = [self.value_at(1.0), self.value_at(0.0)]
+            out = [e for i, e in enumerate(ends) if e not in ends[:i] and (e > 0 or not self.invert)]
+        return out
+
+
+def _tick_labels(ticks: Sequence[float]) -> list[str]:
+    """Tick values as text: the fewest significant digits (up to 8) that tell them apart, then
+    one number of decimals for all (``0.50, 0.66, 12.00``)."""
+    digits = 2
+    while digits < 8 and len({f"{t:.{digits}g}" for t in ticks}) < len(set(ticks)):
+        digits += 1
+    short = [f"{t:.{digits}g}" for t in ticks]
+    if any("e" in t for t in short) or not ticks:
+        return short
+    decimals = max(len(t.partition(".")[2]) for t in short)
+    return [f"{t:.{decimals}f}" for t in ticks]
+
+
+def _font(size: int):  # noqa: ANN202 - a PIL font
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1: one bitmap size
+        return ImageFont.load_default()
+
+
+def map_with_colorbar(
+    values: np.ndarray,
+    *,
+    label: str,
+    unit: str = "",
+    invert: bool = False,
+    cmap: str = "plasma",
+    title: Sequence[tuple[str, tuple[int, int, int]]] = (),
+    min_height: int = 240,
+    max_height: int = 480,
+    max_width: int = 720,
+) -> np.ndarray:
+    """A colourised map with its colour bar, tick values and unit, composed as one RGB image.
+
+    The map is coloured exactly as :func:`colorize` colours it (min-max over the valid pixels
+    of ``values``, or of ``1 / values`` when ``invert``: near = bright for depth) and scaled
+    (nearest neighbour, so pixels stay honest) to a readable size. The bar beside it shows the
+    same colours, with tick labels in the map's units (``unit`` appended: ``"m"`` for metres,
+    ``""`` for relative values) and ``label`` written along it; with ``invert`` the ticks are
+    spaced as the colours are (by ``1 / value``). Black pixels (no valid value) are explained
+    under the map when there are any.
+
+    Args:
+        values: ``(H, W)`` map (depth in metres, relative depth or disparity).
+        label: what the values are, e.g. ``"depth (m)"`` or ``"relative depth (no unit)"``.
+        unit: suffix of tick labels (``"m"`` or ``""``).
+        invert: colour by ``1 / values``.
+        cmap: matplotlib colormap name.
+        title: lines above the map, each ``(text, rgb colour)``.
+        min_height, max_height, max_width: size of the drawn map in pixels (aspect kept).
+
+    Returns:
+        ``(H', W', 3)`` uint8 RGB on a white background.
+    """
+    import matplotlib
+    from PIL import Image, ImageDraw
+
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 2:
+        raise ValueError(f"map_with_colorbar expects a 2-D map, got shape {v.shape}")
+    valid = np.isfinite(v) & (v > 0)
+    scale = ColourScale.of(v, invert, valid, cmap)
+    colours = colorize(v, cmap, vmin=scale.lo, vmax=scale.hi, valid=valid, invert=invert)
+    h, w = v.shape
+    zoom = min(max(min_height / h, 1.0), max_height / h, max_width / w)
+    mh, mw = max(1, round(h * zoom)), max(1, round(w * zoom))
+    shown = Image.fromarray(colours).resize((mw, mh), Image.NEAREST if zoom >= 1 else Image.BOX)
+
+    font, small = _font(15), _font(13)
+    margin, gap, bar_w, tick = 10, 12, 18, 5
+    notes = [] if valid.all() else [("black: no valid value", (0, 0, 0))]
+    if valid.any() and scale.hi - scale.lo <= 1e-9 * max(abs(scale.hi), 1.0):
+        notes.append(("every valid pixel has the same value", (0, 0, 0)))
+    lines = list(title)
+    line_h = 20
+    ticks = scale.ticks() if valid.any() else []
+    tick_text = [f"{t} {unit}".strip() for t in _tick_labels(ticks)]
+    text_w = max([int(small.getlength(t)) for t in tick_text] + [0])
+    label_h = int(font.getbbox(label)[3]) + 4
+    width = margin + mw + gap + bar_w + tick + 4 + text_w + 8 + label_h + margin
+    width = max(width, margin * 2 + max([int(font.getlength(t)) for t, _ in lines + notes] + [0]))
+    top = margin + line_h * len(lines)
+    height = top + mh + line_h * len(notes) + margin
+    canvas = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    for i, (text, colour) in enumerate(lines):
+        draw.text((margin, margin + i * line_h), text, fill=colour, font=font)
+    canvas.paste(shown, (margin, top))
+    for i, (text, colour) in enumerate(notes):
+        draw.text((margin, top + mh + 4 + i * line_h), text, fill=colour, font=small)
+    # the bar: top = hi (brightest), bottom = lo
+    x0 = margin + mw + gap
+    ramp = matplotlib.colormaps[cmap](np.linspace(1.0, 0.0, mh))[:, :3]
+    bar = (np.repeat(ramp[:, None, :], bar_w, axis=1) * 255 + 0.5).astype(np.uint8)
+    canvas.paste(Image.fromarray(bar), (x0, top))
+    draw.rectangle((x0 - 1, top - 1, x0 + bar_w, top + mh), outline=(0, 0, 0))
+    for value, text in zip(ticks, tick_text):
+        y = top + round((1.0 - scale.position(value)) * (mh - 1))
+        draw.line((x0 + bar_w, y, x0 + bar_w + tick, y), fill=(0, 0, 0))
+        draw.text((x0 + bar_w + tick + 3, y), text, fill=(0, 0, 0), font=small, anchor="lm")
+    # the quantity along the bar, reading upwards
+    lw = int(font.getlength(label)) + 4
+    strip = Image.new("RGB", (lw, label_h), (255, 255, 255))
+    ImageDraw.Draw(strip).text((2, 0), label, fill=(0, 0, 0), font=font)
+    strip = strip.rotate(90, expand=True)
+    lx = x0 + bar_w + tick + 4 + text_w + 8
+    canvas.paste(strip.crop((0, max(0, strip.height - mh), strip.width, strip.height)),
+                 (lx, top + max(0, (mh - strip.height) // 2)))
+    return np.asarray(canvas)

@@ -448,7 +448,7 @@ def render_profile(result: ProfileResult) -> list[Any]:
     from rich.text import Text
 
     h, w = result.input_size
-    sizes = Table(title=f"{result.model_name} at {h}x{w} (HxW)", show_header=False)
+    sizes = Table(title=f"{result.model_name} at {h}x{w} (HxW)")
     sizes.add_column("quantity")
     sizes.add_column("value", justify="right")
     sizes.add_row("parameters (total)", f"{result.params_total:,} ({_si(result.params_total)})")
@@ -480,7 +480,9 @@ def render_profile(result: ProfileResult) -> list[Any]:
     m = result.machine
     methods = sorted({r.memory_method for r in result.latency})
     lat.caption = (f"{m.get('device_name')} | torch {m.get('torch')} | onnxruntime {m.get('onnxruntime')} "
-                   f"| {m.get('date')}\npeak memory: " + "; ".join(MEMORY_METHODS[k] for k in methods))
+                   f"| {m.get('date')}\npeak memory: " + "; ".join(MEMORY_METHODS[k] for k in methods)
+                   + "\neager/ORT (onnxruntime rows): eager PyTorch p50 / this p50 at the same batch "
+                     "(> 1x: onnxruntime is faster)")
     renderables: list[Any] = [sizes, lat]
     comparison = result.backend_comparison()
     if comparison:

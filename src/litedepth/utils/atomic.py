@@ -22,11 +22,25 @@ from typing import IO, Any
 from litedepth.errors import OutputError
 
 
+def _current_umask() -> int:
+    """The process umask, read without changing it where the system says it (Linux
+    ``/proc/self/status``): setting it to read it, as :func:`os.umask` must, would give files
+    that other threads create meanwhile the permissions of umask 0."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)  # the most private mask while it is read
+    os.umask(mask)
+    return mask
+
+
 def default_file_mode() -> int:
     """Permission bits a plain ``open()`` would give a new file (``0o666`` minus the umask)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
+    return 0o666 & ~_current_umask()
 
 
 def make_dirs(folder: str | Path) -> Path:
