@@ -90,7 +90,10 @@ def test_best_preset_through_the_cli_then_predict_and_evaluate(voc_with_teacher,
     assert main(["predict", *map(str, images), "--checkpoint", str(run / "checkpoints" / "last.ckpt"),
                  "--output", str(out)]) == 0
     meta = json.loads((out / "predictions.json").read_text())
-    assert meta["kind"] == "multitask" and meta["classes"][15] == "person" and meta["depth"]["kind"] == "disparity"
+    # format-2 manifest: the depth head's meaning (pseudo depth from a relative teacher) + the classes
+    assert meta["format"] == 2 and meta["model"]["task"] == "multitask" and meta["complete"] is True
+    assert meta["output_spec"]["kind"] == "relative-disparity" and meta["output_spec"]["num_classes"] == 21
+    assert meta["classes"][15] == "person"
     for img in images:
         seg = Image.open(out / f"{img.stem}_seg.png")
         assert seg.mode == "P" and seg.size == Image.open(img).size
