@@ -62,3 +62,20 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_model(tmp_path_factory: pytest.TempPathFactory):
+    """``tiny_hf_model(arch)``: the folder of a tiny random transformers depth model of ``arch``
+    (``depth-anything``, ``depth-anything-metric``, ``dpt``, ``zoedepth``; see
+    :mod:`tests.hf_tiny`), written once per session."""
+    from tests.hf_tiny import WRITERS
+
+    made: dict[str, Path] = {}
+
+    def get(arch: str) -> Path:
+        if arch not in made:
+            made[arch] = WRITERS[arch](tmp_path_factory.mktemp(f"tiny-{arch}"))
+        return made[arch]
+
+    return get

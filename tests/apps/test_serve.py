@@ -3,6 +3,7 @@ server (page and one prediction through its API with ``gradio_client``)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -368,3 +369,33 @@ def test_a_bad_model_stops_the_server_at_start_up_with_one_line(tmp_path, capsys
     assert main(["serve", *args, "--size", "32", "48", "--device", "cpu", "--port", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_foundation_model_backends_are_listed_and_served(tiny_hf_model):
+    """``--models hf:FOLDER``: a transformers depth model in the picker, its meaning from its
+    config (a metric Depth Anything gives metres, trained weights: no UNTRAINED label)."""
+    from litedepth.cli.main import build_parser
+    from litedepth.cli.serve import build_service
+
+    metric = f"hf:{tiny_hf_model('depth-anything-metric')}"
+    relative = str(tiny_hf_model("depth-anything"))  # a transformers folder, recognised without the prefix
+    args = build_parser().parse_args(["serve", "--models", f"{metric},{relative},lite-mono-tiny", "--size", "64",
+                                      "64", "--device", "cpu"])
+    service = build_service(args)
+    assert service.labels == [metric, relative, "lite-mono-tiny"]
+    assert [s.source for s in service.sources] == [metric, relative, None]
+    assert not service.sources[0].random_weights and service.sources[2].random_weights
+    assert set(service.check_models()) == set(service.labels)
+    rgb = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    r = service.predict(rgb, metric, near_m=1.0)
+    assert r.units == "metres" and r.depth.shape == (30, 40) and "UNTRAINED" not in r.summary
+    rel = service.predict(rgb, relative)
+    assert rel.units.startswith("relative disparity") and rel.messages == []  # no distance announced
+    gr = pytest.importorskip("gradio", reason="Gradio is not installed (pip install 'litedepth[serve]')")
+    from litedepth.apps.serve import build_app
+
+    config = json.dumps(build_app(service).get_config_file())
+    assert metric in config and "lite-mono-tiny (untrained: random weights)" in config
+    del gr
+    with pytest.raises(ConfigError, match="brings its own weights"):
+        default_sources([metric], weights={metric: "w.pth"})

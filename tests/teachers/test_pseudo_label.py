@@ -173,8 +173,11 @@ def test_missing_or_broken_teacher_folder_is_one_line(tiny_teacher_dir: Path, tm
 
 
 def test_a_hub_id_that_cannot_be_loaded_says_so() -> None:
-    with pytest.raises(CheckpointError, match="not a local folder, and no depth model"):
+    with pytest.raises(CheckpointError, match="not in the local Hugging Face cache, and HF_HUB_OFFLINE=1 forbids "
+                                              "downloading it: on a machine with internet run `hf download "
+                                              "no-such-org/no-such-model`") as info:
         HFDepthTeacher("no-such-org/no-such-model", device="cpu")
+    assert "\n" not in str(info.value)
 
 
 def test_cache_roundtrip_and_corrupt_file_is_recomputed(teacher: HFDepthTeacher, tmp_path: Path) -> None:

@@ -185,6 +185,10 @@ class ModelSource:
         weights: weights for ``network`` (a file or a folder of official files).
         checkpoint: a ``litedepth train`` checkpoint instead.
         onnx: an exported ``.onnx`` file, run by onnxruntime.
+        source: any other source of :func:`~litedepth.inference.load_model`: a transformers
+            depth model (``hf:owner/name``, ``hf:FOLDER``, a published name such as
+            ``depth-anything-v2-small``) or a litedepth network in the Hugging Face format
+            (``hub:owner/name`` or its folder).
     """
 
     label: str
@@ -192,6 +196,7 @@ class ModelSource:
     weights: str | None = None
     checkpoint: str | None = None
     onnx: str | None = None
+    source: str | None = None
 
     @property
     def random_weights(self) -> bool:
@@ -205,6 +210,8 @@ class ModelSource:
         spec and whether its weights are trained travel with it."""
         from litedepth.inference import Predictor
 
+        if self.source:
+            return Predictor.load(self.source, input_size=input_size, device=device)
         if self.onnx or self.checkpoint:
             return Predictor.load(self.onnx or self.checkpoint, network=self.network if self.checkpoint else None,
                                   input_size=input_size, device=device)
@@ -847,13 +854,31 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _other_source(name: str) -> bool:
+    """Whether ``name`` is a model source other than a registered name (``hf:``, ``hub:``, a
+    Hub-format or transformers folder, a published transformers model)."""
+    from litedepth.inference.hub import HUB_PREFIX, is_litedepth_folder
+    from litedepth.models.hf_depth import HF_PREFIX, is_transformers_depth_folder
+    from litedepth.weights import load_manifest
+
+    if name.startswith((HF_PREFIX, HUB_PREFIX)):
+        return True
+    if Path(name).is_dir():
+        return is_litedepth_folder(name) or is_transformers_depth_folder(name)
+    manifest = load_manifest()
+    return name in manifest and manifest.get(name).is_hf
+
+
 def default_sources(models: Sequence[str] | None = None, weights: dict[str, str] | None = None,
                     checkpoints: Sequence[str] = (), onnx_files: Sequence[str] = ()) -> list[ModelSource]:
     """Picker entries from command-line style options.
 
     Args:
         models: registered depth networks (default: all of them when nothing else is given;
-            ``lite-mono-tiny`` first).
+            ``lite-mono-tiny`` first), or other model sources of
+            :func:`~litedepth.inference.load_model`: ``hf:owner/name`` / ``hf:FOLDER`` (a
+            transformers depth model), ``hub:owner/name`` or a Hub-format folder (a litedepth
+            network), a published name of a transformers model.
         weights: ``{network: weights path}``; a network named here is added if missing.
         checkpoints: ``litedepth train`` checkpoints (labelled by file name).
         onnx_files: exported ONNX files (labelled ``<file> (onnxruntime)``).
@@ -870,6 +895,11 @@ def default_sources(models: Sequence[str] | None = None, weights: dict[str, str]
             names.append(name)
     sources = []
     for name in names:
+        if name not in list_models() and _other_source(name):
+            if name in weights:
+                raise ConfigError(f"--weights {name}=...: {name} brings its own weights")
+            sources.append(ModelSource(name, source=name))
+            continue
         if model_info(name).task != "depth":
             raise ConfigError(f"model {name!r} is a {model_info(name).task} network, not a depth network")
         sources.append(ModelSource(name, name, weights=weights.get(name)))

@@ -53,7 +53,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="output folder")
     depth = p.add_argument_group("depth")
     src = depth.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", help="registered depth network (with --weights; without, it is untrained)")
+    src.add_argument("--model", help="registered depth network (with --weights; without, it is untrained), a "
+                     "transformers depth model (hf:owner/name, hf:FOLDER; a metric one needs no --scale) or a "
+                     "litedepth network in the Hugging Face format (hub:owner/name or its folder)")
     src.add_argument("--checkpoint", help="checkpoint written by `litedepth train`")
     src.add_argument("--onnx", help="ONNX file written by `litedepth export`")
     src.add_argument("--depth-dir", help="recorded depth per frame (.npy metres, or PNG/PGM in --depth-encoding)")
@@ -176,6 +178,10 @@ def _run(args: argparse.Namespace, config: Any) -> int:
             raise ConfigError("the depth network has random (untrained) weights, so its distances are noise: give "
                               "trained weights (--checkpoint, --weights, --onnx), or --allow-untrained for timing "
                               "and tests")
+        if depth.spec.needs_alignment:  # no --scale helps: say so before suggesting one
+            raise ConfigError(f"this depth model predicts relative disparity ({depth.spec.units}): no single scale "
+                              "turns it into distances; use a metric model (e.g. a metric Depth Anything: hf:...-"
+                              "Metric-Indoor-Small-hf) or a relative depth model with --scale")
         if args.scale is None and not depth.spec.is_metric:
             raise ConfigError(f"this depth model is not metric ({depth.spec.units}): give --scale fixed:F, "
                               "calibrate:METRES or camera-height:METRES")

@@ -91,8 +91,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
     model = parser.add_argument_group("or: a trained model on an image/depth folder")
     model.add_argument("--checkpoint", type=Path, default=None, metavar="CKPT",
-                       help="checkpoint written by `litedepth train`; predictions are made on --data with the "
-                            "meaning the checkpoint records")
+                       help="checkpoint written by `litedepth train` (or any model source of predict --model: "
+                            "hf:owner/name, hub:owner/name, a Hub-format folder); predictions are made on --data with "
+                            "the meaning the model records")
     model.add_argument("--data", type=Path, default=None, metavar="DIR",
                        help="image/depth folder (images/ + depth/) to predict and score")
     model.add_argument("--data-split", default="test", choices=["train", "val", "test", "all"],

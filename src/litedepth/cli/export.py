@@ -1,4 +1,4 @@
-"""``litedepth export``: export a depth network to ONNX, with a parity check.
+"""``litedepth export``: export a depth network to ONNX (parity-checked) or the Hugging Face format.
 
 The file maps ``image`` (B, 3, H, W) float32 RGB in [0, 1] to ``pred`` (B, 1, H, W); what
 ``pred`` means (the network's output spec: metric or relative depth, sigmoid disparity with its
@@ -9,12 +9,20 @@ size; otherwise a warning and a fixed size). The onnxruntime output is compared 
 PyTorch before the file is written; the export fails when they differ by more than
 ``--atol`` x max(1, output scale).
 
+``--format hf`` writes a folder in the Hugging Face Hub format instead (config.json with the
+network, its options, output spec, training size and depth encoding and the weights'
+provenance; model.safetensors; a README.md model card with ``--evaluation`` reports and
+``--license``); ``--push-to owner/name`` also uploads it with huggingface_hub. Load it with
+``--model FOLDER`` or ``--model hub:owner/name`` in every command.
+
 Examples:
     litedepth export --model lite-mono --weights weights/lite-mono --format onnx \\
         --height 192 --width 640 --output lite-mono.onnx --dynamic-hw
     litedepth export --checkpoint runs/x/checkpoints/best.ckpt --output best.onnx
     litedepth export --checkpoint best.ckpt --output best-int8.onnx --precision int8 \\
         --calibration frames/          # images like the ones the network will see
+    litedepth export --checkpoint best.ckpt --format hf --output lite-mono-nyu/ \\
+        --evaluation metrics.json --license apache-2.0 --push-to me/lite-mono-nyu
 
 ``--precision fp16|int8`` converts the parity-checked float32 graph (int8: onnxruntime static
 quantisation calibrated on ``--calibration`` images, per-channel weights; see
@@ -37,18 +45,20 @@ if TYPE_CHECKING:  # building the command-line parser must not import torch
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("onnx",)
+FORMATS = ("onnx", "hf")
 PRECISIONS = ("fp32", "fp16", "int8")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("export", help="export a depth network to ONNX (parity-checked)",
+    p = subparsers.add_parser("export", help="export a depth network to ONNX (parity-checked) or the Hugging Face "
+                                             "format",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_arguments(p)
-    p.add_argument("--format", default="onnx", choices=FORMATS, help="export format")
+    p.add_argument("--format", default="onnx", choices=FORMATS,
+                   help="onnx (a .onnx file) or hf (a Hugging Face Hub folder: config.json, model.safetensors, README.md)")
     p.add_argument("--height", type=int, default=None, help="input height (default: training size)")
     p.add_argument("--width", type=int, default=None, help="input width (default: training size)")
-    p.add_argument("--output", required=True, help="destination .onnx file")
+    p.add_argument("--output", required=True, help="destination .onnx file (--format hf: a folder)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
     p.add_argument("--dynamic-hw", action="store_true", help="dynamic height and width too")
     p.add_argument("--head", choices=("auto", "depth", "logits"), default="auto",
@@ -66,12 +76,20 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="fp16/int8: largest depth abs_rel against float32 accepted (default 0.01)")
     p.add_argument("--int8-matmul", choices=("dynamic", "static", "float"), default="dynamic",
                    help="int8: how matrix products are quantised (default dynamic)")
+    hf = p.add_argument_group("Hugging Face format (--format hf)")
+    hf.add_argument("--evaluation", action="append", default=[], metavar="REPORT",
+                    help="a `litedepth evaluate --output` JSON for the model card (metrics and protocol); repeatable")
+    hf.add_argument("--license", default=None, help="licence identifier for the model card, e.g. apache-2.0")
+    hf.add_argument("--push-to", default=None, metavar="OWNER/NAME", help="also upload the folder to this Hub repository")
+    hf.add_argument("--private", action="store_true", help="create the --push-to repository as private")
     return p
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
     """``--model``, ``--weights``, ``--checkpoint`` (shared with ``litedepth profile``)."""
-    p.add_argument("--model", help="registered depth model name (see `litedepth models`)")
+    p.add_argument("--model", help="registered depth network (see `litedepth models`), a transformers depth model (hf:owner/name, "
+                        "hf:FOLDER, a published name such as depth-anything-v2-small) or a litedepth network "
+                        "saved in the Hugging Face format (hub:owner/name or its folder)")
     p.add_argument("--weights", help="weights: a folder of official files (encoder.pth + depth.pth), "
                                      "a file for the model's weights= option / a state dict, or a published "
                                      "name (`litedepth weights list`)")
@@ -82,7 +100,7 @@ def load_model_from_args(model: str | None, weights: str | None = None, checkpoi
     """The :class:`~litedepth.inference.LoadedModel` named on the command line (network, output
     spec, training size, weights provenance); a network without weights is warned about."""
     from litedepth.inference import load_model
-    from litedepth.models import model_info
+    from litedepth.models import list_models, model_info
 
     if checkpoint:
         if weights:
@@ -90,8 +108,7 @@ def load_model_from_args(model: str | None, weights: str | None = None, checkpoi
         return load_model(checkpoint, network=model)
     if not model:
         raise ConfigError("--model NAME or --checkpoint CKPT is required")
-    info = model_info(model)
-    if info.task == "pose":
+    if model in list_models() and model_info(model).task == "pose":
         raise ConfigError(f"model {model!r} is a pose network; depth, multi-task and segmentation networks export here")
     return load_model(model, weights=weights)
 
@@ -124,6 +141,10 @@ def run(args: argparse.Namespace) -> int:
     from litedepth.models.input_size import check_input_size
     from litedepth.utils.atomic import check_writable
 
+    if args.format == "hf":
+        return run_hf(args)
+    if args.evaluation or args.license or args.push_to or args.private:
+        raise ConfigError("--evaluation, --license, --push-to and --private go with --format hf")
     if args.precision == "int8" and not args.calibration:
         raise ConfigError("--precision int8 needs --calibration DIR (images to calibrate the activation ranges on)")
     loaded = load_model_from_args(args.model, args.weights, args.checkpoint)
@@ -179,4 +200,25 @@ def run(args: argparse.Namespace) -> int:
                    f"{par['a1']:.4f}", f"{len(q['excluded_nodes'])} ({', '.join(q['excluded_stages']) or 'none'})")
         qt.caption = f"{q['method']}; depth after median scaling"
         console.print(qt)
+    return 0
+
+
+def run_hf(args: argparse.Namespace) -> int:
+    """``--format hf``: save the network as a Hugging Face Hub folder (and push it)."""
+    from litedepth.inference.hub import push_to_hub, save_pretrained
+    from litedepth.utils.atomic import check_writable
+
+    if (args.height is not None or args.width is not None or args.dynamic_hw or args.head != "auto"
+            or args.precision != "fp32" or args.calibration or args.parity_images):
+        raise ConfigError("--height, --width, --dynamic-hw, --head, --precision, --calibration and --parity-images "
+                          "apply to ONNX; --format hf saves the float32 network at the size it was trained at")
+    loaded = load_model_from_args(args.model, args.weights, args.checkpoint)
+    check_writable(args.output)  # an unwritable destination fails before any work
+    folder = save_pretrained(loaded, args.output, evaluation=args.evaluation or None, license=args.license,
+                             model_id=args.push_to)
+    log.info("wrote %s (config.json, model.safetensors, README.md): %s, %s", folder, loaded.name,
+             loaded.spec.describe())
+    if args.push_to:
+        url = push_to_hub(folder, args.push_to, private=args.private or None)
+        log.info("pushed to %s", url)
     return 0

@@ -62,14 +62,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="image files, folders or glob patterns; a video file or camera index")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", help="checkpoint written by `litedepth train`")
-    src.add_argument("--model", help="registered model name (with --weights; without, the network is untrained)")
+    src.add_argument("--model", help="registered model name (with --weights; without, the network is untrained); a "
+                     "transformers depth model: hf:owner/name, hf:FOLDER or a published name (depth-anything-v2-small); "
+                     "a litedepth network in the Hugging Face format: hub:owner/name or its folder")
     src.add_argument("--onnx", help="an exported .onnx file, run by onnxruntime")
     p.add_argument("--weights", help="weights for --model: a file, or a folder of official Lite-Mono/Monodepth2 files")
     p.add_argument("--output-kind", default=None, metavar="KIND",
-                   help="what an --onnx file without litedepth metadata outputs: " + ", ".join(OUTPUT_KIND_FORMS))
+                   help="what an --onnx file without litedepth metadata (or an hf: model of a type litedepth does "
+                        "not know) outputs: " + ", ".join(OUTPUT_KIND_FORMS))
     p.add_argument("--output", required=True, help="output folder")
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"),
-                   help="network input size (default: the size the weights were trained at)")
+                   help="network input size (default: the size the weights were trained at); for an hf: model, the "
+                        "size setting of its own image processor (Depth Anything: S S = lower bound of its "
+                        "aspect-keeping resize, default 518 518)")
     p.add_argument("--batch-size", type=int, default=4, help="images per forward pass (default 4)")
     p.add_argument("--formats", default="npy,png16,color", help="comma list of npy, png16, color (default: all)")
     p.add_argument("--skip-bad", action="store_true",
@@ -135,9 +140,9 @@ def build_predictor(args: argparse.Namespace, tmp_dir: str):
 
     size = tuple(args.size) if args.size else None
     spec = parse_output_kind(args.output_kind) if getattr(args, "output_kind", None) else None
-    if spec is not None and not args.onnx:
-        raise ConfigError("--output-kind describes an --onnx file without litedepth metadata; checkpoints and "
-                          "registered networks record their own output")
+    if spec is not None and not (args.onnx or str(args.model or "").startswith("hf:")):
+        raise ConfigError("--output-kind describes an --onnx file without litedepth metadata (or an hf: model); "
+                          "checkpoints and registered networks record their own output")
     if args.weights and not args.model:
         raise ConfigError("--weights goes with --model")
     source = args.onnx or args.checkpoint or args.model

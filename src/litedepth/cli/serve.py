@@ -22,6 +22,7 @@ Examples:
     litedepth serve                                   # every registered depth network, random weights
     litedepth serve --models lite-mono --weights lite-mono=weights/lite-mono --port 8080
     litedepth serve --checkpoint runs/x/checkpoints/best.ckpt --onnx lite-mono.onnx
+    litedepth serve --models hf:depth-anything/Depth-Anything-V2-Metric-Indoor-Small-hf,lite-mono-tiny
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("serve", help="web demo: depth map and alert overlay in the browser",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default=None,
-                   help="comma list of registered depth networks for the picker (default: all)")
+                   help="comma list of models for the picker: registered depth networks, transformers depth models "
+                        "(hf:owner/name, hf:FOLDER, depth-anything-v2-small), litedepth networks in the Hugging "
+                        "Face format (hub:owner/name or a folder) (default: every registered depth network)")
     p.add_argument("--weights", type=_weights_pair, action="append", default=[], metavar="NAME=PATH",
                    help="weights for a network (a file, a folder of official files or a published name); repeatable")
     p.add_argument("--checkpoint", action="append", default=[], help="a `litedepth train` checkpoint; repeatable")

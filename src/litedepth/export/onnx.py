@@ -444,7 +444,7 @@ def export_onnx(
         :class:`OnnxExportResult` (path, parity checks, metadata, whether H/W are dynamic).
 
     Raises:
-        ConfigError: bad size or opset.
+        ConfigError: bad size or opset; a network that applies its own image processor.
         ExportError: the network does not run at this size or cannot be exported.
         ParityError: onnxruntime and eager PyTorch disagree beyond the tolerance (no file
             is written).
@@ -452,6 +452,10 @@ def export_onnx(
     height, width = int(height), int(width)
     if output not in OUTPUTS:
         raise ConfigError(f"unknown export output {output!r}; choose one of {', '.join(OUTPUTS)}")
+    if getattr(model, "own_preprocessing", False):
+        raise ConfigError(f"{getattr(model, 'model_name', type(model).__name__)} runs its own image processor inside "
+                          "forward (a transformers model), which ONNX export does not cover; distil it into a small "
+                          "network (`litedepth distill`) and export that, or run it with PyTorch")
     if output == "logits" and hasattr(model, "segmentation_only"):  # multi-task: deploy encoder + seg decoder
         declared = getattr(model, "output_spec", None)
         model_name = model_name or getattr(model, "model_name", None)

@@ -9,7 +9,22 @@
   output spec, training size and data encoding come from the checkpoint;
 * an **ONNX file** written by ``litedepth export`` (spec from its metadata);
 * a **folder of official files** or a **weights file**, with ``network=`` naming the
-  registered network.
+  registered network;
+* a **litedepth network in the Hugging Face format** (:mod:`litedepth.inference.hub`:
+  ``config.json`` + ``model.safetensors`` + ``README.md``, written by ``save_pretrained`` /
+  ``litedepth export --format hf``): a local folder (recognised by its ``config.json``) or
+  ``hub:owner/name[@revision]`` on the Hugging Face Hub;
+* a **transformers depth-estimation model** as a foundation-model backend
+  (:mod:`litedepth.models.hf_depth`): ``hf:owner/name[@revision]`` (Depth Anything V2, its
+  metric variants, DPT, ZoeDepth...), ``hf:/path/to/folder`` or a folder holding a
+  transformers ``config.json`` + ``preprocessor_config.json``, or a published name of such a
+  model (``depth-anything-v2-small``, ``litedepth weights list``). Its output meaning comes
+  from its config; it applies its own image processor (options: ``input_size`` = the
+  processor's size, ``revision``).
+
+Hub sources are fetched into the Hugging Face cache with ``huggingface_hub``; with
+``HF_HUB_OFFLINE=1`` only the cache is read, and a missing model is a one-line error naming
+what to download.
 
 It returns a :class:`LoadedModel`: the network, its :class:`~litedepth.models.spec.OutputSpec`,
 the input size, and :class:`WeightsInfo` (where the weights came from, their sha256, and
@@ -89,11 +104,15 @@ class LoadedModel:
         return "depth" if self.spec.kind == "depth" else "disparity"
 
     def describe(self) -> dict[str, Any]:
-        """JSON-ready description (the ``model`` block of ``predictions.json``)."""
-        return {"name": self.name, "task": self.task, "options": self.options,
-                "input_size": list(self.input_size), "weights": self.weights.to_dict(),
-                "training_depth_encoding": self.depth_encoding,
-                "precision": getattr(self.net, "precision", "fp32")}
+        """JSON-ready description (the ``model`` block of ``predictions.json``); a network that
+        applies its own image processor (a transformers backend) adds it under ``backend``."""
+        out = {"name": self.name, "task": self.task, "options": self.options,
+               "input_size": list(self.input_size), "weights": self.weights.to_dict(),
+               "training_depth_encoding": self.depth_encoding,
+               "precision": getattr(self.net, "precision", "fp32")}
+        if getattr(self.net, "own_preprocessing", False) and hasattr(self.net, "describe"):
+            out["backend"] = self.net.describe()
+        return out
 
 
 def warn_if_untrained(loaded: LoadedModel, where: str = "") -> None:
@@ -196,6 +215,30 @@ def _load_registered(network: str, weights: str | Path | None, options: dict[str
                        _default_class_names(net.output_spec), None, {})
 
 
+def _published_transformers_name(text: str) -> bool:
+    """Whether ``text`` names a transformers depth model of ``litedepth weights list``."""
+    from litedepth.weights import load_manifest
+
+    manifest = load_manifest()
+    return text in manifest and manifest.get(text).is_hf
+
+
+def _load_transformers(source: str | Path, spec: OutputSpec | None, network: str | None,
+                       options: dict[str, Any]) -> LoadedModel:
+    """A transformers depth model (``hf:`` source) as a :class:`LoadedModel`."""
+    from litedepth.models.hf_depth import load_hf_depth
+
+    if network is not None:
+        raise ConfigError(f"{source} is a transformers depth model, not the registered network {network!r}")
+    unknown = sorted(set(options) - {"revision", "input_size"})
+    if unknown:
+        raise ConfigError(f"{source}: options {unknown} do not apply to a transformers depth model "
+                          "(it takes revision and input_size)")
+    net = load_hf_depth(source, spec=spec, **options)
+    return LoadedModel(net, net.model_name, net.output_spec, net.input_size, net.weights_info, "depth", None, None,
+                       {k: v for k, v in options.items() if v is not None})
+
+
 def load_model(
     source: str | Path,
     *,
@@ -209,29 +252,48 @@ def load_model(
     """Load a network from any source (see the module docstring).
 
     Args:
-        source: registered name, ``.ckpt`` file, ``.onnx`` file, official weights folder, or
-            weights file.
+        source: registered name, ``.ckpt`` file, ``.onnx`` file, official weights folder,
+            weights file, a litedepth Hub folder or ``hub:owner/name``, or a transformers
+            depth model (``hf:owner/name``, ``hf:FOLDER``, a transformers folder, a published
+            name of one).
         weights: with a registered name: its weights (file, official folder).
         network: the registered network a folder or weights file belongs to (required for
             those); for a checkpoint, a check that it is of this network.
         device: for ONNX files, selects the onnxruntime provider.
-        spec: an explicit output spec; only for ONNX files that do not record one (a spec
-            that contradicts a recorded one is an error).
+        spec: an explicit output spec; only for ONNX files that do not record one and
+            transformers models of a type whose meaning is not known (a spec that contradicts a
+            recorded one is an error).
         warn_untrained: log a warning when the weights are random.
         options: network options for a registered name (without weights, or with a weights
             file the family's ``weights=`` option reads); onnxruntime session options
-            (``threads``, ``providers``, ``spin``) for an ONNX file.
+            (``threads``, ``providers``, ``spin``) for an ONNX file; ``revision`` (Hub sources)
+            and ``input_size`` (the image processor's size) for transformers models.
 
     Raises:
         ConfigError: unknown name, or a source that needs ``network=``.
         CheckpointError / DataError: unreadable or mismatching files.
     """
+    from litedepth.inference.hub import HUB_PREFIX, from_pretrained, is_litedepth_folder
+    from litedepth.models.hf_depth import HF_PREFIX, is_transformers_depth_folder
+
     text = str(source)
     path = Path(source)
+    transformers_model = False
+    if weights is not None and (text.startswith((HF_PREFIX, HUB_PREFIX)) or path.is_dir()
+                                and (is_litedepth_folder(path) or is_transformers_depth_folder(path))):
+        raise ConfigError(f"{source} brings its own weights; weights= ({weights}) goes with a registered network")
     if text in list_models():  # a registered name, even if a file of that name happens to exist here
         if network is not None and network != text:
             raise ConfigError(f"model {text!r} given with network {network!r}")
         loaded = _load_registered(text, weights, options)
+    elif text.startswith(HF_PREFIX):
+        loaded, transformers_model = _load_transformers(text, spec, network, options), True
+    elif text.startswith(HUB_PREFIX):
+        loaded = from_pretrained(text[len(HUB_PREFIX):], network=network, **options)
+    elif path.is_dir() and is_litedepth_folder(path):
+        loaded = from_pretrained(path, network=network, **options)
+    elif path.is_dir() and network is None and is_transformers_depth_folder(path):
+        loaded, transformers_model = _load_transformers(path, spec, network, options), True
     elif path.suffix.lower() == ".onnx":
         from litedepth.inference.onnx_backend import load_onnx_model
 
@@ -243,12 +305,16 @@ def load_model(
             raise ConfigError(f"{path}: a folder of official files or a weights file needs the network it belongs "
                               f"to (--model NAME); registered: {', '.join(list_models())}")
         loaded = _load_registered(network, path, options)
+    elif _published_transformers_name(text):
+        loaded, transformers_model = _load_transformers(text, spec, network, options), True
     elif path.suffix or "/" in text or "\\" in text:
-        raise CheckpointError(f"{path}: no such checkpoint, ONNX file, weights file or folder")
+        raise CheckpointError(f"{path}: no such checkpoint, ONNX file, weights file or folder (a Hugging Face "
+                              f"model needs its prefix: hf:{text} for a transformers depth model, hub:{text} for a "
+                              "litedepth network)")
     else:
         model_info(text)  # raises ConfigError listing the registered names
         raise AssertionError("unreachable")  # pragma: no cover
-    if spec is not None and path.suffix.lower() != ".onnx" and spec != loaded.spec:
+    if spec is not None and path.suffix.lower() != ".onnx" and not transformers_model and spec != loaded.spec:
         raise ConfigError(f"{source}: records output {loaded.spec.describe()}; the given spec "
                           f"{spec.describe()} contradicts it")
     if warn_untrained:

@@ -138,6 +138,8 @@ _to_rgb_array = to_rgb_array  # old private name, used by external code
 
 
 def _resize(t: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(t.shape[-2:]) == tuple(size):
+        return t.float()
     return F.interpolate(t.float(), size=size, mode="bilinear", align_corners=False)
 
 
@@ -182,7 +184,10 @@ class Predictor:
             ``output_spec`` (every network from :func:`litedepth.models.create_model` does).
         input_size: ``(height, width)`` each image is resized to (antialiased bilinear) before
             the network; default: the loaded model's training size. Must be a multiple of
-            the spec's ``size_multiple``.
+            the spec's ``size_multiple``. For a network that applies its own image processor
+            (``own_preprocessing``: the transformers backends of ``hf:`` sources) images are
+            passed at their own size and ``input_size`` sets the processor's size instead
+            (Depth Anything: the lower bound of its aspect-keeping resize).
         device: ``"cpu"``, ``"cuda"``; default CUDA when available.
         spec: the output spec of a module that does not declare one.
         postprocess: turns the network output into :class:`Prediction` objects (default:
@@ -238,9 +243,19 @@ class Predictor:
         self.spec = loaded.spec
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = loaded.net.eval().to(self.device)
-        from litedepth.models.input_size import check_input_size
+        #: the network applies its own image processor (a transformers backend): images reach it
+        #: at their own size, and ``input_size`` is the processor's size setting
+        self.own_preprocessing = bool(getattr(loaded.net, "own_preprocessing", False))
+        if self.own_preprocessing:
+            if input_size is not None:
+                loaded.net.set_input_size(input_size, "--size (the model's image processor size)")
+                loaded.input_size = tuple(loaded.net.input_size)
+            self.input_size = tuple(loaded.net.input_size)
+        else:
+            from litedepth.models.input_size import check_input_size
 
-        self.input_size = check_input_size(loaded.net, input_size or loaded.input_size, "--size (network input size)")
+            self.input_size = check_input_size(loaded.net, input_size or loaded.input_size,
+                                               "--size (network input size)")
         self.postprocess = postprocess
         names = list(class_names) if class_names else (loaded.class_names or [])
         self.class_names = names or [str(i) for i in range(self.spec.num_classes or 0)]
@@ -295,6 +310,11 @@ class Predictor:
         """
         sources = [str(im) if isinstance(im, (str, Path)) else None for im in images]
         arrays = [to_rgb_array(im) for im in images]
+        if self.own_preprocessing:
+            results = self._infer_native(arrays)
+            for r, src in zip(results, sources):
+                r.source = src
+            return results
         h, w = self.input_size
         batch = [F.interpolate(torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float().div_(255.0)[None],
                                size=(h, w), mode="bilinear", align_corners=False, antialias=True) for a in arrays]
@@ -304,6 +324,19 @@ class Predictor:
         for r, src in zip(results, sources):
             r.source = src
         return results
+
+    def _infer_native(self, arrays: list[np.ndarray]) -> list[Prediction]:
+        """Images at their own size, one forward pass per size (the network resizes them)."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, a in enumerate(arrays):
+            groups.setdefault((a.shape[0], a.shape[1]), []).append(i)
+        results: list[Prediction | None] = [None] * len(arrays)
+        for size, idx in groups.items():
+            x = torch.from_numpy(np.stack([arrays[i] for i in idx])).to(self.device).permute(0, 3, 1, 2).float() / 255.0
+            output = self.model(x)
+            for i, r in zip(idx, self._postprocess(output)(output, [size] * len(idx), self.spec)):
+                results[i] = r
+        return results  # type: ignore[return-value]
 
     def infer_image(self, image: Any) -> Prediction:
         """:class:`Prediction` for one image (a path, a PIL image or an RGB array)."""

@@ -3,7 +3,10 @@
 :class:`HFDepthTeacher` wraps any ``AutoModelForDepthEstimation`` checkpoint with its image
 processor (Depth Anything V2 Small/Base/Large, DPT with a DINOv2 backbone, ...), loaded from a
 local folder (``config.json`` + ``*.safetensors`` + ``preprocessor_config.json``; works
-offline) or a hub id (where the network allows).
+offline), a published name or a hub id. It is a batch front end to
+:class:`litedepth.models.hf_depth.HFDepthNetwork`, the one wrapper that the ``hf:`` sources of
+:func:`litedepth.inference.load_model` use too (pre-processing, output meaning and loading
+errors are described there).
 
 Depth Anything V2 (REFERENCE.md section 1): RGB / 255, resize keeping the aspect ratio with
 lower bound ``input_size`` (518), each side a multiple of 14, bicubic; ImageNet mean/std. The
@@ -22,7 +25,6 @@ Licences: Depth-Anything-V2-Small is Apache-2.0; Base and Large are CC-BY-NC-4.0
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import signal
@@ -34,13 +36,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from litedepth.data.io import read_rgb
-from litedepth.errors import CheckpointError, ConfigError, DataError
+from litedepth.errors import ConfigError, DataError
+from litedepth.models.hf_depth import licence_note, load_hf_depth
 from litedepth.teachers.cache import PseudoLabelCache
-from litedepth.weights import load_manifest, resolve
 
 log = logging.getLogger(__name__)
 
@@ -63,109 +64,26 @@ IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 KILL_AFTER_ENV = "LITEDEPTH_TEST_KILL_AFTER"
 
 
-def licence_note(model_id: str) -> str:
-    """Licence of a Depth Anything V2 checkpoint, from its id or folder name.
-
-    Example:
-        >>> licence_note("depth-anything/Depth-Anything-V2-Small-hf")
-        'Apache-2.0 (Depth Anything V2 Small)'
-    """
-    name = str(model_id).lower()
-    if "depth-anything-v2" in name or "depth_anything_v2" in name:
-        if "small" in name:
-            return "Apache-2.0 (Depth Anything V2 Small)"
-        if "base" in name or "large" in name:
-            size = "Base" if "base" in name else "Large"
-            return f"CC-BY-NC-4.0, non-commercial (Depth Anything V2 {size})"
-    return ("unknown: check the model card (Depth Anything V2 Small is Apache-2.0; Base/Large are "
-            "CC-BY-NC-4.0)")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-#: files a local teacher folder needs (weights: one of WEIGHT_FILES or sharded safetensors)
-TEACHER_FILES = ("config.json", "preprocessor_config.json")
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-
-
-def _looks_like_path(text: str) -> bool:
-    """True for what can only be a local path (a hub id is ``name`` or ``org/name``)."""
-    if text.startswith(("/", "./", "../", "~")) or "\\" in text or text.endswith("/") or text.count("/") > 1:
-        return True
-    first = text.split("/", 1)[0]
-    return "/" in text and Path(first).is_dir()  # "models/da2" where ./models exists
-
-
-def check_teacher_source(model_id: str) -> bool:
-    """Check a ``--teacher`` value before loading; returns True for a local folder.
-
-    A local folder must hold ``config.json``, ``preprocessor_config.json`` and the weights
-    (``model.safetensors``, sharded ``model-*.safetensors`` or ``pytorch_model.bin``).
-
-    Raises:
-        DataError: a path that does not exist or is not a folder, or a folder missing files.
-    """
-    path = Path(model_id).expanduser()
-    if path.is_dir():
-        missing = [name for name in TEACHER_FILES if not (path / name).is_file()]
-        if not any((path / w).is_file() for w in WEIGHT_FILES) and not list(path.glob("model-*.safetensors")):
-            missing.append(" or ".join(WEIGHT_FILES))
-        if missing:
-            raise DataError(path, f"teacher folder lacks {', '.join(missing)} (a Hugging Face depth model saved "
-                                  "with save_pretrained, plus its image processor)")
-        return True
-    if path.exists():
-        raise DataError(path, "teacher is a file; give the folder holding config.json, the weights and "
-                              "preprocessor_config.json, or a Hugging Face hub id")
-    if _looks_like_path(model_id):
-        raise DataError(path, "teacher folder not found")
-    return False
-
-
-def _load_teacher(model_id: str, local: bool, kwargs: dict[str, Any]) -> tuple[Any, Any]:
-    """``(image processor, depth model)`` of a checked folder or a hub id; one-line errors."""
-    from transformers import AutoImageProcessor, AutoModelForDepthEstimation
-    from transformers.utils import logging as hf_logging
-
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # our own progress bars only
-    try:
-        return (AutoImageProcessor.from_pretrained(model_id, **kwargs),
-                AutoModelForDepthEstimation.from_pretrained(model_id, **kwargs))
-    except Exception as exc:  # noqa: BLE001 - any failure to load a user's folder / id is a user error
-        first = (str(exc).splitlines() or [""])[0][:300]
-        if local:
-            raise CheckpointError(f"{model_id}: broken teacher folder, cannot load a depth model + image processor "
-                                  f"from it ({type(exc).__name__}: {first})") from None
-        raise CheckpointError(f"{model_id}: not a local folder, and no depth model + image processor could be "
-                              f"loaded for this Hugging Face hub id (offline? set HF_HUB_OFFLINE=0 where the "
-                              f"network allows): {first}") from None
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
 class HFDepthTeacher:
     """A Hugging Face depth model + its image processor, as a batch predictor.
+
+    A thin layer over :class:`~litedepth.models.hf_depth.HFDepthNetwork` (the same wrapper the
+    ``hf:`` sources of :func:`litedepth.inference.load_model` use): one pre-processing, one
+    output meaning, whether a model labels photos or predicts them.
 
     Args:
         model_id_or_path: local checkpoint folder, a published name downloaded with
             ``litedepth weights download`` (e.g. ``"depth-anything-v2-small"``), or a hub id
-            (e.g. ``"depth-anything/Depth-Anything-V2-Small-hf"``).
+            (e.g. ``"depth-anything/Depth-Anything-V2-Small-hf"``); ``hf:`` prefix accepted.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; ``None`` = CUDA when available.
         revision: hub revision (branch, tag or commit); ignored for local folders.
         input_size: the resize lower bound (shorter side) of the processor, e.g. 518;
             ``None`` keeps the processor's own setting.
 
     Attributes:
-        output_kind: ``"relative_disparity"`` or ``"metric_depth"`` (from the config's
-            ``depth_estimation_type``; models without it are assumed relative).
+        output_kind: ``"relative_disparity"`` or ``"metric_depth"`` (from the network's
+            :class:`~litedepth.models.spec.OutputSpec`, read from the model's config).
+        network: the :class:`~litedepth.models.hf_depth.HFDepthNetwork`.
         model, processor: the loaded transformers objects.
 
     Example:
@@ -180,64 +98,49 @@ class HFDepthTeacher:
         revision: str | None = None,
         input_size: int | None = 518,
     ) -> None:
-        self.model_id = str(model_id_or_path)
-        self.licence = licence_note(self.model_id)
-        manifest = load_manifest()
-        if not Path(self.model_id).exists() and self.model_id in manifest:
-            self.licence = manifest.get(self.model_id).licence
-            self.model_id = str(resolve(self.model_id, network="teacher:hf-depth-estimation", manifest=manifest))
-        local = check_teacher_source(self.model_id)
-        self.local = local
-        kwargs: dict[str, Any] = {} if local or revision is None else {"revision": revision}
-        self.processor, self.model = _load_teacher(self.model_id, local, kwargs)
-        self.model.eval().requires_grad_(False)
+        if input_size is not None and int(input_size) < 14:
+            raise ConfigError(f"input_size must be >= 14, got {input_size}")
+        local = Path(str(model_id_or_path)).expanduser().exists()
+        self.network = load_hf_depth(model_id_or_path, revision=None if local else revision,
+                                     input_size=None if input_size is None else int(input_size), what="teacher")
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.model.to(torch.device(device))
+        self.network.to(torch.device(device))
+        self.model_id = str(model_id_or_path)
+        self.local = self.network.local
+        self.licence = self.network.licence
         self.revision = revision
-        self.commit_hash = getattr(self.model.config, "_commit_hash", None)
-        if input_size is not None:
-            s = int(input_size)
-            if s < 14:
-                raise ConfigError(f"input_size must be >= 14, got {input_size}")
-            size = getattr(self.processor, "size", None)
-            if isinstance(size, dict) and "shortest_edge" in size:
-                self.processor.size = {"shortest_edge": s}
-            else:
-                self.processor.size = {"height": s, "width": s}
+        self.commit_hash = self.network.commit
         self.input_size = input_size
-        kind = getattr(self.model.config, "depth_estimation_type", None) or "relative"
-        self.output_kind = "metric_depth" if kind == "metric" else "relative_disparity"
-        self.max_depth = getattr(self.model.config, "max_depth", None) if kind == "metric" else None
+        spec = self.network.output_spec
+        self.output_kind = "metric_depth" if spec.is_metric else "relative_disparity"
+        self.max_depth = getattr(self.model.config, "max_depth", None) if spec.is_metric else None
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.network.model
+
+    @property
+    def processor(self) -> Any:
+        return self.network.processor
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        return next(self.network.parameters()).device
 
     def preprocessing(self) -> dict[str, Any]:
         """The processor's pre-processing settings (JSON-able)."""
-        p = self.processor
-        keys = ("size", "keep_aspect_ratio", "ensure_multiple_of", "resample", "do_rescale", "rescale_factor",
-                "do_normalize", "image_mean", "image_std", "do_pad", "size_divisor")
-        out: dict[str, Any] = {"processor": type(p).__name__}
-        for k in keys:
-            if hasattr(p, k):
-                v = getattr(p, k)
-                out[k] = v if isinstance(v, (bool, int, float, str, type(None))) else _jsonable(v)
-        out["output_resize"] = "bilinear, align_corners=True, to the original image size"
-        return out
+        return self.network.preprocessing()
 
     def processed_size(self, height: int, width: int) -> tuple[int, int]:
         """``(h, w)`` the processor resizes an ``height x width`` image to (the network's input)."""
-        dummy = np.zeros((int(height), int(width), 3), np.uint8)
-        return tuple(self.processor(images=dummy, return_tensors="pt")["pixel_values"].shape[-2:])  # type: ignore[return-value]
+        return self.network.processed_size(height, width)
 
     def as_module(self) -> torch.nn.Module:
         """The teacher as a network on RGB ``(B, 3, h, w)`` in ``[0, 1]`` already at its processed
         size (see :meth:`processed_size`), returning its raw map ``(B, 1, h, w)``: the
         processor's normalisation, then the model. For profiling next to litedepth networks."""
-        return TeacherNetwork(self.model, getattr(self.processor, "image_mean", None),
-                              getattr(self.processor, "image_std", None))
+        return self.network.core()
 
     def describe(self) -> dict[str, Any]:
         """JSON-able description recorded in the pseudo-label manifest (computed once)."""
@@ -254,10 +157,10 @@ class HFDepthTeacher:
             "depth_estimation_type": getattr(self.model.config, "depth_estimation_type", None),
             "max_depth": self.max_depth,
             "licence": self.licence,
+            "weights": self.network.weights_info.to_dict(),
         }
-        if self.local:
-            weights = sorted(Path(self.model_id).glob("*.safetensors"))
-            desc["weights_sha256"] = {w.name: _sha256(w) for w in weights}
+        if isinstance(self.network.weights_info.sha256, dict):
+            desc["weights_sha256"] = dict(self.network.weights_info.sha256)
         self._description = desc
         return dict(desc)
 
@@ -266,8 +169,8 @@ class HFDepthTeacher:
         """Teacher maps of a batch of images.
 
         Args:
-            images: ``(H, W, 3)`` uint8 RGB arrays; sizes may differ (images of one
-                pre-processed size are batched together).
+            images: ``(H, W, 3)`` uint8 RGB arrays; sizes may differ (images of one size are
+                batched together).
 
         Returns:
             One float32 ``(H, W)`` map per image at its original size (relative disparity
@@ -277,47 +180,18 @@ class HFDepthTeacher:
         for im in arrays:
             if im.ndim != 3 or im.shape[2] != 3:
                 raise ValueError(f"images must be (H, W, 3) uint8 RGB, got shape {im.shape}")
-        pixel = [self.processor(images=im, return_tensors="pt")["pixel_values"] for im in arrays]
         groups: dict[tuple[int, ...], list[int]] = {}
-        for i, pv in enumerate(pixel):
-            groups.setdefault(tuple(pv.shape[-2:]), []).append(i)
+        for i, im in enumerate(arrays):
+            groups.setdefault(im.shape[:2], []).append(i)
         out: list[np.ndarray | None] = [None] * len(arrays)
         dev = self.device
         for idx in groups.values():
-            batch = torch.cat([pixel[i] for i in idx]).to(dev)
-            pred = self.model(pixel_values=batch).predicted_depth  # (B, h, w)
+            batch = torch.stack([torch.from_numpy(arrays[i]) for i in idx])
+            x = batch.to(dev).permute(0, 3, 1, 2).float().div_(255.0)
+            maps = self.network(x)[:, 0]
             for j, i in enumerate(idx):
-                h, w = arrays[i].shape[:2]
-                m = F.interpolate(pred[j][None, None].float(), size=(h, w), mode="bilinear", align_corners=True)
-                out[i] = m[0, 0].cpu().numpy().astype(np.float32)
+                out[i] = maps[j].cpu().numpy().astype(np.float32)
         return out  # type: ignore[return-value]
-
-
-class TeacherNetwork(torch.nn.Module):
-    """A transformers depth model as ``forward(rgb in [0, 1]) -> (B, 1, h, w)`` map (see
-    :meth:`HFDepthTeacher.as_module`); mean / std default to ImageNet's."""
-
-    def __init__(self, model: torch.nn.Module, mean: Sequence[float] | None, std: Sequence[float] | None) -> None:
-        super().__init__()
-        self.model = model
-        self.model_name = getattr(getattr(model, "config", None), "_name_or_path", None) or type(model).__name__
-        self.register_buffer("mean", torch.tensor(mean or (0.485, 0.456, 0.406), dtype=torch.float32).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(std or (0.229, 0.224, 0.225), dtype=torch.float32).view(1, 3, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(pixel_values=(x - self.mean) / self.std).predicted_depth[:, None]
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, (bool, int, float, str, type(None))):
-        return v
-    if hasattr(v, "value"):  # enums such as PILImageResampling
-        return _jsonable(v.value)
-    return str(v)
 
 
 # ============================================================================ frame sources
@@ -441,7 +315,7 @@ def _make_module(teacher: HFDepthTeacher, cache: PseudoLabelCache, on_written: C
 
         def __init__(self) -> None:
             super().__init__()
-            self.teacher_model = teacher.model  # registered so Lightning moves it to the device
+            self.teacher_model = teacher.network  # registered so Lightning moves it to the device
 
         def predict_step(self, batch: dict[str, list[Any]], batch_idx: int) -> int:
             maps = teacher.predict(batch["image"])
