@@ -24,7 +24,7 @@ from litedepth.teachers.cache import PseudoLabelCache
 
 from .test_self_supervised import _evaluate
 
-STEPS = 120
+STEPS = 100  # measured: distilled abs_rel 0.183 vs plain 0.323 at 80 steps; 0.166 distilled at 100
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ def corridor_video(tmp_path_factory):
     root = tmp_path_factory.mktemp("corridor_video")
     # Two fixed corridor scenes (the scenes of make_sequence(SceneConfig(seed=0 / 1))). From
     # scratch and in a few hundred steps, convergence depends on the scene: on some darker,
-    # low-contrast scenes the pose network has not found the motion yet by step 300.
+    # low-contrast scenes the pose network has not found the motion yet after a few hundred steps.
     make_dataset(root, n_sequences=2, frames_per_sequence=60, cfg=SceneConfig(kind="corridor", height=64, width=192),
                  sequence_seeds=[0, 1])
     return root
@@ -61,7 +61,8 @@ def test_self_supervised_training_learns_depth_and_pose(corridor_video):
     assert not {t.name for t in train.targets} & {t.name for t in test.targets}
     task = SelfSupervisedDepthTask("monodepth2-resnet18", lr=1e-4, scheduler="none")
     untrained, constant, untrained_cos = _evaluate(task, test)
-    trainer = L.Trainer(max_steps=300, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+    # 160 steps: measured abs_rel / constant 0.97 at 40 steps, 0.64 at 120, 0.58 at 160, 0.55 at 200
+    trainer = L.Trainer(max_steps=160, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, limit_val_batches=0, accelerator="cpu")
     trainer.fit(task, DataLoader(train, batch_size=4, shuffle=True, num_workers=0, drop_last=True))
     trained, _, cos = _evaluate(task, test)
