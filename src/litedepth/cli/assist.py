@@ -50,7 +50,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("assist", help="near-object alerts from a camera, video or images",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", required=True, help="camera index (0), video file, image folder or glob")
-    p.add_argument("--output", required=True, help="output folder")
+    p.add_argument("--output", required=True, help="folder for events.jsonl (alerts), annotated.mp4 and summary.json (created)")
     depth = p.add_argument_group("depth")
     src = depth.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="registered depth network (with --weights; without, it is untrained), a "
@@ -73,12 +73,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     depth.add_argument("--hfov", type=float, default=70.0, help="camera horizontal field of view, degrees (default 70)")
     depth.add_argument("--intrinsics", help="fx,fy,cx,cy in pixels of the source frames (overrides --hfov)")
     det = p.add_argument_group("detector")
-    det.add_argument("--detector", default="ssdlite", choices=("ssdlite", "fasterrcnn", "yolo", "ground-truth"))
+    det.add_argument("--detector", default="ssdlite", choices=("ssdlite", "fasterrcnn", "yolo", "ground-truth"),
+                     help="object detector: torchvision SSDlite (fast) or Faster R-CNN, Ultralytics YOLO (extra), "
+                          "or boxes from --detections (default ssdlite)")
     det.add_argument("--detector-weights", help="torchvision .pth (or its published name, e.g. "
                                                 "ssdlite320-mobilenet-v3-large-coco) / YOLO .pt (default: torchvision's "
                                                 "cache path, then litedepth's weights cache)")
     det.add_argument("--detections", help="JSON boxes per frame for --detector ground-truth")
-    det.add_argument("--score-threshold", type=float, default=0.5)
+    det.add_argument("--score-threshold", type=float, default=0.5,
+                     help="detections below this confidence are ignored (default 0.5)")
     pol = p.add_argument_group("alerts")
     pol.add_argument("--bands", default="1,2", help="band limits in metres, near,close[,...] (default 1,2)")
     pol.add_argument("--band-names", help="comma list, one more than --bands (default near,close,far)")
@@ -91,7 +94,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     out = p.add_argument_group("output")
     out.add_argument("--speech", action=argparse.BooleanOptionalAction, default=True,
                      help="speak alerts with espeak-ng when installed (default on)")
-    out.add_argument("--annotated", choices=("video", "frames", "none"), default="video")
+    out.add_argument("--annotated", choices=("video", "frames", "none"), default="video",
+                     help="write the frames with boxes, distances and alerts drawn as an H.264 video, as PNGs, "
+                          "or not at all (default video)")
     out.add_argument("--log-objects", action="store_true", help="also write objects.jsonl (every object, every frame)")
     out.add_argument("--no-inset", action="store_true", help="no depth inset in annotated frames")
     out.add_argument("--max-frames", type=int, help="stop after N frames")

@@ -55,7 +55,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "(default depth-anything-v2-small, Apache-2.0)")
     t.add_argument("--labels", type=Path, help="pseudo-label cache folder (default OUT/teacher_labels)")
     t.add_argument("--teacher-input-size", type=int, default=518, help="teacher resize lower bound; 0 = processor's")
-    t.add_argument("--teacher-batch-size", type=int, default=4)
+    t.add_argument("--teacher-batch-size", type=int, default=4,
+                   help="images per teacher forward pass while labelling (default 4)")
     t.add_argument("--teacher-device", help="cpu, cuda, cuda:N (default: CUDA when available)")
     s = p.add_argument_group("student")
     s.add_argument("--network", help="registered disparity network (default lite-mono-tiny)")
@@ -69,7 +70,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     tr = p.add_argument_group("training")
     tr.add_argument("--epochs", type=int, help="epochs (default 20)")
     tr.add_argument("--max-steps", type=int, help="stop after this many steps")
-    tr.add_argument("--batch-size", type=int, help="default 8")
+    tr.add_argument("--batch-size", type=int, help="images per training step of the student (default 8)")
     tr.add_argument("--workers", type=int, dest="num_workers", help="image-reading workers (default 2)")
     tr.add_argument("--val-fraction", type=float, help="held-out share, at least one image (default 0.1)")
     tr.add_argument("--seed", type=int, help="global and split seed (default 0, or the preset's split_seed)")

@@ -161,7 +161,9 @@ def add_segmentation_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seg-data", type=Path, default=None, metavar="DIR",
                    help="PASCAL VOC 2012 folder (layout voc) or images + masks folder (layout folder); "
                         "the model comes from --checkpoint or --seg-model")
-    g.add_argument("--seg-layout", choices=["voc", "folder"], default="voc")
+    g.add_argument("--seg-layout", choices=["voc", "folder"], default="voc",
+                   help="voc: JPEGImages/ + SegmentationClass/ + ImageSets/Segmentation/; folder: images and masks "
+                        "matched by name (default voc)")
     g.add_argument("--seg-split", default="val", help="VOC split file name, or train/val/test/all of a folder")
     g.add_argument("--seg-model", default=None, help="registered segmentation model (instead of --checkpoint)")
     g.add_argument("--seg-weights", default=None, help="local weights file (or published name) for --seg-model")

@@ -47,8 +47,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="--calib-format matrix: a 3x4 P2 @ R0_rect @ Tr_velo_to_cam or 4x4 lidar2img (mmdetection3d) "
         "as text (12/16 numbers), JSON or .npy, one file for every frame or a folder of one file per frame stem",
     )
-    parser.add_argument("--root", type=Path, required=True, help="input folder")
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--root", type=Path, required=True,
+                        help="KITTI folder: raw data (<date>/<drive>/...) or object format (image_2/, velodyne/, calib/)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="folder for the 16-bit ground-truth PNGs (metres x 256, 0 = no point) (created)")
     parser.add_argument(
         "--split", type=Path, default=None,
         help="frames to export, in order (raw: Monodepth2 lines '<date>/<drive> <frame> l|r'; "

@@ -70,7 +70,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--output-kind", default=None, metavar="KIND",
                    help="what an --onnx file without litedepth metadata (or an hf: model of a type litedepth does "
                         "not know) outputs: " + ", ".join(OUTPUT_KIND_FORMS))
-    p.add_argument("--output", required=True, help="output folder")
+    p.add_argument("--output", required=True, help="folder the maps and predictions.json are written to (created)")
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"),
                    help="network input size (default: the size the weights were trained at); for an hf: model, the "
                         "size setting of its own image processor (Depth Anything: S S = lower bound of its "

@@ -41,7 +41,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "kitti-raw: a split file (default: every left frame under --root)")
     p.add_argument("--img-ext", default=".jpg", help="kitti-raw image extension (.jpg or .png)")
     p.add_argument("--out", required=True, type=Path, help="cache folder (manifest.json + frames/)")
-    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--batch-size", type=int, default=4, help="frames per teacher forward pass (default 4)")
     p.add_argument("--input-size", type=int, default=518,
                    help="teacher resize lower bound in pixels (Depth Anything V2: 518); 0 = processor's own")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N, mps (default: auto)")

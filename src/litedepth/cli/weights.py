@@ -32,7 +32,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     dl.add_argument("--force", action="store_true", help="download again even when present")
     dl.add_argument("--no-progress", action="store_true", help="no progress bar")
     path = sub.add_parser("path", help="print the local file or folder of downloaded weights")
-    path.add_argument("name", metavar="NAME")
+    path.add_argument("name", metavar="NAME", help="a name from `litedepth weights list`")
     return p
 
 
