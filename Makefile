@@ -20,10 +20,11 @@ demo: $(STAMP)
 	$(BIN)/litedepth demo --output demo_output $(DEMO_ARGS)
 
 # TEST_WORKERS processes (pytest-xdist) share the cores, one thread each; test files stay whole on
-# one worker (module fixtures are built once) and the longest training files start first (tests/conftest.py).
+# one worker (module fixtures are built once) and, in collection order (--no-loadscope-reorder), the
+# longest training files start first (tests/conftest.py).
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
 test-fast: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m "not slow"

@@ -81,10 +81,9 @@ def tiny_hf_model(tmp_path_factory: pytest.TempPathFactory):
     return get
 
 
-#: Test files with the longest training runs, longest first (CPU seconds on 2 cores). They are
-#: collected first so that, with ``pytest -n 2 --dist loadfile`` (``make test``), each starts at
-#: once on its own worker and the many short files fill the other worker meanwhile; without
-#: xdist the order changes nothing but the order.
+#: Test files with the longest training runs, longest first. They are collected first so that
+#: with ``make test`` (``pytest -n 2 --dist loadfile --no-loadscope-reorder``) each starts at once
+#: on a worker while the many short files fill the other; without xdist only the order changes.
 LONGEST_FIRST = (
     "tests/tasks/test_self_supervised.py",
     "tests/tasks/test_distillation_oracle.py",
