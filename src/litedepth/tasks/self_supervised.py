@@ -32,10 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from litedepth.errors import ConfigError
 from litedepth.geometry.depth import disp_to_depth
 from litedepth.geometry.warp import inverse_warp
 from litedepth.losses.photometric import min_reprojection_loss, photometric_error
 from litedepth.losses.smoothness import edge_aware_smoothness
+from litedepth.losses.terms import resolve_loss_terms
 from litedepth.models import create_model
 from litedepth.models.spec import OutputSpec
 from litedepth.tasks.card import CardMixin
@@ -77,6 +79,10 @@ class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
         chamfer_weight: w2 of seed 001: Chamfer distance between the bin centres of a network
             built with ``bins=...`` and ``chamfer_points`` points sampled from the normalised
             teacher disparity (zero-disparity pixels excluded).
+        loss_terms: more terms by name with their weights, ``{"name": weight}``: registered
+            names (:func:`litedepth.losses.terms.register_loss_term`) or
+            ``"package.module:function"``; each adds ``weight * term(batch, outputs)`` to the
+            total and is logged as ``train/<name>``.
     """
 
     def __init__(
@@ -112,12 +118,14 @@ class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
         fused_optimizer: bool | None = None,
         compile: bool = False,
         compile_backend: str = "inductor",
+        loss_terms: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         ids = [f if f == "s" else int(f) for f in frame_ids]
         if not ids or ids[0] != 0 or len(ids) < 2:
             raise ValueError(f"frame_ids must start with 0 and name at least one source, got {frame_ids}")
         self.save_hyperparameters()
+        self.loss_terms = resolve_loss_terms(loss_terms)  # unknown names fail here, before training
         self.frame_ids = ids
         self.net = create_model(network, **(network_options or {}))
         self.temporal = [f for f in frame_ids[1:] if f != "s"]
@@ -203,6 +211,11 @@ class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
         if "teacher" in batch and (self.hparams.distillation_weight > 0 or self.hparams.chamfer_weight > 0):
             losses.update(self._teacher_losses(outputs, batch["teacher"].float()))
             losses["loss"] = losses["loss"] + losses.get("distillation", 0.0) + losses.get("chamfer", 0.0)
+        for name, (weight, term) in self.loss_terms.items():
+            if name in losses:
+                raise ConfigError(f"loss_terms: {name!r} is a built-in term of this task; use another name")
+            losses[name] = weight * term(batch, outputs)
+            losses["loss"] = losses["loss"] + losses[name]
         return losses
 
     def _teacher_losses(self, outputs: Any, teacher: Tensor) -> dict[str, Tensor]:
@@ -228,11 +241,9 @@ class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
         losses = self.compute_losses(batch)
         bs = batch["frames"].shape[0]
         self.log("train/loss", losses["loss"], prog_bar=True, on_step=True, on_epoch=True, batch_size=bs)
-        self.log("train/photometric", losses["photometric"], on_step=False, on_epoch=True, batch_size=bs)
-        self.log("train/smoothness", losses["smoothness"], on_step=False, on_epoch=True, batch_size=bs)
-        for key in ("distillation", "chamfer"):
-            if key in losses:
-                self.log(f"train/{key}", losses[key], on_step=False, on_epoch=True, batch_size=bs)
+        for key, value in losses.items():  # every term by its name, weighted as it enters the total
+            if key != "loss":
+                self.log(f"train/{key}", value, on_step=False, on_epoch=True, batch_size=bs)
         return losses["loss"]
 
     # ------------------------------------------------------------------ validation
