@@ -51,7 +51,7 @@ def _real_root() -> Path:
 def _frames_from(paths: list[Path]) -> list[np.ndarray]:
     import torch.nn.functional as F
 
-    from litedepth.data.io import read_rgb
+    from litedepth.io.images import read_rgb
 
     out = []
     for p in paths:

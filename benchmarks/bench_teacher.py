@@ -12,7 +12,7 @@ monodepth2 and the CLI's default ``--img-ext``).
 
 Timed: :func:`litedepth.teachers.hf.run_pseudo_labels` (what ``litedepth pseudo-label
 --dataset images`` calls) end to end over every frame into a fresh
-:class:`~litedepth.teachers.cache.PseudoLabelCache` folder: Lightning ``Trainer.predict``
+:class:`~litedepth.io.pseudo_labels.PseudoLabelCache` folder: Lightning ``Trainer.predict``
 set-up, image reading, the processor's pre-processing, the forward pass, the resize of
 each map back to 375x1242, the float16 ``.npz`` writes and the manifest. One untimed warm-up
 run (batch 8, then batch 1 on a few frames) comes first. Loading the teacher is timed once,
@@ -173,7 +173,7 @@ def _quiet() -> None:
 
 def _label_once(frames_dir: Path, teacher: Any, cache_dir: Path, batch_size: int, device: str,
                 subset: int | None = None) -> tuple[float, _PhaseTimer, Any]:
-    from litedepth.teachers.cache import PseudoLabelCache
+    from litedepth.io.pseudo_labels import PseudoLabelCache
     from litedepth.teachers.hf import ImageFolderFrames, run_pseudo_labels
 
     source = ImageFolderFrames(frames_dir)

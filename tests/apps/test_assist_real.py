@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from litedepth.cli.main import main
-from litedepth.data.io import read_rgb
-from litedepth.utils.video_io import VideoWriter, open_source
+from litedepth.io.images import read_rgb
+from litedepth.io.video import VideoWriter, open_source
 from tests.conftest import real_subdir
 from tests.helpers import run_cli
 
@@ -58,7 +58,7 @@ def test_assist_on_real_video(nyu_video, ssdlite_weights, tmp_path):
 
 def _assist_on_random_frames(tmp_path, onnx, ssdlite_weights) -> dict:
     """Run ``assist --onnx`` on two random frames; the header line of its event log."""
-    from litedepth.utils.video_io import ImageSequenceWriter
+    from litedepth.io.video import ImageSequenceWriter
 
     frames = ImageSequenceWriter(tmp_path / "frames")
     rng = np.random.default_rng(0)

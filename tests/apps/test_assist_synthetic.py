@@ -110,7 +110,7 @@ def test_disparity_model_through_the_python_api(walk, tmp_path):
     from litedepth.apps.assist import AssistConfig, AssistPipeline, run_assist
     from litedepth.apps.detectors import ScriptedDetector
     from litedepth.apps.scale import CameraHeightScale
-    from litedepth.utils.video_io import open_source
+    from litedepth.io.video import open_source
 
     seq = walk["seq"]
 
@@ -142,7 +142,7 @@ def test_interrupted_run_keeps_complete_outputs(walk, tmp_path):
     from litedepth.apps.assist import AssistPipeline, DepthFiles, run_assist
     from litedepth.apps.detectors import ScriptedDetector
     from litedepth.apps.scale import MetricScale
-    from litedepth.utils.video_io import open_source
+    from litedepth.io.video import open_source
 
     def stop_after_four(result):
         if result.frame.index == 3:

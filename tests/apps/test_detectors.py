@@ -11,7 +11,7 @@ import pytest
 
 from litedepth.apps.detectors import ScriptedDetector, TorchvisionDetector, create_detector, torchvision_weights_info
 from litedepth.errors import CheckpointError, ConfigError, DataError
-from litedepth.utils.video_io import Frame
+from litedepth.io.video import Frame
 
 
 def _frame(i: int = 0, name: str | None = None) -> Frame:

@@ -14,7 +14,7 @@ import torch
 from litedepth.cli.main import main
 from litedepth.data.distill import TeacherLabelDataset, resize_target, split_keys, teacher_disparity
 from litedepth.errors import ConfigError, DataError
-from litedepth.teachers.cache import PseudoLabelCache
+from litedepth.io.pseudo_labels import PseudoLabelCache
 from tests.conftest import REPO_ROOT, real_subdir
 from tests.teachers.conftest import write_tiny_depth_anything
 

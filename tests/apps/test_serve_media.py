@@ -28,7 +28,7 @@ def service():
 
 
 def test_examples_are_synthetic_scenes_the_same_at_every_start(examples, tmp_path):
-    from litedepth.utils.video_io import VideoFileSource
+    from litedepth.io.video import VideoFileSource
 
     assert [p.name for p in examples.images] == ["synthetic_room.png", "synthetic_street.png",
                                                  "synthetic_corridor.png"]
@@ -144,7 +144,7 @@ def test_bad_video_uploads_are_refused_with_the_file_named(service, tmp_path):
     (tmp_path / "big.mp4").write_bytes(b"\0" * 3000)
     with pytest.raises(DataError, match=r"^big\.mp4: upload of 0\.0 MB is over the limit"):
         predict_video_file(small, tmp_path / "big.mp4", None, tmp_path)
-    from litedepth.utils.video_io import VideoWriter
+    from litedepth.io.video import VideoWriter
 
     with VideoWriter(tmp_path / "wide.mp4", 5) as w:
         w.write(np.zeros((40, 60, 3), np.uint8))

@@ -88,7 +88,7 @@ def test_predict_from_checkpoint_matches_python_api(tmp_path):
 def test_evaluate_checkpoint_on_folder_matches_direct_computation(tmp_path):
     import lightning as L
 
-    from litedepth.data.io import read_depth
+    from litedepth.io.images import read_depth
     from litedepth.inference import Predictor
     from litedepth.metrics.evaluate import evaluate_arrays
     from litedepth.tasks import SupervisedDepthTask

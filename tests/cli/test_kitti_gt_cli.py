@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from litedepth.cli.kitti_gt import add_parser, run
-from litedepth.data.io import read_depth
+from litedepth.io.images import read_depth
 from litedepth.errors import ConfigError, DataError
 from litedepth.utils.arrays import read_map_archive
 from tests.conftest import real_subdir

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from litedepth.data.io import (
+from litedepth.io.images import (
     DEPTH_ENCODINGS,
     read_depth,
     read_image_size,

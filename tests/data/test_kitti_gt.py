@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from litedepth.data.io import read_depth
+from litedepth.io.images import read_depth
 from litedepth.data.kitti_gt import (
     export_object_gt,
     export_raw_gt,

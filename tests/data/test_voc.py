@@ -22,7 +22,7 @@ from litedepth.data.segmentation import (
 )
 from litedepth.data.voc import VOC_CLASSES, list_voc_split, voc_palette
 from litedepth.errors import ConfigError, DataError
-from litedepth.teachers.cache import PseudoLabelCache
+from litedepth.io.pseudo_labels import PseudoLabelCache
 from tests.conftest import real_subdir
 
 

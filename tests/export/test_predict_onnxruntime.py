@@ -38,7 +38,7 @@ def test_backends_agree_on_images(tmp_path):
 
 
 def test_onnx_file_on_a_video(tmp_path):
-    from litedepth.utils.video_io import VideoWriter, open_source
+    from litedepth.io.video import VideoWriter, open_source
 
     torch.manual_seed(0)
     path = export_onnx(create_model("lite-mono-tiny"), tmp_path / "tiny.onnx", 32, 48).path

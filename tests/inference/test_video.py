@@ -11,7 +11,7 @@ import torch
 
 from litedepth.errors import ConfigError
 from litedepth.inference.video import TemporalSmoother, frame_difference, predict_video, temporal_flicker
-from litedepth.utils.video_io import ImageSequenceSource, VideoWriter, open_source
+from litedepth.io.video import ImageSequenceSource, VideoWriter, open_source
 from tests.helpers import probe_video
 
 H, W = 40, 64
@@ -112,7 +112,7 @@ def test_frame_difference_values():
 
 @pytest.mark.real_data
 def test_cut_detector_on_real_frames(real_data):
-    from litedepth.data.io import read_rgb
+    from litedepth.io.images import read_rgb
     from tests.conftest import real_subdir
 
     kitti = real_subdir(real_data, "kitti_odometry_gray_slambook2")
@@ -161,7 +161,7 @@ class _CameraStoppedByCtrlC:
         self.n = n
 
     def __iter__(self):
-        from litedepth.utils.video_io import Frame
+        from litedepth.io.video import Frame
 
         for i in range(self.n):
             yield Frame(i, _scene_image(0, shift=i), i / self.fps)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from litedepth.inference.visualize import depth_figure, save_figure
+from litedepth.utils.visualize import depth_figure, save_figure
 
 H, W = 24, 32
 
@@ -56,7 +56,7 @@ def test_map_with_colorbar_bar_colours_match_the_map_at_each_tick():
     colour a pixel of that value has on the map (depth coloured by 1 / depth, near = bright)."""
     import matplotlib
 
-    from litedepth.inference.visualize import ColourScale, colorize, map_with_colorbar
+    from litedepth.utils.visualize import ColourScale, colorize, map_with_colorbar
 
     depth = np.linspace(0.5, 8.0, 30 * 40, dtype=np.float32).reshape(30, 40)
     depth[0, 0] = 0.0  # no depth: black, and a note under the map says so
@@ -84,7 +84,7 @@ def test_map_with_colorbar_bar_colours_match_the_map_at_each_tick():
 
 
 def test_colour_scale_ticks_for_a_narrow_range_have_enough_digits():
-    from litedepth.inference.visualize import ColourScale
+    from litedepth.utils.visualize import ColourScale
 
     ticks = ColourScale(1 / 0.2004, 1 / 0.1996, invert=True).ticks()
     assert len(set(ticks)) >= 3 and all(0.1996 <= t <= 0.2004 for t in ticks)

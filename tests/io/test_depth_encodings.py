@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from litedepth.data.io import read_depth
+from litedepth.io.images import read_depth
 from litedepth.errors import ConfigError, DataError
 from litedepth.io.depth_encodings import (
     decode_depth,

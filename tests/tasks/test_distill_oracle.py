@@ -17,11 +17,11 @@ import pytest
 import torch
 
 from litedepth.data.distill import DistillDataModule
-from litedepth.data.io import read_depth
+from litedepth.io.images import read_depth
 from litedepth.data.synthetic import SceneConfig, make_dataset
 from litedepth.metrics.agreement import affine_agreement, constant_agreement
 from litedepth.tasks import AffineDistillationTask
-from litedepth.teachers.cache import PseudoLabelCache
+from litedepth.io.pseudo_labels import PseudoLabelCache
 
 STEPS = 60
 SIZE = (48, 64)

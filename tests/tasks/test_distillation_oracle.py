@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 from litedepth.data.synthetic import SceneConfig, make_dataset
 from litedepth.data.video import SyntheticSequenceDataset
 from litedepth.tasks import SelfSupervisedDepthTask
-from litedepth.teachers.cache import PseudoLabelCache
+from litedepth.io.pseudo_labels import PseudoLabelCache
 
 from .test_self_supervised import _evaluate
 

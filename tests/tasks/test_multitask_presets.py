@@ -15,7 +15,7 @@ from PIL import Image
 
 from litedepth.cli.main import main
 from litedepth.data.voc import voc_palette
-from litedepth.teachers.cache import PseudoLabelCache
+from litedepth.io.pseudo_labels import PseudoLabelCache
 from tests.conftest import REPO_ROOT
 
 # preset -> (first decoder, weight copy, order) of seed 002 table 3

@@ -12,7 +12,7 @@ from litedepth.cli.train import build_parser
 from litedepth.data.synthetic import SceneConfig, make_dataset
 from litedepth.data.video import SyntheticSequenceDataset
 from litedepth.profiling.flops import count_macs
-from litedepth.teachers.cache import PseudoLabelCache
+from litedepth.io.pseudo_labels import PseudoLabelCache
 from tests.conftest import REPO_ROOT
 from tests.helpers import run_cli
 

@@ -12,7 +12,7 @@ from litedepth.data.synthetic import SceneConfig, make_dataset
 from litedepth.data.video import SyntheticSequenceDataset
 from litedepth.errors import DataError
 from litedepth.tasks import SelfSupervisedDepthTask
-from litedepth.teachers.cache import PseudoLabelCache
+from litedepth.io.pseudo_labels import PseudoLabelCache
 
 
 @pytest.fixture(scope="module")

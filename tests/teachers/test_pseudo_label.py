@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from litedepth.cli import main as cli_main
-from litedepth.data.io import read_rgb
+from litedepth.io.images import read_rgb
 from litedepth.errors import CheckpointError, DataError
 from litedepth.teachers import (
     HFDepthTeacher,

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from litedepth.cli.main import main
-from litedepth.data.io import read_depth
+from litedepth.io.images import read_depth
 from litedepth.errors import DataError
 from litedepth.metrics import evaluate_folders
-from litedepth.teachers.cache import PseudoLabelCache
+from litedepth.io.pseudo_labels import PseudoLabelCache
 from litedepth.utils.arrays import load_npy, open_npz
 
 

@@ -11,7 +11,7 @@ import base64
 import numpy as np
 import pytest
 
-from litedepth.utils.video_io import VideoWriter
+from litedepth.io.video import VideoWriter
 from tests.helpers import find_chromium
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")

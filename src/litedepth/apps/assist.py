@@ -6,7 +6,7 @@ detector finds objects; each object's distance is a low percentile of the metric
 box or mask (:func:`litedepth.apps.alerts.object_distance`); :class:`~litedepth.apps.alerts.AlertPolicy`
 tracks objects and decides what to announce.
 
-:func:`run_assist` drives a :class:`~litedepth.utils.video_io.FrameSource` through the
+:func:`run_assist` drives a :class:`~litedepth.io.video.FrameSource` through the
 pipeline and writes into an output folder:
 
 * ``events.jsonl`` — one JSON object per line: first a ``"type": "header"`` line (source,
@@ -49,7 +49,7 @@ from litedepth.apps.speech import NullSpeaker, Speaker
 from litedepth.errors import ConfigError, DataError, OutputError
 from litedepth.models.spec import OutputSpec, to_depth
 from litedepth.utils.atomic import atomic_write_bytes, first_missing, make_dirs
-from litedepth.utils.video_io import Frame, FrameSource, ImageSequenceWriter, VideoWriter
+from litedepth.io.video import Frame, FrameSource, ImageSequenceWriter, VideoWriter
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class DepthFiles:
         self.by_stem = {p.stem: p for p in self.files}
 
     def __call__(self, frame: Frame) -> np.ndarray:
-        from litedepth.data.io import read_depth
+        from litedepth.io.images import read_depth
 
         if frame.name is not None:
             path = self.by_stem.get(frame.name)
@@ -346,7 +346,7 @@ def annotate(result: FrameResult, band_names: tuple[str, ...] = ("near", "close"
     """
     import cv2
 
-    from litedepth.inference.visualize import colorize
+    from litedepth.utils.visualize import colorize
 
     img = result.frame.rgb.copy()
     h, w = img.shape[:2]

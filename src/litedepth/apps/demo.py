@@ -259,7 +259,7 @@ def _run(cfg: DemoConfig, phases: _Phases) -> dict[str, Any]:
     import torch
 
     from litedepth.data import DepthDataModule
-    from litedepth.inference.visualize import depth_figure, save_figure
+    from litedepth.utils.visualize import depth_figure, save_figure
     from litedepth.metrics.evaluate import evaluate_arrays
     from litedepth.tasks import SupervisedDepthTask
     from litedepth.tasks.engine import build_trainer, training_summary

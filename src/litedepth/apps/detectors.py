@@ -17,7 +17,7 @@ cache path ``$TORCH_HOME/hub/checkpoints/<file name>``, then litedepth's weights
 reads a local ``.pt``. A missing file is a :class:`~litedepth.errors.DataError` that says which
 file to fetch and where to put it (or the ``litedepth weights download`` command).
 
-Every detector maps a :class:`~litedepth.utils.video_io.Frame` to a list of
+Every detector maps a :class:`~litedepth.io.video.Frame` to a list of
 :class:`~litedepth.apps.alerts.Detection` (boxes in the frame's pixels, class names, scores,
 masks where the model gives them).
 
@@ -41,7 +41,7 @@ import numpy as np
 
 from litedepth.apps.alerts import Detection
 from litedepth.errors import CheckpointError, ConfigError, DataError
-from litedepth.utils.video_io import Frame
+from litedepth.io.video import Frame
 from litedepth.weights import is_present, load_manifest, local_path, resolve
 from litedepth.utils.torch_files import load_torch_file
 

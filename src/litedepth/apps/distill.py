@@ -196,7 +196,7 @@ def run_distill(cfg: DistillConfig) -> DistillReport | None:
     import torch
 
     from litedepth.data.distill import DistillDataModule, teacher_disparity
-    from litedepth.data.io import read_rgb
+    from litedepth.io.images import read_rgb
     from litedepth.export.onnx import export_onnx
     from litedepth.inference.predictor import Predictor, load_checkpoint_model
     from litedepth.metrics.agreement import affine_agreement, constant_agreement
@@ -204,7 +204,7 @@ def run_distill(cfg: DistillConfig) -> DistillReport | None:
     from litedepth.profiling.latency import machine_info
     from litedepth.tasks.distill import OUTPUT, OUTPUT_NOTE, AffineDistillationTask
     from litedepth.tasks.engine import build_trainer, find_resume_checkpoint
-    from litedepth.teachers.cache import PseudoLabelCache
+    from litedepth.io.pseudo_labels import PseudoLabelCache
     from litedepth.teachers.hf import HFDepthTeacher, ImageFolderFrames, run_pseudo_labels
 
     _check(cfg)

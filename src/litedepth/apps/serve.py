@@ -332,7 +332,7 @@ def detector_overlay(detector: Any, percentile: float = 15.0) -> OverlayFn:
 
     Args:
         detector: anything with ``detect(frame) -> list[Detection]`` for a
-            :class:`~litedepth.utils.video_io.Frame`, e.g. from
+            :class:`~litedepth.io.video.Frame`, e.g. from
             :func:`litedepth.apps.detectors.create_detector` (SSDlite, Faster R-CNN, YOLO).
         percentile: percentile of the valid depth inside a box (or mask) taken as the
             object's distance (:func:`~litedepth.apps.alerts.object_distance`).
@@ -344,7 +344,7 @@ def detector_overlay(detector: Any, percentile: float = 15.0) -> OverlayFn:
         the close limit (near first, then nearest and most central).
     """
     from litedepth.apps.alerts import AlertConfig, AlertPolicy, Observation, object_distance
-    from litedepth.utils.video_io import Frame
+    from litedepth.io.video import Frame
 
     def overlay(rgb: np.ndarray, depth: np.ndarray, units: str, near_m: float, close_m: float) -> OverlayResult:
         from PIL import Image, ImageDraw, ImageFont
@@ -416,7 +416,7 @@ class ServeResult:
         latency_ms: network time (pre- and post-processing included).
         depth_view: ``(H', W', 3)`` uint8 the map with its colour bar, tick values, unit and
             the model's name (and whether it is untrained) written on it
-            (:func:`~litedepth.inference.visualize.map_with_colorbar`).
+            (:func:`~litedepth.utils.visualize.map_with_colorbar`).
         quantity: ``"depth"``, or ``"disparity"`` for a relative-disparity network.
         label: the picker entry that made it.
         untrained: the network has random weights.
@@ -446,7 +446,7 @@ _WARNING_RGB = (200, 0, 0)
 
 def _depth_view(values: np.ndarray, label: str, untrained: bool, units: str, quantity: str) -> np.ndarray:
     """The map with its colour bar and what it is, for the page."""
-    from litedepth.inference.visualize import map_with_colorbar
+    from litedepth.utils.visualize import map_with_colorbar
 
     heads = [(label, (0, 0, 0))]
     if untrained:
@@ -568,7 +568,7 @@ class DepthService:
             :class:`ServeResult` at the image's resolution.
         """
         from litedepth.inference.predictor import to_rgb_array
-        from litedepth.inference.visualize import colorize
+        from litedepth.utils.visualize import colorize
 
         if rgb is None:
             raise DataError(None, "no image: upload one or take a webcam snapshot")

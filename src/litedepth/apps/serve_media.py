@@ -82,7 +82,7 @@ def make_examples(folder: str | Path, size: tuple[int, int] = EXAMPLE_SIZE, vide
         images.append(path)
     video = None
     if video_frames > 0:
-        from litedepth.utils.video_io import VideoWriter
+        from litedepth.io.video import VideoWriter
 
         seq = make_sequence(SceneConfig(kind="corridor", height=h // 2 // 2 * 2, width=w // 2 // 2 * 2, seed=2),
                             int(video_frames))
@@ -268,7 +268,7 @@ class _CappedFrames:
     def __iter__(self) -> Iterator[Any]:
         import cv2
 
-        from litedepth.utils.video_io import Frame
+        from litedepth.io.video import Frame
 
         for frame in self.source:
             if frame.index >= self.max_frames:
@@ -314,7 +314,7 @@ def predict_video_file(service: Any, path: str | Path, label: str | None, folder
         DataError: empty, over a cap, or not a decodable video (naming the file).
     """
     from litedepth.inference.video import predict_video
-    from litedepth.utils.video_io import VideoFileSource
+    from litedepth.io.video import VideoFileSource
 
     path = Path(path)
     shown = name or path.name

@@ -175,7 +175,7 @@ def _run(args: argparse.Namespace, config: Any) -> int:
     from litedepth.apps.detectors import create_detector
     from litedepth.apps.scale import parse_scale
     from litedepth.apps.speech import make_speaker
-    from litedepth.utils.video_io import open_source
+    from litedepth.io.video import open_source
 
     with open_source(args.source, fps=args.fps, skip_bad=args.skip_bad) as source:  # first: a wrong source fails before models load
         depth = build_depth(args)

@@ -206,7 +206,7 @@ def _progress(args: argparse.Namespace) -> bool:
 def _model_items(args: argparse.Namespace, loaded: Any) -> list[tuple[str, Any, Any]]:
     """``(name, prediction, ground truth)`` for every image of ``--data`` at native resolution."""
     from litedepth.data.folder import FolderDepthDataset
-    from litedepth.data.io import read_depth, read_image_size
+    from litedepth.io.images import read_depth, read_image_size
     from litedepth.errors import DataError
     from litedepth.inference import Predictor
 

@@ -140,7 +140,7 @@ def predict_relative_poses(
     import torch
 
     from litedepth.data.augment import resize_frames
-    from litedepth.data.io import read_rgb
+    from litedepth.io.images import read_rgb
 
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     net = net.to(dev).eval()

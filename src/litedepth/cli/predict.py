@@ -115,7 +115,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def video_input(args: argparse.Namespace) -> str | None:
     """The video file / camera index / frame folder to read as a video, or ``None`` for images."""
-    from litedepth.utils.video_io import VIDEO_EXTS
+    from litedepth.io.video import VIDEO_EXTS
 
     is_video = [i.strip().isdigit() or Path(i).suffix.lower() in VIDEO_EXTS for i in args.inputs]
     if not (any(is_video) or args.as_video):
@@ -168,7 +168,7 @@ def run_video(args: argparse.Namespace, predictor: Any, source_spec: str) -> int
     """Depth video (and per-frame ``.npy``) for one video file, camera or frame folder."""
     from litedepth.inference.video import predict_video
     from litedepth.metrics.prediction_files import write_manifest
-    from litedepth.utils.video_io import open_source
+    from litedepth.io.video import open_source
 
     if not predictor.spec.is_depth:
         raise ConfigError(f"{predictor.loaded.name} predicts {predictor.spec.kind}: depth videos need a depth network")
@@ -210,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
     video = video_input(args)
     images = None if video is not None else collect_images(args.inputs)  # bad inputs fail before models load
     if pointcloud is not None and images:  # implausible intrinsics fail before any output is written
-        from litedepth.data.io import read_image_size
+        from litedepth.io.images import read_image_size
 
         pointcloud.camera.for_image(*read_image_size(images[0]))
     with tempfile.TemporaryDirectory(prefix="litedepth-predict-") as tmp:

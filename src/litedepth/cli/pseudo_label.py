@@ -76,7 +76,7 @@ def build_frames(name: str, root: Path, split: str | None, img_ext: str = ".jpg"
 
 
 def run(args: argparse.Namespace) -> int:
-    from litedepth.teachers.cache import PseudoLabelCache
+    from litedepth.io.pseudo_labels import PseudoLabelCache
     from litedepth.teachers.hf import HFDepthTeacher, run_pseudo_labels
     from litedepth.utils.logging import route_library_logs
 

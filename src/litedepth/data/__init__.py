@@ -1,6 +1,6 @@
 """Datasets, readers and data modules.
 
-Names are imported lazily so that ``import litedepth.data.io`` does not pull in Lightning.
+Names are imported lazily so that ``import litedepth.io.images`` does not pull in Lightning.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ _EXPORTS = {
     "FolderDepthDataset": "litedepth.data.folder",
     "match_pairs": "litedepth.data.folder",
     "split_indices": "litedepth.data.folder",
-    "read_rgb": "litedepth.data.io",
-    "read_depth": "litedepth.data.io",
-    "write_depth_png": "litedepth.data.io",
-    "DEPTH_ENCODINGS": "litedepth.data.io",
+    "read_rgb": "litedepth.io.images",
+    "read_depth": "litedepth.io.images",
+    "write_depth_png": "litedepth.io.images",
+    "DEPTH_ENCODINGS": "litedepth.io.images",
     "VideoDataModule": "litedepth.data.video_module",
     "SequenceDataset": "litedepth.data.video",
     "SyntheticSequenceDataset": "litedepth.data.video",

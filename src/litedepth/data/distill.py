@@ -2,7 +2,7 @@
 
 Layout: any folder of images (searched recursively, keys = relative POSIX paths, as
 ``litedepth pseudo-label --dataset images`` writes them) and a pseudo-label cache folder
-(:class:`~litedepth.teachers.cache.PseudoLabelCache`) holding one teacher map per image at the
+(:class:`~litedepth.io.pseudo_labels.PseudoLabelCache`) holding one teacher map per image at the
 image's own size. No video, no depth sensor.
 
 Teacher maps become *disparity* targets: a relative teacher's output is used as is (affine-
@@ -25,10 +25,10 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from litedepth.data.folder import resize_pair
-from litedepth.data.io import read_rgb
+from litedepth.io.images import read_rgb
 from litedepth.errors import ConfigError, DataError
-from litedepth.teachers.cache import PseudoLabelCache
-from litedepth.teachers.hf import ImageFolderFrames
+from litedepth.io.pseudo_labels import PseudoLabelCache
+from litedepth.data.frames import ImageFolderFrames
 
 log = logging.getLogger(__name__)
 

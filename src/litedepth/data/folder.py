@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from litedepth.data.io import read_depth, read_rgb
+from litedepth.io.images import read_depth, read_rgb
 from litedepth.errors import ConfigError, DataError
 from litedepth.io.depth_encodings import DepthEncoding, encoding_for_file, parse_encoding
 

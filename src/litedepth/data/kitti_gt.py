@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from litedepth.data.io import read_image_size, write_depth_png
+from litedepth.io.images import read_image_size, write_depth_png
 from litedepth.errors import ConfigError, DataError
 from litedepth.geometry.calibration import (
     VeloToImage,

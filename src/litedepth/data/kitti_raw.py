@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from litedepth.data.augment import ColorJitter, resize_intrinsics
-from litedepth.data.io import read_image_size, read_rgb
+from litedepth.io.images import read_image_size, read_rgb
 from litedepth.data.kitti_gt import SplitEntry, read_split_file
 from litedepth.data.video import (
     KITTI_STEREO_BASELINE,

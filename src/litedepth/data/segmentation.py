@@ -25,7 +25,7 @@ Depth targets (optional, for the multi-task model), one of:
   are min-max normalised per image to ``[0, 1]`` (``teacher_normalisation="auto"``), so the
   depth head learns a relative map in the units of the seed's pseudo depth images;
 * ``depth_dir``: ground-truth depth files ``NAME.png|npy`` in metres (``depth_encoding`` as in
-  :func:`litedepth.data.io.read_depth`), e.g. the synthetic generator's ``depth/``.
+  :func:`litedepth.io.images.read_depth`), e.g. the synthetic generator's ``depth/``.
 
 Augmentation (training only) is joint, so image, mask and depth stay aligned: a random scale
 ``s`` from ``scale_range`` of the image resized to cover ``size`` (aspect kept; bilinear for
@@ -54,7 +54,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from litedepth.data.io import read_depth, read_rgb
+from litedepth.io.images import read_depth, read_rgb
 from litedepth.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -329,7 +329,7 @@ class SegmentationDataset(Dataset):
         self.cache = None
         self.teacher_normalisation = "none"
         if pseudo_labels is not None:
-            from litedepth.teachers.cache import MANIFEST_NAME, PseudoLabelCache
+            from litedepth.io.pseudo_labels import MANIFEST_NAME, PseudoLabelCache
 
             cache_root = Path(pseudo_labels)
             if not (cache_root / MANIFEST_NAME).is_file():

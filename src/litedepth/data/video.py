@@ -60,7 +60,7 @@ from litedepth.data.augment import (
     resize_intrinsics,
 )
 from litedepth.data.folder import split_indices
-from litedepth.data.io import read_depth, read_rgb
+from litedepth.io.images import read_depth, read_rgb
 from litedepth.data.synthetic import read_poses_txt, relative_transform
 from litedepth.errors import ConfigError, DataError
 
@@ -433,7 +433,7 @@ class SequenceDataset(Dataset):
         nearest neighbour (zero-disparity sky pixels stay exactly zero, no value is blended with
         them) and flipped with the frames.
         """
-        from litedepth.teachers.cache import PseudoLabelCache
+        from litedepth.io.pseudo_labels import PseudoLabelCache
 
         root = Path(cache_root)
         if not root.is_dir():

@@ -41,7 +41,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from litedepth.data.augment import ColorJitter
-from litedepth.data.io import read_image_size, read_rgb
+from litedepth.io.images import read_image_size, read_rgb
 from litedepth.data.video import (
     STEREO,
     FrameId,

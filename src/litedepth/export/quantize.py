@@ -137,7 +137,7 @@ def calibration_frames(folder: str | Path, height: int, width: int, limit: int |
     import torch
     import torch.nn.functional as F
 
-    from litedepth.data.io import read_rgb
+    from litedepth.io.images import read_rgb
 
     root = Path(folder)
     if not root.is_dir():

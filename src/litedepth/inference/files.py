@@ -115,7 +115,7 @@ def write_prediction(out_dir: Path, stem: str, pred: Prediction, formats: set[st
     """Write one prediction in ``formats`` (atomic writes); returns the files written."""
     from PIL import Image
 
-    from litedepth.inference.visualize import colorize, save_png
+    from litedepth.utils.visualize import colorize, save_png
     from litedepth.utils.atomic import atomic_open
 
     written: list[Path] = []
@@ -189,7 +189,7 @@ def predict_files(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from litedepth.data.io import read_rgb
+    from litedepth.io.images import read_rgb
 
     if batch_size < 1:
         raise ConfigError("--batch-size must be >= 1")

@@ -115,7 +115,7 @@ def to_rgb_array(image: Any) -> np.ndarray:
     from PIL import Image
 
     if isinstance(image, (str, Path)):
-        from litedepth.data.io import read_rgb
+        from litedepth.io.images import read_rgb
 
         return read_rgb(image)
     if isinstance(image, Image.Image):

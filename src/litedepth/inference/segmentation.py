@@ -175,7 +175,7 @@ def evaluate_segmentation(
     Returns:
         ``{"miou", "pixel_acc", "iiou", "iou": {class name: IoU or None}, "count"}``.
     """
-    from litedepth.data.io import read_rgb
+    from litedepth.io.images import read_rgb
     from litedepth.data.segmentation import read_mask
     from litedepth.metrics.segmentation import SegmentationMetrics
 

@@ -14,7 +14,7 @@ when the mean absolute difference of 32 x 32 grey thumbnails of consecutive fram
 thumbnail by 0.01-0.1, a cut to another scene by 0.2 or more.
 
 :func:`predict_video` runs a :class:`~litedepth.inference.Predictor` over a
-:class:`~litedepth.utils.video_io.FrameSource` (video file, camera, image sequence) and
+:class:`~litedepth.io.video.FrameSource` (video file, camera, image sequence) and
 writes a depth video at the input's frame rate: the colourised map alone (``layout="depth"``)
 or the input and the map side by side (``"side-by-side"``), optionally one ``.npy`` per
 frame. The colour range follows the smoothed 2nd-98th percentiles of the map (reset at
@@ -23,7 +23,7 @@ the depth does not.
 
 Example:
     >>> from litedepth.inference import Predictor
-    >>> from litedepth.utils.video_io import open_source
+    >>> from litedepth.io.video import open_source
     >>> predictor = Predictor.from_name("lite-mono-tiny")  # doctest: +SKIP
     >>> with open_source("walk.mp4") as src:  # doctest: +SKIP
     ...     result = predict_video(predictor, src, "out/walk_depth.mp4", smoothing=0.5)
@@ -175,7 +175,7 @@ class VideoDepthResult:
         seconds: wall-clock time; ``frames / seconds`` is the processing rate.
         interrupted: stopped by Ctrl+C (the video holds the frames before it).
         codec: the video's codec: ``"h264"`` (plays in browsers), or ``"mp4v"`` / ``"mjpeg"``
-            (OpenCV fallback, see :class:`~litedepth.utils.video_io.VideoWriter`).
+            (OpenCV fallback, see :class:`~litedepth.io.video.VideoWriter`).
     """
 
     video: Path | None
@@ -238,7 +238,7 @@ def predict_video(
 
     Args:
         predictor: a :class:`~litedepth.inference.Predictor` (eager or onnxruntime).
-        source: a :class:`~litedepth.utils.video_io.FrameSource` (``open_source(...)``).
+        source: a :class:`~litedepth.io.video.FrameSource` (``open_source(...)``).
         output: the video file (``.mp4``: H.264 when available, ``.avi`` ...; written atomically).
         layout: ``"side-by-side"`` (input | depth, ``2W x H``) or ``"depth"`` (``W x H``).
         smoothing: EMA weight of the newest frame in ``(0, 1]`` (see
@@ -257,9 +257,9 @@ def predict_video(
     Raises:
         ConfigError: bad options, or no frame rate known.
     """
-    from litedepth.inference.visualize import colorize, make_panel
+    from litedepth.utils.visualize import colorize, make_panel
     from litedepth.utils.atomic import atomic_open
-    from litedepth.utils.video_io import VideoWriter
+    from litedepth.io.video import VideoWriter
 
     if layout not in LAYOUTS:
         raise ConfigError(f"unknown video layout {layout!r}; choose from {', '.join(LAYOUTS)}")

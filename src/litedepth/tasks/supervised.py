@@ -121,7 +121,7 @@ class SupervisedDepthTask(CardMixin, L.LightningModule):
         batch, self._panel_batch = self._panel_batch, None
         if batch is None or self.trainer.sanity_checking or not self.trainer.is_global_zero:
             return
-        from litedepth.inference.visualize import depth_panel, save_png
+        from litedepth.utils.visualize import depth_panel, save_png
 
         image = (batch["image"][0].permute(1, 2, 0).float().cpu().numpy() * 255).round().astype(np.uint8)
         panel = depth_panel(image, batch["depth"][0, 0].float().cpu().numpy(), batch["pred"][0, 0].float().cpu().numpy())

@@ -7,7 +7,7 @@
 - :func:`run_pseudo_labels`: resumable, batched, multi-device runner (Lightning predict loop).
 """
 
-from litedepth.teachers.cache import PseudoLabelCache, frame_stats, key_to_relpath
+from litedepth.io.pseudo_labels import PseudoLabelCache, frame_stats, key_to_relpath
 from litedepth.teachers.hf import (
     FrameSource,
     HFDepthTeacher,

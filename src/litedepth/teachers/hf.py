@@ -19,7 +19,7 @@ Licences: Depth-Anything-V2-Small is Apache-2.0; Base and Large are CC-BY-NC-4.0
 (non-commercial). :func:`licence_note` states them in each teacher's description.
 
 :func:`run_pseudo_labels` runs a teacher over every frame of a dataset and writes a
-:class:`~litedepth.teachers.cache.PseudoLabelCache`, through Lightning's prediction loop
+:class:`~litedepth.io.pseudo_labels.PseudoLabelCache`, through Lightning's prediction loop
 (``Trainer.predict``), so several GPUs / processes each write their own frames.
 """
 
@@ -38,10 +38,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from litedepth.data.io import read_rgb
+from litedepth.data.frames import IMAGE_EXTS, FrameSource, ImageFolderFrames
 from litedepth.errors import ConfigError, DataError
+from litedepth.io.pseudo_labels import PseudoLabelCache
 from litedepth.models.hf_depth import licence_note, load_hf_depth
-from litedepth.teachers.cache import PseudoLabelCache
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,6 @@ __all__ = [
     "run_pseudo_labels",
 ]
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 
 #: Test hook: when set to N, the runner SIGKILLs its own process right after the N-th frame
 #: file written by this process (used by the resumability test; never set it otherwise).
@@ -195,43 +194,6 @@ class HFDepthTeacher:
 
 
 # ============================================================================ frame sources
-
-
-class FrameSource(Dataset):
-    """Every frame of a dataset as ``{"key", "image"}`` (native-size uint8 RGB)."""
-
-    keys: list[str]
-
-    def load(self, index: int) -> np.ndarray:
-        raise NotImplementedError
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return {"key": self.keys[index], "image": self.load(index)}
-
-
-class ImageFolderFrames(FrameSource):
-    """Every image under ``root`` (recursively, :data:`IMAGE_EXTS`); keys are the relative
-    POSIX paths with extension (e.g. ``"color/000001.png"``); hidden entries are skipped."""
-
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise DataError(self.root, "image folder not found")
-        files = sorted(
-            p for p in self.root.rglob("*")
-            if p.suffix.lower() in IMAGE_EXTS and p.is_file()
-            and not any(part.startswith(".") for part in p.relative_to(self.root).parts)
-        )
-        if not files:
-            raise DataError(self.root, f"no images ({', '.join(IMAGE_EXTS)}) under this folder")
-        self.files = files
-        self.keys = [p.relative_to(self.root).as_posix() for p in files]
-
-    def load(self, index: int) -> np.ndarray:
-        return read_rgb(self.files[index])
 
 
 class SequenceFrames(FrameSource):
