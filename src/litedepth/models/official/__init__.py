@@ -1,0 +1,1 @@
+"""Published-weight layouts of the network families (key conversion, loading, saving)."""
