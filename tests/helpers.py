@@ -142,3 +142,21 @@ def int8_lite_mono_tiny(folder: Path, height: int, width: int, seed: int = 0) ->
     return export_onnx(create_model("lite-mono-tiny"), folder / "tiny-int8.onnx", height, width,
                        model_name="lite-mono-tiny", precision="int8",
                        calibration=calibration_frames(calib, height, width), max_abs_rel=None).path
+
+
+def write_gradient_images(folder: Path, sizes: list[tuple[int, int]], seed: int = 3) -> list[Path]:
+    """``folder/im{i}.png`` for each ``(h, w)`` in ``sizes``: colour gradients plus seeded noise
+    (a smooth, textured stand-in for a photo); returns the paths in order."""
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i, (h, w) in enumerate(sizes):
+        y, x = np.mgrid[0:h, 0:w]
+        base = np.stack([x * 255 // w, y * 255 // h, (x + y) * 127 // (h + w)], -1)
+        img = np.clip(base + rng.integers(-40, 40, (h, w, 3)), 0, 255).astype(np.uint8)
+        paths.append(folder / f"im{i}.png")
+        Image.fromarray(img).save(paths[-1])
+    return paths

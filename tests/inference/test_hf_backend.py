@@ -22,6 +22,7 @@ from litedepth.cli.main import main
 from litedepth.errors import CheckpointError, ConfigError
 from litedepth.inference import Predictor, load_model
 from litedepth.models.spec import OutputSpec
+from tests.helpers import write_gradient_images
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -34,16 +35,7 @@ IMAGES = [(40, 70), (33, 30)]
 
 
 def _images(folder: Path) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(3)
-    paths = []
-    for i, (h, w) in enumerate(IMAGES):
-        y, x = np.mgrid[0:h, 0:w]
-        base = np.stack([x * 255 // w, y * 255 // h, (x + y) * 127 // (h + w)], -1)
-        img = np.clip(base + rng.integers(-40, 40, (h, w, 3)), 0, 255).astype(np.uint8)
-        paths.append(folder / f"im{i}.png")
-        Image.fromarray(img).save(paths[-1])
-    return paths
+    return write_gradient_images(folder, IMAGES)
 
 
 def _size_args(arch: str) -> list[str]:

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from torch import nn
 
 from litedepth.cli.main import main
@@ -30,7 +29,7 @@ from litedepth.inference import Predictor, load_model
 from litedepth.metrics import evaluate_arrays
 from litedepth.models import create_model, list_models, model_info
 from litedepth.models.spec import to_depth
-from tests.helpers import informative
+from tests.helpers import informative, write_gradient_images
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -82,16 +81,7 @@ def _save_checkpoint(task, path: Path) -> None:
 
 
 def _images(folder: Path) -> list[Path]:
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(3)
-    paths = []
-    for i, (h, w) in enumerate(IMAGES):
-        y, x = np.mgrid[0:h, 0:w]
-        base = np.stack([x * 255 // w, y * 255 // h, (x + y) * 127 // (h + w)], -1)
-        img = np.clip(base + rng.integers(-40, 40, (h, w, 3)), 0, 255).astype(np.uint8)
-        paths.append(folder / f"im{i}.png")
-        Image.fromarray(img).save(paths[-1])
-    return paths
+    return write_gradient_images(folder, IMAGES)
 
 
 def _source(fam: str, name: str, via: str, tmp: Path) -> tuple[list[str], object]:
