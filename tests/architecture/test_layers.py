@@ -9,6 +9,7 @@ new place for one release.
 from __future__ import annotations
 
 import ast
+import functools
 from collections import defaultdict
 from pathlib import Path
 
@@ -33,6 +34,7 @@ def _package(rel: Path) -> str:
     return rel.parts[0] if len(rel.parts) > 1 else rel.stem
 
 
+@functools.cache
 def _edges() -> dict[str, set[tuple[str, str]]]:
     """``{package: {(imported package, importing file)}}`` over every non-alias module."""
     edges: dict[str, set[tuple[str, str]]] = defaultdict(set)

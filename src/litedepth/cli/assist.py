@@ -132,7 +132,7 @@ def build_depth(args: argparse.Namespace) -> Any:
     # untrained weights are refused (or allowed with --allow-untrained) by the caller, not just warned about
     pred = Predictor.load(source, weights=args.weights, input_size=size, device=args.device, warn_untrained=False, **kw)
     info = {"name": pred.loaded.name, "backend": backend, "source": str(source), "weights": args.weights,
-            "precision": getattr(pred.loaded.net, "precision", "fp32")}
+            "precision": pred.loaded.precision}
     return PredictorDepth(pred, info)
 
 

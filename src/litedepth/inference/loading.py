@@ -103,13 +103,18 @@ class LoadedModel:
         """Legacy two-word kind: ``"depth"`` or ``"disparity"`` (prefer :attr:`spec`)."""
         return "depth" if self.spec.kind == "depth" else "disparity"
 
+    @property
+    def precision(self) -> str:
+        """``"fp32"``, or what an ONNX file records (``"fp16"``, ``"int8"``, ``"unrecorded"``)."""
+        return getattr(self.net, "precision", "fp32")
+
     def describe(self) -> dict[str, Any]:
         """JSON-ready description (the ``model`` block of ``predictions.json``); a network that
         applies its own image processor (a transformers backend) adds it under ``backend``."""
         out = {"name": self.name, "task": self.task, "options": self.options,
                "input_size": list(self.input_size), "weights": self.weights.to_dict(),
                "training_depth_encoding": self.depth_encoding,
-               "precision": getattr(self.net, "precision", "fp32")}
+               "precision": self.precision}
         if getattr(self.net, "own_preprocessing", False) and hasattr(self.net, "describe"):
             out["backend"] = self.net.describe()
         return out

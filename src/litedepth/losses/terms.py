@@ -23,6 +23,7 @@ total loss and logs the weighted value as ``train/<name>``. Names are either reg
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -86,7 +87,7 @@ def resolve_loss_terms(weights: Mapping[str, float] | None) -> dict[str, tuple[f
             w = float(weight)
         except (TypeError, ValueError):
             raise ConfigError(f"loss_terms: the weight of {name!r} must be a number, got {weight!r}") from None
-        if not w == w or w in (float("inf"), float("-inf")):
+        if not math.isfinite(w):
             raise ConfigError(f"loss_terms: the weight of {name!r} must be finite, got {weight!r}")
         if w != 0.0:
             out[str(name)] = (w, get_loss_term(str(name)))

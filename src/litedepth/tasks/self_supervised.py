@@ -47,6 +47,8 @@ from litedepth.tasks.schedules import cosine_restarts_schedule, step_schedule
 log = logging.getLogger(__name__)
 
 FrameId = int | str
+#: names of the losses :meth:`SelfSupervisedDepthTask.compute_losses` computes itself
+BUILTIN_TERMS = ("loss", "photometric", "smoothness", "distillation", "chamfer")
 
 
 class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
@@ -126,6 +128,10 @@ class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
             raise ValueError(f"frame_ids must start with 0 and name at least one source, got {frame_ids}")
         self.save_hyperparameters()
         self.loss_terms = resolve_loss_terms(loss_terms)  # unknown names fail here, before training
+        clash = sorted(set(self.loss_terms) & set(BUILTIN_TERMS))
+        if clash:
+            raise ConfigError(f"loss_terms: {', '.join(map(repr, clash))} is a built-in term of this task; "
+                              "use another name")
         self.frame_ids = ids
         self.net = create_model(network, **(network_options or {}))
         self.temporal = [f for f in frame_ids[1:] if f != "s"]
@@ -212,8 +218,6 @@ class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
             losses.update(self._teacher_losses(outputs, batch["teacher"].float()))
             losses["loss"] = losses["loss"] + losses.get("distillation", 0.0) + losses.get("chamfer", 0.0)
         for name, (weight, term) in self.loss_terms.items():
-            if name in losses:
-                raise ConfigError(f"loss_terms: {name!r} is a built-in term of this task; use another name")
             losses[name] = weight * term(batch, outputs)
             losses["loss"] = losses["loss"] + losses[name]
         return losses
