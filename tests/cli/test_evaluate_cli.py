@@ -36,7 +36,7 @@ def inputs(tmp_path: Path) -> tuple[Path, Path]:
 def test_writes_json_and_csv(inputs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     pred, gt = inputs
     args = _parse([
-        "--predictions", str(pred), "--ground-truth", str(gt), "--protocol", "none",
+        "--predictions", str(pred), "--ground-truth", str(gt), "--protocol", "none", "--gt-encoding", "kitti",
         "--pred-kind", "disparity", "--output", str(tmp_path / "out" / "metrics.json"),
         "--per-image-csv", str(tmp_path / "out" / "images.csv"),
     ])  # fmt: skip
@@ -58,7 +58,8 @@ def test_writes_json_and_csv(inputs: tuple[Path, Path], tmp_path: Path, capsys: 
 
 def test_no_median_scaling_and_fixed_scale(inputs: tuple[Path, Path], tmp_path: Path) -> None:
     pred, gt = inputs
-    common = ["--predictions", str(pred), "--ground-truth", str(gt), "--protocol", "none", "--pred-kind", "disparity"]
+    common = ["--predictions", str(pred), "--ground-truth", str(gt), "--protocol", "none", "--gt-encoding", "kitti",
+              "--pred-kind", "disparity"]
     out = tmp_path / "m.json"
     assert cli.run(_parse([*common, "--no-median-scaling", "--output", str(out)])) == 0
     data = json.loads(out.read_text())

@@ -73,6 +73,26 @@ def test_1_evaluate_reads_predictions_json(tmp_path):
     assert json.loads(out.read_text())["metrics"]["abs_rel"] > 0.2
 
 
+def test_1b_png_ground_truth_needs_its_encoding(tmp_path, capsys):
+    """TUM depth PNGs (value / 5000) scored under a non-KITTI protocol were read as KITTI (/ 256)
+    without a word: the encoding is now required there, and --depth-encoding is not ignored."""
+    spec = OutputSpec.metric_depth()
+    pred, gt = tmp_path / "pred", tmp_path / "gt"
+    pred.mkdir(), gt.mkdir()
+    depth = np.random.default_rng(1).uniform(0.8, 4.0, (12, 16)).astype(np.float32)
+    np.save(pred / "f0.npy", depth)
+    Image.fromarray(np.round(depth * 5000).astype(np.uint16)).save(gt / "f0.png")
+    write_manifest(pred, spec)
+    out = tmp_path / "m.json"
+    base = ["evaluate", "--predictions", str(pred), "--ground-truth", str(gt), "--protocol", "none", "--output", str(out)]
+    assert main(base) == 2
+    assert "--gt-encoding" in capsys.readouterr().err and not out.exists()
+    assert main([*base, "--depth-encoding", "tum"]) == 2
+    assert "--gt-encoding" in capsys.readouterr().err and not out.exists()
+    assert main([*base, "--gt-encoding", "tum"]) == 0
+    assert json.loads(out.read_text())["metrics"]["abs_rel"] < 1e-3
+
+
 # ------------------------------------------------------------------------------ finding 2
 
 

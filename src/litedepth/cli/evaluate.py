@@ -73,9 +73,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         ".npy maps in metres, or a gt_depths.npz written by `litedepth kitti-gt`",
     )  # fmt: skip
     files.add_argument(
-        "--gt-scale", "--gt-encoding", dest="gt_scale", default="kitti", metavar="NAME|F",
-        help="depth encoding of ground-truth PNG/PGM files: kitti (value / 256, default), nyu / mm "
-        "(millimetres), tum (/ 5000), sunrgbd, nyu-raw, ... or a number (the divisor); .npy is metres",
+        "--gt-scale", "--gt-encoding", dest="gt_scale", default=None, metavar="NAME|F",
+        help="depth encoding of ground-truth PNG/PGM files: kitti (value / 256; the default with a kitti "
+        "protocol), nyu / mm (millimetres), tum (/ 5000), sunrgbd, nyu-raw, ... or a number (the divisor); "
+        "needed for PNG/PGM ground truth under other protocols; .npy is metres",
     )  # fmt: skip
     files.add_argument(
         "--allow-pickle", action="store_true",
@@ -281,11 +282,32 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise ConfigError(f"evaluate needs {' and '.join(missing)}")
     result = evaluate_folders(
-        args.predictions, args.ground_truth, args.protocol, gt_scale=parse_depth_encoding(args.gt_scale, "--gt-scale"),
+        args.predictions, args.ground_truth, args.protocol, gt_scale=_gt_encoding(args),
         split=args.split, progress=_progress(args), allow_pickle=args.allow_pickle, workers=_workers(args), **kwargs,
     )  # fmt: skip
     write_report(result, args)
     return 0
+
+
+def _gt_encoding(args: argparse.Namespace) -> Any:
+    """The ground-truth files' encoding: ``--gt-encoding``; else KITTI's under a kitti protocol;
+    else metres for ``.npy``/``.npz`` ground truth; PNG/PGM ground truth without a stated
+    encoding is refused (a 16-bit value means nothing without it)."""
+    if args.depth_scale is not None:
+        raise ConfigError("--depth-encoding describes --data (with --checkpoint); the encoding of --ground-truth "
+                          "files is --gt-encoding")
+    if args.gt_scale is not None:
+        return parse_depth_encoding(args.gt_scale, "--gt-scale")
+    if str(args.protocol).startswith("kitti"):
+        log.info("ground truth read as KITTI depth PNGs (metres x 256), the %s protocol's encoding; "
+                 "--gt-encoding NAME for other data", args.protocol)
+        return parse_depth_encoding("kitti", "--gt-scale")
+    gt = Path(args.ground_truth)
+    stored = [gt] if gt.is_file() else (p for p in gt.rglob("*") if p.is_file())
+    if any(p.suffix.lower() in (".png", ".pgm") for p in stored):
+        raise ConfigError(f"--gt-encoding: the 16-bit depth files in {gt} do not say how depth is stored; name "
+                          "it (kitti, tum, mm / nyu, sunrgbd, nyu-raw, ... or a divisor)")
+    return parse_depth_encoding("npy", "--gt-scale")
 
 
 def run_on_items(
