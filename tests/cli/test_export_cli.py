@@ -91,3 +91,12 @@ def test_export_size_is_checked_before_any_work(tmp_path, capsys, args, message)
     err = capsys.readouterr().err
     assert err == f"litedepth: error: {message}\n"
     assert not (tmp_path / "sub").exists()
+
+
+def test_quantisation_table_labels_metres_only_for_metric_depth():
+    from litedepth.cli.export import value_unit
+    from litedepth.models.spec import OutputSpec
+
+    assert value_unit(OutputSpec.metric_depth()) == "m"
+    assert value_unit(OutputSpec.relative_depth()) == "(relative)"
+    assert value_unit(OutputSpec.sigmoid_disparity(0.1, 100.0)) == "disparity"

@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
     if result.quantization is not None:
         q = result.quantization
         par = q["parity"]
-        unit = "m" if result.output_kind == "depth" else "disparity"
+        unit = value_unit(result.output_spec)
         qt = Table(title=f"{result.precision} vs float32 (onnxruntime) on {par['frames']} frame(s)")
         for col in ("max abs diff", "mean abs diff", "depth abs_rel", "depth delta<1.25", "nodes in float"):
             qt.add_column(col, justify="right")
@@ -201,6 +201,14 @@ def run(args: argparse.Namespace) -> int:
         qt.caption = f"{q['method']}; depth after median scaling"
         console.print(qt)
     return 0
+
+
+def value_unit(spec: Any) -> str:
+    """Unit label of an output's values in tables: ``"m"`` only for metric depth; a relative
+    depth model's values have no unit; disparities are labelled as such."""
+    if spec.kind != "depth":
+        return "disparity" if spec.kind != "inverse-depth" else "inverse depth"
+    return "m" if spec.is_metric else "(relative)"
 
 
 def run_hf(args: argparse.Namespace) -> int:
