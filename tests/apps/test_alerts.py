@@ -6,18 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from litedepth.apps.alerts import (
+from litedepth.apps.assistant.alerts import (
     AlertConfig,
     AlertPolicy,
     Detection,
-    IouTracker,
     Observation,
     band_with_hysteresis,
-    box_iou,
     classify_band,
     direction_of,
     object_distance,
 )
+from litedepth.apps.assistant.tracker import IouTracker, box_iou
 from litedepth.errors import ConfigError
 
 W = 300  # image width in pixels: left third < 100 <= ahead <= 200 < right third

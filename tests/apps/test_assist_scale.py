@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from litedepth.apps.scale import (
+from litedepth.apps.assistant.scale import (
     CalibrateScale,
     CameraHeightScale,
     FixedScale,

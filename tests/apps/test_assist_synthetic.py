@@ -106,10 +106,11 @@ def test_relative_depth_recovered_by_scale(walk, tmp_path, scale):
 
 def test_disparity_model_through_the_python_api(walk, tmp_path):
     """An oracle *disparity* model (sigmoid space, unknown scale) through AssistPipeline/run_assist."""
-    from litedepth.apps.alerts import AlertConfig
-    from litedepth.apps.assist import AssistConfig, AssistPipeline, run_assist
-    from litedepth.apps.detectors import ScriptedDetector
-    from litedepth.apps.scale import CameraHeightScale
+    from litedepth.apps.assistant.alerts import AlertConfig
+    from litedepth.apps.assistant.detectors import ScriptedDetector
+    from litedepth.apps.assistant.pipeline import AssistConfig, AssistPipeline
+    from litedepth.apps.assistant.scale import CameraHeightScale
+    from litedepth.apps.assistant.session import run_assist
     from litedepth.io.video import open_source
 
     seq = walk["seq"]
@@ -139,9 +140,11 @@ def test_disparity_model_through_the_python_api(walk, tmp_path):
 
 def test_interrupted_run_keeps_complete_outputs(walk, tmp_path):
     """Ctrl-C (as when stopping a camera) finishes the video, the log and the summary."""
-    from litedepth.apps.assist import AssistPipeline, DepthFiles, run_assist
-    from litedepth.apps.detectors import ScriptedDetector
-    from litedepth.apps.scale import MetricScale
+    from litedepth.apps.assistant.depth import DepthFiles
+    from litedepth.apps.assistant.detectors import ScriptedDetector
+    from litedepth.apps.assistant.pipeline import AssistPipeline
+    from litedepth.apps.assistant.scale import MetricScale
+    from litedepth.apps.assistant.session import run_assist
     from litedepth.io.video import open_source
 
     def stop_after_four(result):

@@ -9,7 +9,7 @@ import types
 import numpy as np
 import pytest
 
-from litedepth.apps.detectors import ScriptedDetector, TorchvisionDetector, create_detector, torchvision_weights_info
+from litedepth.apps.assistant.detectors import ScriptedDetector, TorchvisionDetector, create_detector, torchvision_weights_info
 from litedepth.errors import CheckpointError, ConfigError, DataError
 from litedepth.io.video import Frame
 

@@ -256,7 +256,7 @@ def test_burst_of_concurrent_uploads_good_oversized_and_malformed(server, tmp_pa
 def test_detector_overlay_announces_objects_by_band(tmp_path):
     import json
 
-    from litedepth.apps.detectors import ScriptedDetector
+    from litedepth.apps.assistant.detectors import ScriptedDetector
     from litedepth.apps.serve import detector_overlay
 
     rgb, depth = _scene()

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from litedepth.apps import speech
-from litedepth.apps.speech import EspeakSpeaker, NullSpeaker, find_espeak, make_speaker
+from litedepth.apps.assistant import speech
+from litedepth.apps.assistant.speech import EspeakSpeaker, NullSpeaker, find_espeak, make_speaker
 
 
 def _slow_logger_command(log_path, delay: float = 0.3) -> list[str]:

@@ -85,7 +85,7 @@ def test_detector_weights_by_name_and_from_the_weights_cache(file_server, tmp_pa
     """`assist --detector-weights NAME`, and the default lookup after torchvision's own cache."""
     import torchvision.models.detection as tvd
 
-    from litedepth.apps.detectors import create_detector
+    from litedepth.apps.assistant.detectors import create_detector
     from litedepth.weights import download
 
     torch.manual_seed(0)

@@ -10,7 +10,7 @@ The work is split so that everything but the page is testable without Gradio:
   without weights are untrained: the picker, the map and the summary say so, and their random
   weights come from a fixed seed (the same network at every start).
 * :func:`near_region_overlay` is the default alert overlay, computed from the depth map
-  alone with the alert logic of :mod:`litedepth.apps.alerts`: pixels nearer than
+  alone with the alert logic of :mod:`litedepth.apps.assistant.alerts`: pixels nearer than
   ``near_m`` / ``close_m`` are tinted, the distance of the left / ahead / right thirds of the
   image is printed on it, and near thirds are announced. :func:`detector_overlay` does the
   same for the boxes of an object detector (``litedepth serve --detector ...``).
@@ -257,8 +257,8 @@ def near_region_overlay(
 
     Without an object detector, the left, ahead and right thirds of the image stand in for
     objects (label ``"obstacle"``). Each gets the distance, band and message of
-    :mod:`litedepth.apps.alerts` (the alert logic of ``litedepth assist``): a low percentile
-    of its valid depths (:func:`~litedepth.apps.alerts.object_distance`), bands ``near`` <
+    :mod:`litedepth.apps.assistant.alerts` (the alert logic of ``litedepth assist``): a low percentile
+    of its valid depths (:func:`~litedepth.apps.assistant.alerts.object_distance`), bands ``near`` <
     ``near_m`` <= ``close`` < ``close_m``, and one stateless :class:`AlertPolicy` decision
     (every region nearer than ``close_m`` announced, most urgent, nearest and most central
     first).
@@ -286,7 +286,7 @@ def near_region_overlay(
         >>> near_region_overlay(np.zeros((4, 6, 3), np.uint8), depth, units="relative").messages
         ['obstacle on the left, relative distance 0.5']
     """
-    from litedepth.apps.alerts import AlertConfig, AlertPolicy, Detection, Observation, object_distance
+    from litedepth.apps.assistant.alerts import AlertConfig, AlertPolicy, Detection, Observation, object_distance
 
     rgb = np.asarray(rgb)
     depth = np.asarray(depth, dtype=np.float32)
@@ -333,17 +333,17 @@ def detector_overlay(detector: Any, percentile: float = 15.0) -> OverlayFn:
     Args:
         detector: anything with ``detect(frame) -> list[Detection]`` for a
             :class:`~litedepth.io.video.Frame`, e.g. from
-            :func:`litedepth.apps.detectors.create_detector` (SSDlite, Faster R-CNN, YOLO).
+            :func:`litedepth.apps.assistant.detectors.create_detector` (SSDlite, Faster R-CNN, YOLO).
         percentile: percentile of the valid depth inside a box (or mask) taken as the
-            object's distance (:func:`~litedepth.apps.alerts.object_distance`).
+            object's distance (:func:`~litedepth.apps.assistant.alerts.object_distance`).
 
     Returns:
         an :data:`OverlayFn`: near / close pixels tinted, each object boxed in its band's
         colour with its label and distance, and a stateless
-        :class:`~litedepth.apps.alerts.AlertPolicy` decision announcing objects nearer than
+        :class:`~litedepth.apps.assistant.alerts.AlertPolicy` decision announcing objects nearer than
         the close limit (near first, then nearest and most central).
     """
-    from litedepth.apps.alerts import AlertConfig, AlertPolicy, Observation, object_distance
+    from litedepth.apps.assistant.alerts import AlertConfig, AlertPolicy, Observation, object_distance
     from litedepth.io.video import Frame
 
     def overlay(rgb: np.ndarray, depth: np.ndarray, units: str, near_m: float, close_m: float) -> OverlayResult:

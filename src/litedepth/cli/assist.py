@@ -113,7 +113,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def build_depth(args: argparse.Namespace) -> Any:
     """The depth estimator chosen on the command line (a PredictorDepth or DepthFiles)."""
-    from litedepth.apps.assist import DepthFiles, PredictorDepth
+    from litedepth.apps.assistant.depth import DepthFiles, PredictorDepth
 
     backend = args.backend or ("onnxruntime" if args.onnx else "torch")
     if backend == "onnxruntime" and not args.onnx:
@@ -144,8 +144,8 @@ def _default_threads(parallel: bool) -> int:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from litedepth.apps.alerts import AlertConfig
-    from litedepth.apps.assist import AssistConfig
+    from litedepth.apps.assistant.alerts import AlertConfig
+    from litedepth.apps.assistant.pipeline import AssistConfig
 
     bands = _floats(args.bands, what="--bands")
     names = tuple(n.strip() for n in args.band_names.split(",")) if args.band_names else (
@@ -171,10 +171,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, config: Any) -> int:
-    from litedepth.apps.assist import AssistPipeline, run_assist
-    from litedepth.apps.detectors import create_detector
-    from litedepth.apps.scale import parse_scale
-    from litedepth.apps.speech import make_speaker
+    from litedepth.apps.assistant.detectors import create_detector
+    from litedepth.apps.assistant.pipeline import AssistPipeline
+    from litedepth.apps.assistant.scale import parse_scale
+    from litedepth.apps.assistant.session import run_assist
+    from litedepth.apps.assistant.speech import make_speaker
     from litedepth.io.video import open_source
 
     with open_source(args.source, fps=args.fps, skip_bad=args.skip_bad) as source:  # first: a wrong source fails before models load

@@ -92,7 +92,7 @@ def build_service(args: argparse.Namespace):
     sources = default_sources(models, dict(args.weights), args.checkpoint, args.onnx)
     overlay = near_region_overlay
     if args.detector:
-        from litedepth.apps.detectors import create_detector
+        from litedepth.apps.assistant.detectors import create_detector
 
         overlay = detector_overlay(create_detector(args.detector, args.detector_weights, args.score_threshold,
                                                    args.device, args.detections))
