@@ -38,7 +38,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     """One ``litedepth serve`` (SERVE_ARGS: uploads capped at 1 MB and 4 megapixels) for the web
     demo's tests (API, burst, browser): ``url``, ``proc``, ``log`` (its output), ``folder``
     (its private folder). On exit, after SIGTERM, the private folder must be gone and Gradio
-    must have left no ``.pyi`` stub next to our module."""
+    must have left no ``.pyi`` stub next to our modules."""
     pytest.importorskip("gradio", reason="Gradio is not installed (pip install 'litedepth[serve]')")
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     with running_server_process(log_path, *SERVE_ARGS) as (url, proc):
@@ -51,4 +51,5 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     assert "removed " + str(folder) in log_path.read_text()
     import litedepth.apps.serve
 
-    assert not Path(litedepth.apps.serve.__file__).with_suffix(".pyi").exists()
+    stubs = sorted(Path(litedepth.apps.serve.__file__).parent.glob("*.pyi"))
+    assert not stubs, f"Gradio wrote stubs next to our modules: {stubs}"

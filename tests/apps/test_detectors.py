@@ -74,7 +74,7 @@ def test_scripted_detector(tmp_path):
 
 def test_yolo_without_ultralytics_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ultralytics", None)  # import fails like a missing package
-    with pytest.raises(ConfigError, match=r"AGPL-3.0.*litedepth\[yolo\]"):
+    with pytest.raises(ConfigError, match=r"AGPL-3.0.*litedepth\[assist\]"):
         create_detector("yolo", "yolo11n.pt")
 
 

@@ -92,7 +92,7 @@ def test_example_raw_depth_download_and_3d_view(page, tmp_path):
     from PIL import Image
 
     from litedepth.apps.serve import DepthService, default_sources
-    from litedepth.apps.serve_media import make_examples
+    from litedepth.apps.serve.media import make_examples
     from litedepth.utils.arrays import load_npy
     from tests.apps.serve_helpers import SERVE_ARGS
 

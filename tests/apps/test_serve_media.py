@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from litedepth.apps.serve import DepthService, ServeResult, UploadLimits, default_sources
-from litedepth.apps.serve_media import EXAMPLE_SIZE, make_examples, predict_video_file, safe_stem, write_downloads
+from litedepth.apps.serve.media import EXAMPLE_SIZE, make_examples, predict_video_file, safe_stem, write_downloads
 from litedepth.errors import ConfigError, DataError
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -6,7 +6,7 @@ name                      model / source                                        
 ``ssdlite``               torchvision SSDlite320-MobileNetV3-Large, COCO (80 classes)  BSD-3-Clause
 ``fasterrcnn``            torchvision Faster R-CNN MobileNetV3-Large-FPN, COCO        BSD-3-Clause
 ``yolo``                  Ultralytics YOLO (e.g. ``yolo11n.pt``, ``yolo11n-seg.pt``:   AGPL-3.0
-                          boxes and masks), optional extra ``litedepth[yolo]``
+                          boxes and masks), optional extra ``litedepth[assist]``
 ``ground-truth``          boxes replayed from a JSON file (annotations, tests)        -
 ========================  =========================================================  ==============
 
@@ -181,7 +181,7 @@ class TorchvisionDetector(Detector):
 class YoloDetector(Detector):
     """Ultralytics YOLO (``yolo11n.pt`` boxes, ``yolo11n-seg.pt`` boxes + masks) from a local file.
 
-    Needs the optional extra ``pip install 'litedepth[yolo]'`` (Ultralytics is AGPL-3.0).
+    Needs the optional extra ``pip install 'litedepth[assist]'`` (Ultralytics is AGPL-3.0).
 
     Args:
         weights: local ``.pt`` file.
@@ -199,7 +199,7 @@ class YoloDetector(Detector):
             from ultralytics import YOLO
         except ImportError:
             raise ConfigError("the yolo detector needs Ultralytics, an optional extra under AGPL-3.0: "
-                              "pip install 'litedepth[yolo]' (or use --detector ssdlite / fasterrcnn, BSD-3-Clause)") from None
+                              "pip install 'litedepth[assist]' (or use --detector ssdlite / fasterrcnn, BSD-3-Clause)") from None
         if weights is None:
             raise ConfigError("--detector yolo needs --detector-weights FILE.pt (e.g. yolo11n.pt or yolo11n-seg.pt)")
         self.weights = Path(weights)
