@@ -70,7 +70,8 @@ def build_app(service: DepthService, title: str = "litedepth depth demo", max_qu
         title: the page's title.
         max_queue: requests that may wait.
         workdir: where the examples and results are written (default: ``$GRADIO_TEMP_DIR``,
-            the private folder of :func:`private_storage`, else the system's temporary folder).
+            the private folder of :func:`~litedepth.apps.serve.uploads.private_storage`, else the
+            system's temporary folder).
 
     Raises:
         ConfigError: Gradio is not installed.
