@@ -90,20 +90,16 @@ def test_former_module_paths_are_deprecated_aliases(old, monkeypatch):
 
 
 def test_former_assist_module_names_still_import():
+    """Every public name of the former ``litedepth.apps.assist`` (split into four modules) and the
+    tracker names of the former ``litedepth.apps.alerts`` are the new objects."""
+    from litedepth.apps.assistant import depth, drawing, pipeline, session, tracker
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        from litedepth.apps.assist import (  # noqa: F401 - the former module's public names
-            AssistConfig,
-            AssistPipeline,
-            DepthEstimator,
-            DepthFiles,
-            FrameResult,
-            PredictorDepth,
-            annotate,
-            run_assist,
-        )
-        from litedepth.apps.alerts import IouTracker, box_iou  # noqa: F401 - now in .tracker
-    from litedepth.apps.assistant.drawing import annotate as drawing_annotate
-    from litedepth.apps.assistant.session import run_assist as session_run
-
-    assert annotate is drawing_annotate and run_assist is session_run
+        old_assist = importlib.import_module("litedepth.apps.assist")
+        old_alerts = importlib.import_module("litedepth.apps.alerts")
+    former = {"DepthEstimator": depth, "DepthFiles": depth, "PredictorDepth": depth, "AssistConfig": pipeline,
+              "AssistPipeline": pipeline, "FrameResult": pipeline, "annotate": drawing, "run_assist": session}
+    for name, module in former.items():
+        assert getattr(old_assist, name) is getattr(module, name), name
+    assert old_alerts.IouTracker is tracker.IouTracker and old_alerts.box_iou is tracker.box_iou
