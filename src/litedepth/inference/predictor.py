@@ -316,7 +316,7 @@ class Predictor:
                 r.source = src
             return results
         h, w = self.input_size
-        batch = [F.interpolate(torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float().div_(255.0)[None],
+        batch = [F.interpolate(torch.from_numpy(np.require(a, requirements=('C', 'W'))).permute(2, 0, 1).float().div_(255.0)[None],
                                size=(h, w), mode="bilinear", align_corners=False, antialias=True) for a in arrays]
         x = torch.cat(batch).to(self.device)
         output = self.model(x)

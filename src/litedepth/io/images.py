@@ -97,7 +97,7 @@ def read_rgb(path: str | Path) -> np.ndarray:
     if img.mode.startswith("I") or img.mode == "F":
         raise DataError(
             path, f"image mode {img.mode!r} is 16/32-bit or float, not a colour image "
-            "(use read_depth for depth maps)"
+            "(a depth map? colour images are expected here)"
         )
     if img.mode != "RGB":
         img = img.convert("RGB")

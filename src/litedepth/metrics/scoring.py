@@ -113,10 +113,10 @@ def resolve_options(
 
     def contradiction(what: str) -> None:
         if not force:
-            raise ConfigError(f"{source} record {recorded.describe()}; {what} contradicts it "  # type: ignore[union-attr]
+            raise ConfigError(f"{source}: recorded as {recorded.describe()}; {what} contradicts it "  # type: ignore[union-attr]
                               "(pass --force / force=True to evaluate anyway)")
         if warn:
-            logger.warning("%s record %s; %s contradicts it (forced)", source, recorded.describe(), what)  # type: ignore[union-attr]
+            logger.warning("%s: recorded as %s; %s contradicts it (forced)", source, recorded.describe(), what)  # type: ignore[union-attr]
 
     if recorded is not None:
         spec, meaning_from = recorded, "recorded"
@@ -431,6 +431,10 @@ def _scaling_words(opts: dict[str, Any]) -> str:
     if opts["align"]:
         return "per-image least-squares scale and shift in inverse-depth space"
     if opts["scale"] is not None:
+        spec = opts.get("spec")
+        if spec is not None and not spec.is_metric and opts.get("meaning_from") == "recorded":
+            return (f"fixed scale x {opts['scale']:g} applied to predictions recorded as relative "
+                    "(the scale is taken as a calibration to metres, overriding the record)")
         return f"fixed scale x {opts['scale']:g}"
     if opts["median_scaling"]:
         return "per-image median scaling"
