@@ -4,6 +4,12 @@ focal length, and the RQ decomposition of a projection matrix.
 
 Conventions: :mod:`litedepth.geometry.intrinsics` (pixel-centre coordinates; normalised = row 0
 divided by the width, row 1 by the height).
+
+The pixel <-> normalised conversion is written here once; every other name for it calls these
+two functions: :meth:`Intrinsics.to_pixels` / :meth:`Intrinsics.to_normalised` (typed),
+:func:`litedepth.geometry.camera.normalised_to_pixel` / ``pixel_to_normalised`` /
+``scale_intrinsics`` (torch tensors of the training code, shape-checked), and the deprecated
+``litedepth.geometry.calibration.normalize_intrinsics`` / ``denormalize_intrinsics``.
 """
 
 from __future__ import annotations
@@ -42,6 +48,11 @@ def _check_matrix(K: Any, name: str = "K") -> None:
         raise ValueError(f"{name} must have shape (..., 3, 3) or (..., 4, 4), got {shape}")
 
 
+def _check_size(height: int, width: int) -> None:
+    if not (float(height) > 0 and float(width) > 0):
+        raise ConfigError(f"image size must be positive, got height={height}, width={width}")
+
+
 def _scale_rows(K: Matrix, sx: float, sy: float) -> Matrix:
     out = _copy(K)
     out[..., 0, :3] = out[..., 0, :3] * sx
@@ -55,11 +66,16 @@ def denormalise_matrix(K_normalised: Matrix, height: int, width: int) -> Matrix:
 
     Args:
         K_normalised: ``(..., 3, 3)`` or ``(..., 4, 4)`` NumPy array or torch tensor.
-        height, width: image size in pixels.
+        height, width: image size in pixels, positive.
     Returns:
         A new array / tensor of the same shape (NumPy: float64; torch: the input's dtype).
+
+    Raises:
+        ValueError: a wrong shape.
+        ConfigError: a non-positive size.
     """
     _check_matrix(K_normalised)
+    _check_size(height, width)
     return _scale_rows(K_normalised, float(width), float(height))
 
 
@@ -69,11 +85,16 @@ def normalise_matrix(K_pixel: Matrix, height: int, width: int) -> Matrix:
 
     Args:
         K_pixel: ``(..., 3, 3)`` or ``(..., 4, 4)`` NumPy array or torch tensor.
-        height, width: the image size the intrinsics belong to, pixels.
+        height, width: the image size the intrinsics belong to, pixels, positive.
     Returns:
         A new array / tensor of the same shape (NumPy: float64; torch: the input's dtype).
+
+    Raises:
+        ValueError: a wrong shape.
+        ConfigError: a non-positive size.
     """
     _check_matrix(K_pixel)
+    _check_size(height, width)
     out = _copy(K_pixel)
     out[..., 0, :3] = out[..., 0, :3] / float(width)
     out[..., 1, :3] = out[..., 1, :3] / float(height)

@@ -136,7 +136,14 @@ class Intrinsics:
         """Centred pinhole of a ``width x height`` image from its field(s) of view, in pixels.
 
         ``fx = (W / 2) / tan(hfov / 2)``; ``fy = fx`` (square pixels) or ``(H / 2) / tan(vfov / 2)``;
-        principal point ``(W / 2, H / 2)``, the normalised 0.5 (module docstring).
+        principal point ``(W / 2, H / 2)`` pixels, the normalised 0.5 (package docstring).
+
+        The one field-of-view -> ``K`` of litedepth (the point-cloud default, the synthetic
+        generator and the assist app call it). Pixel coordinates are pixel-centre (integer =
+        centre of a pixel, the image spans ``[-0.5, W - 0.5]``), so ``W / 2`` lies half a pixel
+        right of the exact image centre ``(W - 1) / 2``: Monodepth2's convention, chosen so that
+        pixel and normalised intrinsics convert by plain multiplication (``cx = 0.5 W``). For
+        ``640 x 480`` and 90 degrees: ``fx = fy = 320``, ``cx = 320``, ``cy = 240``.
 
         Raises:
             ConfigError: a field of view outside ``(0, 180)`` degrees or a non-positive size.
