@@ -6,17 +6,9 @@ normalised intrinsics divide row 0 by the width and row 1 by the height; poses m
 """
 
 from litedepth.geometry import camera, depth, warp
-from litedepth.geometry.camera import (
-    backproject,
-    normalised_to_pixel,
-    pixel_grid,
-    pixel_to_grid,
-    pixel_to_normalised,
-    project,
-    scale_intrinsics,
-)
-from litedepth.geometry.depth import DispToDepth, depth_to_disp, disp_to_depth
-from litedepth.geometry.warp import InverseWarp, inverse_warp
+from litedepth.geometry.camera import *  # noqa: F403 - the names of its __all__
+from litedepth.geometry.depth import *  # noqa: F403 - the names of its __all__
+from litedepth.geometry.warp import *  # noqa: F403 - the names of its __all__
 
-#: every public name of the camera, depth and warp modules (each module's ``__all__`` lists them)
+#: every public name, as listed by the modules' own ``__all__``
 __all__ = [*camera.__all__, *depth.__all__, *warp.__all__]

@@ -55,44 +55,11 @@ Example:
     litedepth.errors.ConfigError: fx = 0.58 px is a horizontal field of view of 179.8 deg for a 640-pixel-wide image (a pinhole camera sees less than 170 deg): these look like normalised intrinsics (fx/W, fy/H, cx/W, cy/H), not pixels; state it ("normalised": true in a JSON file, --intrinsics-convention normalised on the command line)
 """
 
-from litedepth.geometry.intrinsics.checks import (
-    CONVENTIONS,
-    MAX_FOV_DEG,
-    MIN_FOV_DEG,
-    NORMALISED,
-    PIXELS,
-    parse_convention,
-)
-from litedepth.geometry.intrinsics.matrix import (
-    denormalise_matrix,
-    focal_from_fov,
-    hflip_matrix,
-    normalise_matrix,
-    resize_matrix,
-)
-from litedepth.geometry.intrinsics.pinhole import Intrinsics
-from litedepth.geometry.intrinsics.readers import (
-    intrinsics_from_dict,
-    read_intrinsics,
-    read_kitti_intrinsics,
-    read_matrix_file,
-)
+from litedepth.geometry.intrinsics import matrix, checks, pinhole, readers
+from litedepth.geometry.intrinsics.matrix import *  # noqa: F403 - the names of its __all__
+from litedepth.geometry.intrinsics.checks import *  # noqa: F403 - the names of its __all__
+from litedepth.geometry.intrinsics.pinhole import *  # noqa: F403 - the names of its __all__
+from litedepth.geometry.intrinsics.readers import *  # noqa: F403 - the names of its __all__
 
-__all__ = [
-    "CONVENTIONS",
-    "MAX_FOV_DEG",
-    "MIN_FOV_DEG",
-    "NORMALISED",
-    "PIXELS",
-    "Intrinsics",
-    "denormalise_matrix",
-    "focal_from_fov",
-    "hflip_matrix",
-    "intrinsics_from_dict",
-    "normalise_matrix",
-    "parse_convention",
-    "read_intrinsics",
-    "read_kitti_intrinsics",
-    "read_matrix_file",
-    "resize_matrix",
-]
+#: every public name, as listed by the modules' own ``__all__``
+__all__ = [*matrix.__all__, *checks.__all__, *pinhole.__all__, *readers.__all__]

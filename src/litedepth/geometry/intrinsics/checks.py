@@ -12,17 +12,7 @@ from litedepth.errors import ConfigError, DataError
 if TYPE_CHECKING:
     from litedepth.geometry.intrinsics.pinhole import Intrinsics
 
-__all__ = [
-    "CONVENTIONS",
-    "MAX_FOV_DEG",
-    "MIN_FOV_DEG",
-    "NORMALISED",
-    "PIXELS",
-    "check_plausible",
-    "fail",
-    "fov_from_focal",
-    "parse_convention",
-]
+__all__ = ["CONVENTIONS", "MAX_FOV_DEG", "MIN_FOV_DEG", "NORMALISED", "PIXELS", "parse_convention"]
 
 PIXELS = "pixels"
 NORMALISED = "normalised"

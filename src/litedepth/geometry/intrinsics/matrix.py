@@ -23,14 +23,7 @@ import torch
 
 from litedepth.errors import ConfigError
 
-__all__ = [
-    "denormalise_matrix",
-    "focal_from_fov",
-    "hflip_matrix",
-    "normalise_matrix",
-    "resize_matrix",
-    "rq_intrinsics",
-]
+__all__ = ["denormalise_matrix", "focal_from_fov", "hflip_matrix", "normalise_matrix", "resize_matrix"]
 
 Matrix = TypeVar("Matrix", np.ndarray, torch.Tensor)
 
@@ -53,10 +46,17 @@ def _check_size(height: int, width: int) -> None:
         raise ConfigError(f"image size must be positive, got height={height}, width={width}")
 
 
-def _scale_rows(K: Matrix, sx: float, sy: float) -> Matrix:
+def _scale_rows(K: Matrix, height: int, width: int, divide: bool) -> Matrix:
+    """Row 0 of ``K`` times (or divided by) ``width``, row 1 by ``height``: a new array / tensor."""
+    _check_matrix(K)
+    _check_size(height, width)
     out = _copy(K)
-    out[..., 0, :3] = out[..., 0, :3] * sx
-    out[..., 1, :3] = out[..., 1, :3] * sy
+    if divide:
+        out[..., 0, :3] = out[..., 0, :3] / float(width)
+        out[..., 1, :3] = out[..., 1, :3] / float(height)
+    else:
+        out[..., 0, :3] = out[..., 0, :3] * float(width)
+        out[..., 1, :3] = out[..., 1, :3] * float(height)
     return out
 
 
@@ -74,31 +74,14 @@ def denormalise_matrix(K_normalised: Matrix, height: int, width: int) -> Matrix:
         ValueError: a wrong shape.
         ConfigError: a non-positive size.
     """
-    _check_matrix(K_normalised)
-    _check_size(height, width)
-    return _scale_rows(K_normalised, float(width), float(height))
+    return _scale_rows(K_normalised, height, width, divide=False)
 
 
 def normalise_matrix(K_pixel: Matrix, height: int, width: int) -> Matrix:
     """Pixel intrinsics of a ``height x width`` image -> normalised: row 0 divided by ``width``,
-    row 1 by ``height`` (the inverse of :func:`denormalise_matrix`).
-
-    Args:
-        K_pixel: ``(..., 3, 3)`` or ``(..., 4, 4)`` NumPy array or torch tensor.
-        height, width: the image size the intrinsics belong to, pixels, positive.
-    Returns:
-        A new array / tensor of the same shape (NumPy: float64; torch: the input's dtype).
-
-    Raises:
-        ValueError: a wrong shape.
-        ConfigError: a non-positive size.
-    """
-    _check_matrix(K_pixel)
-    _check_size(height, width)
-    out = _copy(K_pixel)
-    out[..., 0, :3] = out[..., 0, :3] / float(width)
-    out[..., 1, :3] = out[..., 1, :3] / float(height)
-    return out
+    row 1 by ``height``; the exact inverse of :func:`denormalise_matrix` (same shapes, dtypes and
+    errors), so a pixel calibration goes through normalised form and back unchanged."""
+    return _scale_rows(K_pixel, height, width, divide=True)
 
 
 def hflip_matrix(K_pixel: Matrix, width: int) -> Matrix:

@@ -51,58 +51,11 @@ Example:
     'uint16, metres = value / 1000'
 """
 
-from litedepth.io.depth_encodings.codecs import (
-    KINECT_A,
-    KINECT_B,
-    KINECT_INVALID,
-    KINECT_MAX_M,
-    kinect_raw_to_metres,
-    read_middlebury_calib,
-    write_depth_npy,
-)
-from litedepth.io.depth_encodings.encoding import DepthEncoding
-from litedepth.io.depth_encodings.formats import (
-    PIL_ERRORS,
-    UINT16_MAX,
-    open_image,
-    read_pfm,
-    read_pgm,
-    write_pfm,
-    write_pgm,
-)
-from litedepth.io.depth_encodings.registry import (
-    decode_depth,
-    encode_depth,
-    encode_depth_uint16,
-    encoding_choices,
-    encoding_for_file,
-    linear_encoding,
-    list_encodings,
-    parse_encoding,
-)
+from litedepth.io.depth_encodings import encoding, registry, codecs, formats
+from litedepth.io.depth_encodings.encoding import *  # noqa: F403 - the names of its __all__
+from litedepth.io.depth_encodings.registry import *  # noqa: F403 - the names of its __all__
+from litedepth.io.depth_encodings.codecs import *  # noqa: F403 - the names of its __all__
+from litedepth.io.depth_encodings.formats import *  # noqa: F403 - the names of its __all__
 
-__all__ = [
-    "KINECT_A",
-    "KINECT_B",
-    "KINECT_INVALID",
-    "KINECT_MAX_M",
-    "PIL_ERRORS",
-    "UINT16_MAX",
-    "DepthEncoding",
-    "decode_depth",
-    "encode_depth",
-    "encode_depth_uint16",
-    "encoding_choices",
-    "encoding_for_file",
-    "kinect_raw_to_metres",
-    "linear_encoding",
-    "list_encodings",
-    "open_image",
-    "parse_encoding",
-    "read_middlebury_calib",
-    "read_pfm",
-    "read_pgm",
-    "write_depth_npy",
-    "write_pfm",
-    "write_pgm",
-]
+#: every public name, as listed by the modules' own ``__all__``
+__all__ = [*encoding.__all__, *registry.__all__, *codecs.__all__, *formats.__all__]

@@ -40,20 +40,8 @@ __all__ = [
     "KINECT_B",
     "KINECT_INVALID",
     "KINECT_MAX_M",
-    "Codec",
     "kinect_raw_to_metres",
-    "linear_codec",
-    "middlebury_decode",
-    "npy_decode",
-    "nyu_raw_codec",
-    "pfm_depth_decode",
-    "pfm_depth_encode",
     "read_middlebury_calib",
-    "sunrgbd_decode",
-    "sunrgbd_encode",
-    "tiff_float_decode",
-    "tiff_float_encode",
-    "uint16_from_metres",
     "write_depth_npy",
 ]
 
@@ -101,19 +89,8 @@ def _warn_if_huge(path: Path, arr: np.ndarray) -> None:
 
 
 def uint16_from_metres(depth_m: np.ndarray, units: float) -> np.ndarray:
-    """Encode metres as ``uint16`` ``round(depth * units)``; 0 = invalid.
-
-    Non-finite, zero and negative depths become 0. Depths above ``65535 / scale`` are clipped
-    to 65535 and positive depths that would round to 0 are stored as 1 (so they stay valid);
-    both are reported with a warning.
-
-    Args:
-        depth_m: ``(H, W)`` float array, metres.
-        units: integer units per metre (> 0; :func:`~litedepth.io.depth_encodings.encode_depth_uint16`
-            also takes an encoding name).
-    Returns:
-        ``uint16`` array ``(H, W)``.
-    """
+    """:func:`~litedepth.io.depth_encodings.encode_depth_uint16` with ``units`` (integer units per
+    metre, > 0) given as a number: ``(H, W)`` metres -> ``uint16`` ``round(depth * units)``."""
     arr = _as_depth_2d(depth_m)
     valid = np.isfinite(arr) & (arr > 0)
     scaled = np.zeros(arr.shape, dtype=np.float64)

@@ -17,18 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from litedepth.errors import ConfigError, DataError
 from litedepth.utils.atomic import atomic_write_bytes
 
-__all__ = [
-    "PIL_ERRORS",
-    "UINT16_MAX",
-    "open_image",
-    "read_file_bytes",
-    "read_integer_image",
-    "read_pfm",
-    "read_pgm",
-    "write_integer_image",
-    "write_pfm",
-    "write_pgm",
-]
+__all__ = ["PIL_ERRORS", "UINT16_MAX", "open_image", "read_pfm", "read_pgm", "write_pfm", "write_pgm"]
 
 UINT16_MAX = 65535
 PIL_ERRORS = (OSError, SyntaxError, ValueError, EOFError, UnidentifiedImageError)

@@ -38,29 +38,10 @@ Example:
     ...         out.write(255 - frame.rgb)
 """
 
-from litedepth.io.video.encoders import h264_encoder
-from litedepth.io.video.sources import (
-    IMAGE_EXTS,
-    VIDEO_EXTS,
-    CameraSource,
-    Frame,
-    FrameSource,
-    ImageSequenceSource,
-    VideoFileSource,
-    open_source,
-)
-from litedepth.io.video.writers import ImageSequenceWriter, VideoWriter
+from litedepth.io.video import sources, encoders, writers
+from litedepth.io.video.sources import *  # noqa: F403 - the names of its __all__
+from litedepth.io.video.encoders import *  # noqa: F403 - the names of its __all__
+from litedepth.io.video.writers import *  # noqa: F403 - the names of its __all__
 
-__all__ = [
-    "IMAGE_EXTS",
-    "VIDEO_EXTS",
-    "CameraSource",
-    "Frame",
-    "FrameSource",
-    "ImageSequenceSource",
-    "ImageSequenceWriter",
-    "VideoFileSource",
-    "VideoWriter",
-    "h264_encoder",
-    "open_source",
-]
+#: every public name, as listed by the modules' own ``__all__``
+__all__ = [*sources.__all__, *encoders.__all__, *writers.__all__]

@@ -15,7 +15,7 @@ from litedepth.errors import DataError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FOURCC", "H264_SUFFIXES", "OpenCVBackend", "PyAVBackend", "find_h264", "h264_encoder"]
+__all__ = ["h264_encoder"]
 
 #: Containers written as H.264 through PyAV (OpenCV's pip wheels have no H.264 encoder).
 H264_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv")
