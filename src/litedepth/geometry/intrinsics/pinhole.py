@@ -38,7 +38,7 @@ _ASPECT_TOL = 0.01
 
 @dataclass(frozen=True)
 class Intrinsics:
-    """Pinhole intrinsics with an explicit convention (see the module docstring).
+    """Pinhole intrinsics with an explicit convention (:mod:`litedepth.geometry.intrinsics` docstring).
 
     Attributes:
         fx, fy: focal lengths (pixels, or normalised ``fx/W``, ``fy/H``).
@@ -52,7 +52,7 @@ class Intrinsics:
 
     Raises (on construction):
         ConfigError / DataError (when ``source`` is a file): non-finite values, non-positive
-            focal lengths, a half-stated size, or implausible values (module docstring).
+            focal lengths, a half-stated size, or implausible values (package docstring).
     """
 
     fx: float

@@ -124,7 +124,8 @@ _AMBIGUOUS = {
 
 
 def list_encodings() -> list[DepthEncoding]:
-    """Every named encoding, in the order of the module table (numeric scales not included)."""
+    """Every named encoding, in the order of the table of :mod:`litedepth.io.depth_encodings`
+    (numeric scales not included)."""
     return list(_ENCODINGS)
 
 

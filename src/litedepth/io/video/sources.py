@@ -43,7 +43,7 @@ class Frame:
     Attributes:
         index: position in reading order, from 0.
         rgb: ``(H, W, 3)`` uint8 RGB image.
-        time_s: seconds since the first frame (see the module docstring).
+        time_s: seconds since the first frame (see the :mod:`litedepth.io.video` docstring).
         name: file stem for image sequences, else ``None``.
     """
 
