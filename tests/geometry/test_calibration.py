@@ -16,6 +16,7 @@ from litedepth.geometry.calibration import (
     normalize_intrinsics,
     read_calib_file,
 )
+from litedepth.geometry.intrinsics import normalise_matrix
 from tests.conftest import real_subdir
 
 P2 = "700 0 600 45 0 700 180 -0.3 0 0 1 0.005"
@@ -184,17 +185,20 @@ def test_intrinsics_from_P_and_normalisation():
                   [0, 0, 1, 0.002745884]])
     K = intrinsics_from_P(P, (375, 1242))
     np.testing.assert_array_equal(K, [[721.5377, 0, 609.5593], [0, 721.5377, 172.854], [0, 0, 1]])
-    Kn = normalize_intrinsics(K, (375, 1242))
+    with pytest.warns(DeprecationWarning, match="normalise_matrix"):
+        Kn = normalize_intrinsics(K, (375, 1242))
+    np.testing.assert_array_equal(Kn, normalise_matrix(K, 375, 1242))  # a deprecated alias of the one conversion
     np.testing.assert_allclose(
         Kn, [[721.5377 / 1242, 0, 609.5593 / 1242], [0, 721.5377 / 375, 172.854 / 375], [0, 0, 1]]
     )
     # Monodepth2 hard-codes the KITTI normalised K as fx=0.58, fy=1.92, cx=cy=0.5
     assert Kn[0, 0] == pytest.approx(0.58, abs=0.005) and Kn[1, 1] == pytest.approx(1.92, abs=0.01)
-    np.testing.assert_allclose(denormalize_intrinsics(Kn, (375, 1242)), K)
+    with pytest.warns(DeprecationWarning, match="denormalise_matrix"):
+        np.testing.assert_allclose(denormalize_intrinsics(Kn, (375, 1242)), K)
     # 4x4 K (Monodepth2 style) keeps its last row/column
     K4 = np.eye(4)
     K4[:3, :3] = K
-    Kn4 = normalize_intrinsics(K4, (375, 1242))
+    Kn4 = normalise_matrix(K4, 375, 1242)
     assert Kn4.shape == (4, 4) and Kn4[0, 2] == pytest.approx(609.5593 / 1242) and Kn4[3, 3] == 1
 
 
@@ -206,5 +210,7 @@ def test_intrinsics_errors():
         intrinsics_from_P(rotated)
     with pytest.raises(ConfigError, match="positive"):
         intrinsics_from_P(np.array([[-700, 0, 600, 0], [0, 700, 180, 0], [0, 0, 1, 0]]))
-    with pytest.raises(ConfigError, match="image_size"):
+    with pytest.raises(ConfigError, match="image_size"), pytest.warns(DeprecationWarning):
         normalize_intrinsics(np.eye(3), (0, 10))
+    with pytest.raises(ConfigError, match="image size must be positive"):
+        normalise_matrix(np.eye(3), 0, 10)

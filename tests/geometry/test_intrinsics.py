@@ -203,3 +203,39 @@ def test_real_kitti_calibrations(real_data, tmp_path):
     np.savetxt(tmp_path / "lidar2img.txt", calib.velo_to_image)
     d = read_intrinsics(tmp_path / "lidar2img.txt")
     np.testing.assert_allclose(d.K, o.K, atol=1e-4)  # R0_rect @ Tr is orthogonal to the published digits
+
+
+def test_every_field_of_view_helper_is_the_one_convention():
+    """Field of view -> K is Intrinsics.from_fov everywhere, with the principal point at W / 2
+    (the normalised 0.5), not at the pixel-centre image centre (W - 1) / 2."""
+    from litedepth.apps.scale import intrinsics_from_hfov
+    from litedepth.data.synthetic import intrinsics_from_fov
+    from litedepth.inference.pointcloud import default_intrinsics
+
+    K = Intrinsics.from_fov(641, 481, 90.0).K
+    np.testing.assert_allclose(K, [[320.5, 0, 320.5], [0, 320.5, 240.5], [0, 0, 1]], rtol=1e-15)  # tan(45) ~ 1
+    assert (K[0, 2], K[1, 2]) == (320.5, 240.5)  # W / 2 and H / 2, not (W - 1) / 2 = 320 and 240
+    np.testing.assert_array_equal(default_intrinsics(481, 641, 90.0), K)  # (height, width) order
+    np.testing.assert_array_equal(intrinsics_from_fov(641, 481, 90.0), K)
+    np.testing.assert_array_equal(intrinsics_from_hfov(641, 481, 90.0), K)
+    # 60 degrees over 640 px: (640 / 2) / tan(30 deg) = 554.256...
+    assert Intrinsics.from_fov(640, 480, 60.0).fx == pytest.approx(554.2562584220407, rel=1e-12)
+
+
+def test_every_pixel_normalised_conversion_is_the_one_function():
+    """normalise_matrix / denormalise_matrix are the conversion; the torch function of the training
+    code, the typed Intrinsics and the synthetic generator give the same numbers bit for bit."""
+    from litedepth.data.synthetic import normalise_intrinsics
+    from litedepth.geometry.camera import pixel_to_normalised
+
+    K = np.array([[721.5377, 0.0, 609.5593], [0.0, 721.5377, 172.854], [0.0, 0.0, 1.0]])
+    Kn = normalise_matrix(K, 375, 1242)
+    np.testing.assert_array_equal(Kn, [[721.5377 / 1242, 0, 609.5593 / 1242], [0, 721.5377 / 375, 172.854 / 375],
+                                       [0, 0, 1]])
+    np.testing.assert_array_equal(Intrinsics.from_matrix(K, "pixels", 1242, 375).to_normalised().K, Kn)
+    np.testing.assert_array_equal(pixel_to_normalised(torch.tensor(K), 375, 1242).numpy(), Kn)
+    np.testing.assert_array_equal(normalise_intrinsics(K, 1242, 375), Kn)  # (width, height) order
+    np.testing.assert_array_equal(denormalise_matrix(Kn, 375, 1242), Intrinsics.from_normalised(
+        Kn[0, 0], Kn[1, 1], Kn[0, 2], Kn[1, 2]).to_pixels(375, 1242).K)
+    with pytest.raises(ConfigError, match="image size must be positive"):
+        denormalise_matrix(Kn, 375, 0)

@@ -240,3 +240,16 @@ def test_real_kinect_pgm_is_millimetres_not_raw_disparity(real_data):
         read_depth(path, "nyu-raw")
     with pytest.raises(ConfigError, match="not self-describing"):
         read_depth(path)
+
+
+def test_the_evaluation_png_reader_is_the_linear_encoding(tmp_path):
+    """metrics.read_depth_png (value / gt_scale) reads through the registry: the same numbers and
+    the same refusal of an 8-bit image."""
+    from litedepth.metrics import read_depth_png
+
+    path = _png16(tmp_path / "gt.png", [[0, 256], [512, 65535]])
+    np.testing.assert_array_equal(read_depth_png(path), np.array([[0, 1], [2, 65535 / 256]], np.float32))
+    np.testing.assert_array_equal(read_depth_png(path, 1000.0), decode_depth(path, "mm"))
+    Image.fromarray(np.full((2, 2), 7, np.uint8)).save(tmp_path / "vis.png")
+    with pytest.raises(DataError, match="vis.png: expected a single-channel 16-bit depth PNG.*mode L"):
+        read_depth_png(tmp_path / "vis.png")

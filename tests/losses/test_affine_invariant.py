@@ -152,4 +152,6 @@ def test_errors_and_module_twin():
     p = as_map([3.0, 1.0, 2.0])
     assert float(loss(p, t)) == float(affine_invariant_loss(p, t, alignment="least-squares", trim=0.1,
                                                             grad_weight=0.25, scales=2))
-    assert "least-squares" in repr(loss)
+    assert "least-squares" in repr(loss) and "grad_weight=0.25" in repr(loss)
+    with pytest.raises(TypeError, match="ols"):
+        AffineInvariantLoss(ols=True)

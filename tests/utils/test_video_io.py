@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from litedepth.errors import ConfigError, DataError
-from litedepth.io import video as video_io
+from litedepth.io.video import encoders as video_encoders
 from litedepth.io.video import (
     CameraSource,
     ImageSequenceSource,
@@ -92,7 +92,7 @@ def test_h264_pads_odd_sizes_by_one_edge_pixel(tmp_path):
 
 
 def test_without_h264_the_writer_falls_back_to_mp4v_with_a_warning(tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(video_io, "_find_h264", lambda: (None, "PyAV is not installed (pip install av)"))
+    monkeypatch.setattr(video_encoders, "find_h264", lambda: (None, "PyAV is not installed (pip install av)"))
     path = tmp_path / "fallback.mp4"
     with caplog.at_level(logging.WARNING, logger="litedepth.io.video"), VideoWriter(path, fps=10) as w:
         for f in _frames(3):

@@ -5,29 +5,10 @@ normalised intrinsics divide row 0 by the width and row 1 by the height; poses m
 ``X_source = T_source_from_target @ X_target``; camera axes x right, y down, z forward.
 """
 
-from litedepth.geometry.camera import (
-    backproject,
-    normalised_to_pixel,
-    pixel_grid,
-    pixel_to_grid,
-    pixel_to_normalised,
-    project,
-    scale_intrinsics,
-)
-from litedepth.geometry.depth import DispToDepth, depth_to_disp, disp_to_depth
-from litedepth.geometry.warp import InverseWarp, inverse_warp
+from litedepth.geometry import camera, depth, warp
+from litedepth.geometry.camera import *  # noqa: F403 - the names of its __all__
+from litedepth.geometry.depth import *  # noqa: F403 - the names of its __all__
+from litedepth.geometry.warp import *  # noqa: F403 - the names of its __all__
 
-__all__ = [
-    "DispToDepth",
-    "InverseWarp",
-    "backproject",
-    "depth_to_disp",
-    "disp_to_depth",
-    "inverse_warp",
-    "normalised_to_pixel",
-    "pixel_grid",
-    "pixel_to_grid",
-    "pixel_to_normalised",
-    "project",
-    "scale_intrinsics",
-]
+#: every public name, as listed by the modules' own ``__all__``
+__all__ = [*camera.__all__, *depth.__all__, *warp.__all__]

@@ -16,16 +16,18 @@ Two file layouts give the same Velodyne-to-image projection, returned as :class:
 A Velodyne point ``X = (x, y, z, 1)`` (metres) maps to the homogeneous pixel
 ``P @ R_rect @ velo_to_cam @ X`` of the rectified camera image (pixel units).
 
-Intrinsics helpers: :func:`intrinsics_from_P` gives a 3x3 ``K`` in **pixels**;
-:func:`normalize_intrinsics` gives ``K`` in **normalised** units (``fx/W``, ``cx/W``, ``fy/H``,
-``cy/H``, the Monodepth2 convention) and :func:`denormalize_intrinsics` goes back (both are
-the matrix maths of :mod:`litedepth.geometry.intrinsics`, whose :class:`~litedepth.geometry.intrinsics.Intrinsics`
-and :func:`~litedepth.geometry.intrinsics.read_kitti_intrinsics` carry the convention with the numbers).
+Intrinsics helpers: :func:`intrinsics_from_P` gives a 3x3 ``K`` in **pixels**. Pixel <->
+normalised conversion is :func:`litedepth.geometry.intrinsics.normalise_matrix` /
+:func:`~litedepth.geometry.intrinsics.denormalise_matrix` (``normalize_intrinsics`` and
+``denormalize_intrinsics`` here are deprecated aliases for one release);
+:class:`~litedepth.geometry.intrinsics.Intrinsics` and
+:func:`~litedepth.geometry.intrinsics.read_kitti_intrinsics` carry the convention with the numbers.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from litedepth.errors import ConfigError, DataError
-from litedepth.geometry.intrinsics import denormalise_matrix, normalise_matrix, read_matrix_file
+from litedepth.geometry.intrinsics.matrix import denormalise_matrix, normalise_matrix
+from litedepth.geometry.intrinsics.readers import read_matrix_file
 
 logger = logging.getLogger(__name__)
 
@@ -304,23 +307,30 @@ def intrinsics_from_P(P: np.ndarray, image_size: Sequence[int] | None = None) ->
     return K
 
 
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(f"litedepth.geometry.calibration.{old} is deprecated; use litedepth.geometry.intrinsics.{new}",
+                  DeprecationWarning, stacklevel=3)
+
+
 def normalize_intrinsics(K: np.ndarray, image_size: Sequence[int]) -> np.ndarray:
-    """Pixel ``K`` -> normalised ``K`` (``fx/W, s/W, cx/W`` in row 0; ``fy/H, cy/H`` in row 1).
+    """Deprecated: :func:`litedepth.geometry.intrinsics.normalise_matrix` ``(K, H, W)``, the one
+    pixel -> normalised conversion (``fx/W, s/W, cx/W`` in row 0; ``fy/H, cy/H`` in row 1).
 
     Args:
         K: ``(3, 3)`` or ``(4, 4)`` intrinsics in pixels.
         image_size: ``(H, W)`` of the image ``K`` refers to, in pixels.
     Returns:
-        float64 array of ``K``'s shape, resolution-independent (Monodepth2 convention: the
-        normalised K is multiplied by the network input width/height to get pixels).
+        float64 array of ``K``'s shape.
     """
+    _deprecated("normalize_intrinsics(K, (H, W))", "normalise_matrix(K, H, W)")
     h, w = _size(image_size)
     return normalise_matrix(np.asarray(K, dtype=np.float64), h, w)
 
 
 def denormalize_intrinsics(K_norm: np.ndarray, image_size: Sequence[int]) -> np.ndarray:
-    """Normalised ``K`` -> pixel ``K`` for an image of ``image_size = (H, W)`` pixels (inverse of
-    :func:`normalize_intrinsics`)."""
+    """Deprecated: :func:`litedepth.geometry.intrinsics.denormalise_matrix` ``(K_norm, H, W)``
+    (normalised ``K`` -> pixel ``K`` for an image of ``image_size = (H, W)`` pixels)."""
+    _deprecated("denormalize_intrinsics(K_norm, (H, W))", "denormalise_matrix(K_norm, H, W)")
     h, w = _size(image_size)
     return denormalise_matrix(np.asarray(K_norm, dtype=np.float64), h, w)
 

@@ -38,8 +38,9 @@ the prediction (a negative scale included).
 
 from __future__ import annotations
 
+import inspect
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -244,15 +245,7 @@ def affine_invariant_terms(
 
 
 def affine_invariant_loss(
-    pred: Tensor,
-    target: Tensor,
-    valid: Tensor | None = None,
-    *,
-    alignment: Alignment = "median-mad",
-    trim: float = 0.0,
-    grad_weight: float = 0.5,
-    scales: int = 4,
-    mask_zero: bool = True,
+    pred: Tensor, target: Tensor, valid: Tensor | None = None, *, grad_weight: float = 0.5, **term_options: Any
 ) -> Tensor:
     """Scale-and-shift-invariant disparity loss with gradient matching (module docstring).
 
@@ -260,12 +253,13 @@ def affine_invariant_loss(
         pred: ``(B, 1, H, W)`` predicted disparity (any range, e.g. a sigmoid output).
         target: ``(B, 1, H, W)`` target disparity (e.g. a teacher's relative disparity; detached).
         valid: optional ``(B, 1, H, W)`` bool mask of usable target pixels.
-        alignment: ``"median-mad"`` (both maps normalised on their own) or ``"least-squares"``
-            (the prediction fitted to the normalised target).
-        trim: fraction of the largest residuals left out of the data term per image (MiDaS 0.2).
         grad_weight: weight of the gradient-matching term (MiDaS 0.5; 0 turns it off).
-        scales: scales of the gradient-matching term (MiDaS 4).
-        mask_zero: exclude target pixels ``<= 0`` (sky / infinity in a teacher map).
+        **term_options: the keyword options of :func:`affine_invariant_terms`: ``alignment``
+            (``"median-mad"``, both maps normalised on their own, or ``"least-squares"``, the
+            prediction fitted to the normalised target), ``trim`` (fraction of the largest
+            residuals left out of the data term per image; MiDaS 0.2), ``scales`` (of the
+            gradient-matching term; MiDaS 4) and ``mask_zero`` (exclude target pixels ``<= 0``,
+            sky / infinity in a teacher map).
 
     Returns:
         Scalar: the mean over images with a valid pixel (0 when there is none).
@@ -275,28 +269,28 @@ def affine_invariant_loss(
         >>> float(affine_invariant_loss(3.0 * t + 2.0, t)) < 1e-6   # an affine copy costs nothing
         True
     """
-    data, grad, has = affine_invariant_terms(pred, target, valid, alignment=alignment, trim=trim, scales=scales,
-                                             mask_zero=mask_zero)
+    data, grad, has = affine_invariant_terms(pred, target, valid, **term_options)
     per_image = data + grad_weight * grad if grad_weight else data
     return (per_image * has).sum() / has.sum().clamp_min(1)
 
 
 class AffineInvariantLoss(nn.Module):
-    """Module twin of :func:`affine_invariant_loss` (options fixed at init).
+    """Module twin of :func:`affine_invariant_loss` (options fixed at init, keyword only:
+    ``grad_weight`` and the options of :func:`affine_invariant_terms`).
 
     ``forward(pred, target, valid=None) -> scalar``.
+
+    Raises:
+        TypeError: an option :func:`affine_invariant_terms` does not take (at init).
     """
 
-    def __init__(self, alignment: Alignment = "median-mad", trim: float = 0.0, grad_weight: float = 0.5,
-                 scales: int = 4, mask_zero: bool = True) -> None:
+    def __init__(self, *, grad_weight: float = 0.5, **term_options: Any) -> None:
         super().__init__()
-        self.alignment, self.trim, self.grad_weight, self.scales, self.mask_zero = (
-            alignment, trim, grad_weight, scales, mask_zero)
+        inspect.signature(affine_invariant_terms).bind(None, None, **term_options)  # unknown names fail now
+        self.grad_weight, self.term_options = grad_weight, term_options
 
     def forward(self, pred: Tensor, target: Tensor, valid: Tensor | None = None) -> Tensor:
-        return affine_invariant_loss(pred, target, valid, alignment=self.alignment, trim=self.trim,
-                                     grad_weight=self.grad_weight, scales=self.scales, mask_zero=self.mask_zero)
+        return affine_invariant_loss(pred, target, valid, grad_weight=self.grad_weight, **self.term_options)
 
     def extra_repr(self) -> str:
-        return (f"alignment={self.alignment!r}, trim={self.trim}, grad_weight={self.grad_weight}, "
-                f"scales={self.scales}")
+        return ", ".join(f"{k}={v!r}" for k, v in {"grad_weight": self.grad_weight, **self.term_options}.items())

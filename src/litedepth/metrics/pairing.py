@@ -55,31 +55,15 @@ def _check_float_map(arr: Any, path: Path | str, what: str) -> np.ndarray:
 def read_depth_png(path: str | Path, gt_scale: float = 256.0) -> np.ndarray:
     """Read a 16-bit depth PNG as metres: ``value / gt_scale``, 0 stays 0 (invalid).
 
+    The linear encoding of :mod:`litedepth.io.depth_encodings` (``decode_depth(path, gt_scale)``).
+
     Returns:
         ``(H, W)`` float32 depth in metres.
 
     Raises:
         DataError: unreadable file, or not a single-channel 16-bit image.
     """
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            mode = im.mode
-            arr = np.asarray(im)
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise DataError(path, f"cannot read as an image ({exc})") from None
-    if mode not in ("I;16", "I;16B", "I;16L", "I"):
-        raise DataError(
-            path,
-            f"expected a single-channel 16-bit depth PNG (uint16 = metres * {gt_scale:g}), got mode {mode}",
-        )
-    if arr.ndim != 2:
-        raise DataError(path, f"expected a single-channel depth image, got shape {arr.shape}")
-    if mode == "I" and arr.size and (arr.min() < 0 or arr.max() > 65535):
-        raise DataError(path, "depth PNG values outside the uint16 range")
-    return arr.astype(np.float32) / np.float32(gt_scale)
+    return decode_depth(path, gt_scale)
 
 
 def split_key(line: str) -> str:

@@ -252,21 +252,18 @@ KITTI_EIGEN_CROP = FractionalCrop(0.3324324, 0.91351351, 0.0359477, 0.96405229)
 #: Eigen et al. 2014 crop on NYU Depth v2 (480x640 Kinect frames).
 NYU_EIGEN_CROP = PixelCrop(45, 471, 41, 601, ref_height=480, ref_width=640)
 
+
+def _kitti(name: str, description: str, crop: Crop) -> EvalProtocol:
+    """A KITTI protocol: ``1e-3 < gt < 80`` m, predictions clamped to the same range, PNGs / 256."""
+    return EvalProtocol(name, description, min_depth=1e-3, max_depth=80.0, crop=crop, clamp_min=1e-3,
+                        clamp_max=80.0, png_scale=256.0, plausible_median=(2.0, 60.0))
+
+
 PROTOCOLS: dict[str, EvalProtocol] = {
     p.name: p
     for p in (
-        EvalProtocol(
-            "kitti-eigen",
-            "KITTI Eigen split, Garg crop, 1e-3 < gt < 80 m (Monodepth2 / Lite-Mono)",
-            min_depth=1e-3, max_depth=80.0, crop=GARG_CROP, clamp_min=1e-3, clamp_max=80.0,
-            png_scale=256.0, plausible_median=(2.0, 60.0),
-        ),
-        EvalProtocol(
-            "kitti-eigen-crop",
-            "KITTI, Eigen crop, 1e-3 < gt < 80 m",
-            min_depth=1e-3, max_depth=80.0, crop=KITTI_EIGEN_CROP, clamp_min=1e-3, clamp_max=80.0,
-            png_scale=256.0, plausible_median=(2.0, 60.0),
-        ),
+        _kitti("kitti-eigen", "KITTI Eigen split, Garg crop, 1e-3 < gt < 80 m (Monodepth2 / Lite-Mono)", GARG_CROP),
+        _kitti("kitti-eigen-crop", "KITTI, Eigen crop, 1e-3 < gt < 80 m", KITTI_EIGEN_CROP),
         EvalProtocol(
             "nyu",
             "NYU Depth v2, Eigen crop 45:471 x 41:601 of 480x640, 1e-3 < gt < 10 m",
