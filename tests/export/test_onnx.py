@@ -168,8 +168,8 @@ def test_shape_specialised_graph_falls_back_to_fixed_hw(tmp_path, caplog):
 
 
 def test_parity_failure_raises_and_writes_nothing(tmp_path, monkeypatch):
-    real_run = onnx_export._run
-    monkeypatch.setattr(onnx_export, "_run", lambda session, x, *a: real_run(session, x, *a) + 0.05)
+    real_run = onnx_export.run_graph
+    monkeypatch.setattr(onnx_export, "run_graph", lambda session, x, *a: real_run(session, x, *a) + 0.05)
     out = tmp_path / "bad.onnx"
     with pytest.raises(ParityError, match="differs from eager") as info:
         export_onnx(ToyDepth(), out, 32, 48)
