@@ -14,32 +14,53 @@ import numpy as np
 
 from litedepth.errors import DataError
 
-__all__ = ["IMAGE_SUFFIXES", "FrameReader", "calibration_frames"]
+__all__ = ["IMAGE_SUFFIXES", "FrameReader", "calibration_frames", "image_files"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm")
 
 
-def calibration_frames(folder: str | Path, height: int, width: int, limit: int | None = 64) -> list[np.ndarray]:
+def image_files(folder: str | Path, option: str | None = None) -> list[Path]:
+    """The images of ``folder`` (``.png/.jpg/...``, sorted by name).
+
+    Args:
+        folder: a folder of calibration (or parity) images.
+        option: the command-line option that named the folder (e.g. ``"--calibration"``), which
+            then starts the error messages.
+
+    Raises:
+        DataError: one line naming the folder: it does not exist, it is a file, or it holds
+            no image.
+    """
+    root = Path(folder)
+    where = f"{option} {root}" if option else f"calibration folder {root}"
+    if not root.exists():
+        raise DataError(None, f"{where}: the folder does not exist")
+    if not root.is_dir():
+        raise DataError(None, f"{where}: a file, not a folder of images")
+    files = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise DataError(None, f"{where}: no calibration image ({', '.join(IMAGE_SUFFIXES)}) in the folder")
+    return files
+
+
+def calibration_frames(folder: str | Path, height: int, width: int, limit: int | None = 64,
+                       option: str | None = None) -> list[np.ndarray]:
     """Images of ``folder`` (sorted, ``.png/.jpg/...``) as network inputs ``(1, 3, H, W)``.
 
     Each image is read as RGB, scaled to ``[0, 1]`` and resized to ``height x width``
     (bilinear, antialiased, the resize of the training data), like the inputs the exported
     graph receives. At most ``limit`` images are used, spread evenly over the sorted list.
+    ``option``: the command-line option that named the folder, for messages (see :func:`image_files`).
 
     Raises:
-        DataError: the folder is missing or holds no readable image.
+        DataError: the folder does not exist, is a file or holds no image; an unreadable image.
     """
     import torch
     import torch.nn.functional as F
 
     from litedepth.io.images import read_rgb
 
-    root = Path(folder)
-    if not root.is_dir():
-        raise DataError(root, "calibration folder not found")
-    files = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise DataError(root, f"no calibration image ({', '.join(IMAGE_SUFFIXES)}) in the folder")
+    files = image_files(folder, option)
     if limit is not None and len(files) > limit:
         files = [files[i] for i in np.linspace(0, len(files) - 1, int(limit)).round().astype(int)]
     out = []
