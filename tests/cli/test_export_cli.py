@@ -177,3 +177,24 @@ def test_calibration_path_that_is_a_file_is_not_called_missing(tmp_path, capsys)
     err = capsys.readouterr().err
     assert err == f"litedepth: error: --calibration {frame}: a file, not a folder of images\n"
 
+
+def test_parity_on_a_constant_output_is_flagged_in_the_table(tmp_path, capsys, caplog):
+    """A network whose depth heads output a constant (zero weights: sigmoid(bias) everywhere)
+    passes any parity check; the table says the check proves little."""
+    import logging
+
+    net = create_model("lite-mono-tiny")
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.startswith("decoder.heads.") and name.endswith("weight"):
+                p.zero_()
+    save_official_weights(net, tmp_path / "weights")
+    out = tmp_path / "c.onnx"
+    with caplog.at_level(logging.WARNING, logger="litedepth"):
+        assert _export("--model", "lite-mono-tiny", "--weights", str(tmp_path / "weights"),
+                       "--output", str(out)) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "compares constant maps and proves little" in text
+    assert "(near-)constant" in text  # the result column of the checks themselves
+    assert "compares constant maps" in caplog.text
+    assert out.is_file()  # a warning, not a failure

@@ -167,6 +167,7 @@ def load_network(model: str | None, weights: str | None = None,
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from litedepth.export.onnx import export_onnx
     from litedepth.models.input_size import check_input_size
@@ -213,11 +214,12 @@ def run(args: argparse.Namespace) -> int:
                          calibration=calibration, parity_frames=parity, max_abs_rel=args.max_abs_rel,
                          quant_options={"matmul": args.int8_matmul} if args.precision == "int8" else None)
     table = Table(title=f"ONNX parity: {name} (onnxruntime CPU vs eager PyTorch)")
-    for col in ("input (BxCxHxW)", "max abs diff", "relative", "tolerance", "result"):
+    for col in ("input (BxCxHxW)", "max abs diff", "relative", "tolerance", "eager output spread", "result"):
         table.add_column(col, justify="right")
     for c in result.parity:
+        spread = f"{c.output_spread:.3e}" + (" (near-)constant" if c.constant_reference else "")
         table.add_row(f"{c.batch}x3x{c.height}x{c.width}", f"{c.max_abs_diff:.3e}", f"{c.max_rel_diff:.3e}",
-                      f"{c.tolerance:.1e}", "ok" if c.passed else "FAILED")
+                      f"{c.tolerance:.1e}", spread, "ok" if c.passed else "FAILED")
     hw = "dynamic" if result.dynamic_hw else "fixed"
     if args.dynamic_hw and not result.dynamic_hw:
         hw += " (the graph is shape-specialised; see the warning)"
@@ -229,6 +231,8 @@ def run(args: argparse.Namespace) -> int:
     if not console.is_terminal:
         console = Console(width=160)
     console.print(table)
+    for warning in result.warnings:
+        console.print(Text(f"warning: {warning}", style="yellow"))
     if result.quantization is not None:
         q = result.quantization
         par = q["parity"]

@@ -83,6 +83,7 @@ from litedepth.export.parity import (
     ParityCheck,
     check_second_size,
     compare,
+    constant_output_warning,
     cpu_session,
     eager_output,
     example_input,
@@ -138,6 +139,10 @@ class OnnxExportResult:
         external_data: path of the external tensor file, ``None`` for a self-contained file.
         exporter: which ``torch.onnx.export`` path was used.
         output_spec: what the exported output means (also in ``metadata``).
+        precision: ``"fp32"``, ``"fp16"`` or ``"int8"``.
+        quantization: for fp16 / int8, ``QuantResult.to_dict()`` (parity to float32, nodes in float).
+        warnings: what the checks could not vouch for, one line each (e.g. a parity check on a
+            (near-)constant output, :func:`~litedepth.export.parity.constant_output_warning`).
     """
 
     path: Path
@@ -155,6 +160,7 @@ class OnnxExportResult:
     output_spec: OutputSpec | None = None
     precision: str = "fp32"
     quantization: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def max_abs_diff(self) -> float:
@@ -388,6 +394,9 @@ def export_onnx(
             if failed:
                 raise ParityError(f"{path}: ONNX output of {name} differs from eager PyTorch: "
                                   + "; ".join(str(c) for c in failed) + " (no file written)")
+            notes = [note for note in [constant_output_warning(name, parity)] if note]
+            for note in notes:
+                logger.warning("%s", note)
             quant = None
             if precision != "fp32":
                 from litedepth.export.quantize import quantize_model
@@ -415,7 +424,7 @@ def export_onnx(
     size = path.stat().st_size + (data_path.stat().st_size if data_path else 0)
     result = OnnxExportResult(path, str(name), str(kind), (height, width), int(opset), use_dynamic,
                               dynamic_hw, parity, meta, size, data_path, output_spec=spec, precision=precision,
-                              quantization=None if quant is None else quant.to_dict())
+                              quantization=None if quant is None else quant.to_dict(), warnings=notes)
     logger.info("wrote %s (%s, %.1f MB, %s H/W, max abs diff %.2e)", path, name, size / 1e6,
                 "dynamic" if use_dynamic else "fixed", result.max_abs_diff)
     return result

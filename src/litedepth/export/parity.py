@@ -7,10 +7,17 @@ The exported graph runs with onnxruntime (CPU, :func:`cpu_session`) on seeded ra
 is an absolute tolerance for outputs of order 1 (sigmoid disparity) and a relative one for
 outputs in metres that may reach the hundreds. :func:`check_second_size` checks a graph with
 dynamic height and width at a second size (:func:`second_size`).
+
+A check whose reference output is (nearly) the same value everywhere proves little: any graph
+that returned a constant in that range would pass it. :attr:`ParityCheck.constant_reference`
+flags such a check (the eager output's spread ``max - min`` is at most the tolerance, or at most
+:data:`CONSTANT_SPREAD` of its magnitude) and :func:`constant_output_warning` says so - a network
+with random or briefly trained weights (BatchNorm in eval mode) can give such outputs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,10 +30,13 @@ from litedepth.export.errors import ExportError
 from litedepth.export.outputs import INPUT_NAME, OUTPUT_NAME, select_output
 from litedepth.models.spec import OutputSpec
 
-__all__ = ["DEFAULT_ATOL", "ParityCheck", "check_second_size", "compare", "cpu_session", "eager_output",
-           "example_input", "onnxruntime_module", "run_graph", "second_size"]
+__all__ = ["CONSTANT_SPREAD", "DEFAULT_ATOL", "ParityCheck", "check_second_size", "compare",
+           "constant_output_warning", "cpu_session", "eager_output", "example_input", "onnxruntime_module",
+           "run_graph", "second_size"]
 
 DEFAULT_ATOL = 1e-4
+#: a reference output whose spread (max - min) is at most this fraction of its magnitude is "constant"
+CONSTANT_SPREAD = 1e-3
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,8 @@ class ParityCheck:
         output_scale: ``max |eager|``, the output's magnitude.
         max_rel_diff: ``max_abs_diff / output_scale``.
         tolerance: the absolute bound applied, ``atol * max(1, output_scale)``.
+        output_spread: ``max eager - min eager`` over the compared outputs, in output units
+            (``nan`` when not measured).
     """
 
     batch: int
@@ -48,10 +60,17 @@ class ParityCheck:
     output_scale: float
     max_rel_diff: float
     tolerance: float
+    output_spread: float = float("nan")
 
     @property
     def passed(self) -> bool:
         return self.max_abs_diff <= self.tolerance
+
+    @property
+    def constant_reference(self) -> bool:
+        """The eager output is (nearly) constant: its spread is within the tolerance (any
+        constant in its range would pass) or at most :data:`CONSTANT_SPREAD` of its magnitude."""
+        return self.output_spread <= max(self.tolerance, CONSTANT_SPREAD * self.output_scale)
 
     def __str__(self) -> str:
         return (f"{self.batch}x3x{self.height}x{self.width}: max abs diff {self.max_abs_diff:.3e} "
@@ -119,8 +138,22 @@ def compare(onnx_out: np.ndarray, eager: np.ndarray, atol: float) -> ParityCheck
     if not np.isfinite(diff):
         diff = float("inf")
     scale = float(np.max(np.abs(eager))) if eager.size else 0.0
+    spread = float(np.max(eager) - np.min(eager)) if eager.size else 0.0
     return ParityCheck(int(b), int(h), int(w), diff, scale, diff / max(scale, 1e-12),
-                       atol * max(1.0, scale))
+                       atol * max(1.0, scale), spread)
+
+
+def constant_output_warning(name: str, checks: Sequence[ParityCheck]) -> str | None:
+    """One line saying that the parity checks compared constant maps, when every check's eager
+    reference is (nearly) constant (:attr:`ParityCheck.constant_reference`); else ``None``."""
+    if not checks or not all(c.constant_reference for c in checks):
+        return None
+    spread = max(c.output_spread for c in checks)
+    scale = max(c.output_scale for c in checks)
+    return (f"{name}: the eager output is (near-)constant on the random test images (spread max-min "
+            f"{spread:.3e} at magnitude {scale:.3e}), so the parity check compares constant maps and proves "
+            "little: any graph returning that value would pass. Random or briefly trained weights (BatchNorm "
+            "in eval mode) can do this; check the network's predictions on real images")
 
 
 def second_size(spec: OutputSpec, height: int, width: int) -> tuple[int, int]:
