@@ -153,6 +153,46 @@ class ToyDepth(nn.Module):
         return DepthOutput(pred=F.softplus(y) * 10.0, kind="depth")
 
 
+class ConstantDepth(nn.Module):
+    """conv -> BatchNorm whose scale is 0 -> softplus depth: the same value at every pixel of
+    every image (a briefly trained BatchNorm network in eval mode can come close to this)."""
+
+    output_spec = OutputSpec.metric_depth()
+
+    def __init__(self, wiggle: float = 0.0) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 1, 3, padding=1)
+        self.bn = nn.BatchNorm2d(1)
+        self.wiggle = wiggle
+        with torch.no_grad():
+            self.bn.weight.fill_(wiggle)
+            self.bn.bias.fill_(0.7)
+
+    def forward(self, x: Tensor) -> DepthOutput:
+        return DepthOutput(pred=F.softplus(self.bn(self.conv(x))) * 10.0, kind="depth")
+
+
+@pytest.mark.parametrize("wiggle", [0.0, 1e-7])
+def test_parity_on_a_constant_output_warns_that_it_proves_little(tmp_path, caplog, wiggle):
+    with caplog.at_level(logging.WARNING, logger="litedepth"):
+        result = export_onnx(ConstantDepth(wiggle).eval(), tmp_path / "c.onnx", 32, 48)
+    assert all(c.passed and c.constant_reference for c in result.parity)
+    assert [c.output_spread <= 1e-3 * c.output_scale for c in result.parity] == [True, True]
+    assert "compares constant maps and proves little" in caplog.text
+    assert len(result.warnings) == 1 and "compares constant maps and proves little" in result.warnings[0]
+    assert result.to_dict()["warnings"] == result.warnings
+    assert result.path.is_file()  # a warning: the file is still written
+
+
+def test_parity_on_a_varying_output_gives_no_such_warning(tmp_path, caplog):
+    torch.manual_seed(0)
+    with caplog.at_level(logging.WARNING, logger="litedepth"):
+        result = export_onnx(ToyDepth(), tmp_path / "v.onnx", 32, 48)
+    assert not any(c.constant_reference for c in result.parity) and result.warnings == []
+    assert min(c.output_spread for c in result.parity) > 1e-3 * max(c.output_scale for c in result.parity)
+    assert "constant maps" not in caplog.text
+
+
 def test_shape_specialised_graph_falls_back_to_fixed_hw(tmp_path, caplog):
     net = ToyDepth(specialise=True)
     with caplog.at_level(logging.WARNING, logger="litedepth"):
@@ -168,8 +208,8 @@ def test_shape_specialised_graph_falls_back_to_fixed_hw(tmp_path, caplog):
 
 
 def test_parity_failure_raises_and_writes_nothing(tmp_path, monkeypatch):
-    real_run = onnx_export._run
-    monkeypatch.setattr(onnx_export, "_run", lambda session, x, *a: real_run(session, x, *a) + 0.05)
+    real_run = onnx_export.run_graph
+    monkeypatch.setattr(onnx_export, "run_graph", lambda session, x, *a: real_run(session, x, *a) + 0.05)
     out = tmp_path / "bad.onnx"
     with pytest.raises(ParityError, match="differs from eager") as info:
         export_onnx(ToyDepth(), out, 32, 48)

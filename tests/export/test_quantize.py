@@ -87,11 +87,14 @@ def test_calibration_frames_read_resize_and_errors(images, tmp_path):
     assert len(frames) == 6 and all(f.shape == (1, 3, H, W) and f.dtype == np.float32 for f in frames)
     assert 0 <= min(f.min() for f in frames) and max(f.max() for f in frames) <= 1
     assert len(calibration_frames(images, H, W, limit=3)) == 3
-    with pytest.raises(DataError, match="not found"):
+    with pytest.raises(DataError, match="missing: the folder does not exist"):
         calibration_frames(tmp_path / "missing", H, W)
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no calibration image"):
         calibration_frames(tmp_path / "empty", H, W)
+    (tmp_path / "frame.png").write_bytes(b"")
+    with pytest.raises(DataError, match="frame.png: a file, not a folder of images"):
+        calibration_frames(tmp_path / "frame.png", H, W)
 
 
 def test_int8_export_is_quantised_records_parity_and_keeps_metadata(net, fp32, images, tmp_path):

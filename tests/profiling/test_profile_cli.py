@@ -135,3 +135,15 @@ def test_cli_warns_when_the_machine_is_loaded(tmp_path, capsys, monkeypatch):
     data = json.loads(out.read_text())
     assert data["machine_load"] == busy
     assert len(data["warnings"]) == 1 and data["warnings"][0].startswith("the machine was busy")
+
+
+def test_cli_size_is_spelt_like_predict(tmp_path, capsys):
+    """``--size H W`` as ``litedepth predict`` and ``export`` take it; --height/--width must agree."""
+    out = tmp_path / "p.json"
+    rc = cli_main.main(["profile", "--model", "lite-mono-tiny", "--size", str(H), str(W), "--warmup", "0",
+                        "--repeats", "1", "--threads", "1", "--json", str(out)])
+    assert rc == 0
+    assert json.loads(out.read_text())["input_size"] == {"height": H, "width": W}
+    rc = cli_main.main(["profile", "--model", "lite-mono-tiny", "--size", str(H), str(W), "--width", str(W + 16)])
+    assert rc == 2
+    assert capsys.readouterr().err.endswith(f"error: --size {H} {W} contradicts --width {W + 16}\n")

@@ -7,7 +7,11 @@ metadata, which ``predict``, ``evaluate`` and ``assist`` read. Batch is always d
 also makes height and width dynamic when the network's graph allows it (checked at a second
 size; otherwise a warning and a fixed size). The onnxruntime output is compared with eager
 PyTorch before the file is written; the export fails when they differ by more than
-``--atol`` x max(1, output scale).
+``--atol`` x max(1, output scale). The check compares the two on random images; a network whose
+output is (nearly) the same at every pixel passes it trivially, and the table says so.
+
+The input size is ``--size H W``, spelt as ``litedepth predict`` takes it (default: the size the
+network was trained at); ``--height`` / ``--width`` are older spellings that must agree with it.
 
 ``--format hf`` writes a folder in the Hugging Face Hub format instead (config.json with the
 network, its options, output spec, training size and depth encoding and the weights'
@@ -17,7 +21,7 @@ provenance; model.safetensors; a README.md model card with ``--evaluation`` repo
 
 Examples:
     litedepth export --model lite-mono --weights weights/lite-mono --format onnx \\
-        --height 192 --width 640 --output lite-mono.onnx --dynamic-hw
+        --size 192 640 --output lite-mono.onnx --dynamic-hw
     litedepth export --checkpoint runs/x/checkpoints/best.ckpt --output best.onnx
     litedepth export --checkpoint best.ckpt --output best-int8.onnx --precision int8 \\
         --calibration frames/          # images like the ones the network will see
@@ -56,8 +60,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_model_arguments(p)
     p.add_argument("--format", default="onnx", choices=FORMATS,
                    help="onnx (a .onnx file) or hf (a Hugging Face Hub folder: config.json, model.safetensors, README.md)")
-    p.add_argument("--height", type=int, default=None, help="input height (default: training size)")
-    p.add_argument("--width", type=int, default=None, help="input width (default: training size)")
+    add_size_arguments(p)
     p.add_argument("--output", required=True, help="destination .onnx file (--format hf: a folder)")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
     p.add_argument("--dynamic-hw", action="store_true", help="dynamic height and width too")
@@ -83,6 +86,34 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     hf.add_argument("--push-to", default=None, metavar="OWNER/NAME", help="also upload the folder to this Hub repository")
     hf.add_argument("--private", action="store_true", help="create the --push-to repository as private")
     return p
+
+
+def add_size_arguments(p: argparse.ArgumentParser) -> None:
+    """``--size H W`` (spelt as ``litedepth predict`` takes it) and its older spellings
+    ``--height`` / ``--width`` (shared with ``litedepth profile``); read with :func:`requested_size`."""
+    p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=None,
+                   help="network input height and width in pixels, as `litedepth predict --size` takes them "
+                        "(default: the size the network was trained at)")
+    p.add_argument("--height", type=int, default=None,
+                   help="input height in pixels; another spelling of --size's H (it must agree with --size)")
+    p.add_argument("--width", type=int, default=None,
+                   help="input width in pixels; another spelling of --size's W (it must agree with --size)")
+
+
+def requested_size(args: argparse.Namespace) -> tuple[int | None, int | None, str]:
+    """``(height, width, option)`` asked for by ``--size`` / ``--height`` / ``--width``: ``None``
+    where the network's training size applies; ``option`` names the option(s) for messages.
+
+    Raises:
+        ConfigError: ``--size`` and ``--height`` / ``--width`` that disagree.
+    """
+    if args.size is None:
+        return args.height, args.width, "--height/--width"
+    h, w = args.size
+    for option, given, value in (("--height", args.height, h), ("--width", args.width, w)):
+        if given is not None and given != value:
+            raise ConfigError(f"--size {h} {w} contradicts {option} {given}")
+    return h, w, "--size"
 
 
 def add_model_arguments(p: argparse.ArgumentParser) -> None:
@@ -136,6 +167,7 @@ def load_network(model: str | None, weights: str | None = None,
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from litedepth.export.onnx import export_onnx
     from litedepth.models.input_size import check_input_size
@@ -147,11 +179,18 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--evaluation, --license, --push-to and --private go with --format hf")
     if args.precision == "int8" and not args.calibration:
         raise ConfigError("--precision int8 needs --calibration DIR (images to calibrate the activation ranges on)")
+    height, width, size_option = requested_size(args)
+    if args.precision != "fp32":  # the folders are checked before the network is loaded
+        from litedepth.export.calibration import image_files
+
+        for option, folder in (("--calibration", args.calibration), ("--parity-images", args.parity_images)):
+            if folder:
+                image_files(folder, option)
     loaded = load_model_from_args(args.model, args.weights, args.checkpoint)
     name, size = loaded.name, loaded.input_size
-    height = size[0] if args.height is None else args.height
-    width = size[1] if args.width is None else args.width
-    check_input_size(loaded.net, (height, width), "--height/--width")
+    height = size[0] if height is None else height
+    width = size[1] if width is None else width
+    check_input_size(loaded.net, (height, width), size_option)
     check_writable(args.output)  # an unwritable destination fails before the export work
     head = args.head if args.head != "auto" else ("depth" if loaded.spec.is_depth else "logits")
     if head == "depth" and not loaded.spec.is_depth:
@@ -162,10 +201,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--precision {args.precision}: only depth outputs are quantised (--head depth)")
     calibration = parity = None
     if args.precision != "fp32":
-        from litedepth.export.quantize import calibration_frames
+        from litedepth.export.calibration import calibration_frames
 
-        calibration = calibration_frames(args.calibration, height, width) if args.calibration else None
-        parity = calibration_frames(args.parity_images, height, width) if args.parity_images else None
+        calibration = (calibration_frames(args.calibration, height, width, option="--calibration")
+                       if args.calibration else None)
+        parity = (calibration_frames(args.parity_images, height, width, option="--parity-images")
+                  if args.parity_images else None)
     result = export_onnx(loaded.net, args.output, height, width, opset=args.opset, dynamic_hw=args.dynamic_hw,
                          model_name=name, atol=args.atol, spec=loaded.spec if head == "depth" else None,
                          weights=loaded.weights, training_depth_encoding=loaded.depth_encoding,
@@ -173,11 +214,12 @@ def run(args: argparse.Namespace) -> int:
                          calibration=calibration, parity_frames=parity, max_abs_rel=args.max_abs_rel,
                          quant_options={"matmul": args.int8_matmul} if args.precision == "int8" else None)
     table = Table(title=f"ONNX parity: {name} (onnxruntime CPU vs eager PyTorch)")
-    for col in ("input (BxCxHxW)", "max abs diff", "relative", "tolerance", "result"):
+    for col in ("input (BxCxHxW)", "max abs diff", "relative", "tolerance", "eager output spread", "result"):
         table.add_column(col, justify="right")
     for c in result.parity:
+        spread = f"{c.output_spread:.3e}" + (" (near-)constant" if c.constant_reference else "")
         table.add_row(f"{c.batch}x3x{c.height}x{c.width}", f"{c.max_abs_diff:.3e}", f"{c.max_rel_diff:.3e}",
-                      f"{c.tolerance:.1e}", "ok" if c.passed else "FAILED")
+                      f"{c.tolerance:.1e}", spread, "ok" if c.passed else "FAILED")
     hw = "dynamic" if result.dynamic_hw else "fixed"
     if args.dynamic_hw and not result.dynamic_hw:
         hw += " (the graph is shape-specialised; see the warning)"
@@ -189,6 +231,8 @@ def run(args: argparse.Namespace) -> int:
     if not console.is_terminal:
         console = Console(width=160)
     console.print(table)
+    for warning in result.warnings:
+        console.print(Text(f"warning: {warning}", style="yellow"))
     if result.quantization is not None:
         q = result.quantization
         par = q["parity"]
@@ -216,10 +260,11 @@ def run_hf(args: argparse.Namespace) -> int:
     from litedepth.inference.hub import push_to_hub, save_pretrained
     from litedepth.utils.atomic import check_writable
 
-    if (args.height is not None or args.width is not None or args.dynamic_hw or args.head != "auto"
-            or args.precision != "fp32" or args.calibration or args.parity_images):
-        raise ConfigError("--height, --width, --dynamic-hw, --head, --precision, --calibration and --parity-images "
-                          "apply to ONNX; --format hf saves the float32 network at the size it was trained at")
+    if (args.size is not None or args.height is not None or args.width is not None or args.dynamic_hw
+            or args.head != "auto" or args.precision != "fp32" or args.calibration or args.parity_images):
+        raise ConfigError("--size, --height, --width, --dynamic-hw, --head, --precision, --calibration and "
+                          "--parity-images apply to ONNX; --format hf saves the float32 network at the size it was "
+                          "trained at")
     loaded = load_model_from_args(args.model, args.weights, args.checkpoint)
     check_writable(args.output)  # an unwritable destination fails before any work
     folder = save_pretrained(loaded, args.output, evaluation=args.evaluation or None, license=args.license,

@@ -18,7 +18,7 @@ timed calls of a series spread widely (coefficient of variation or interquartile
 10 %): such latencies read high and vary.
 
 Example:
-    litedepth profile --model lite-mono --height 192 --width 640 --batch-sizes 1,8 \\
+    litedepth profile --model lite-mono --size 192 640 --batch-sizes 1,8 \\
         --backends eager,onnxruntime --json profile.json
     litedepth profile --config configs/seed001_fixed_bins.yaml --repeats 5
 """
@@ -50,14 +50,13 @@ def _int_list(text: str) -> list[int]:
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    from litedepth.cli.export import add_model_arguments
+    from litedepth.cli.export import add_model_arguments, add_size_arguments
 
     p = subparsers.add_parser("profile", help="parameters, MACs, latency and memory of a network",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_arguments(p)
     p.add_argument("--config", help="a training preset (YAML): profile the network it builds")
-    p.add_argument("--height", type=int, default=None, help="input height (default: training size)")
-    p.add_argument("--width", type=int, default=None, help="input width (default: training size)")
+    add_size_arguments(p)
     p.add_argument("--batch-sizes", type=_int_list, default=[1], help="comma list, e.g. 1,8")
     p.add_argument("--warmup", type=int, default=5, help="untimed calls first (default 5)")
     p.add_argument("--repeats", type=int, default=20, help="timed calls (default 20)")
@@ -72,12 +71,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from litedepth.cli.export import load_network
+    from litedepth.cli.export import load_network, requested_size
     from litedepth.profiling.report import profile_model, render_profile, write_profile_json
 
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+    height, width, _ = requested_size(args)
     reference = None
     if args.config:
         if args.model or args.checkpoint or args.weights:
@@ -85,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
         net, name, size, reference = network_from_preset(args.config)
     else:
         net, name, size = load_network(args.model, args.weights, args.checkpoint)
-    height = args.height or size[0]
-    width = args.width or size[1]
+    height = size[0] if height is None else height
+    width = size[1] if width is None else width
     result = profile_model(net, height, width, args.batch_sizes, warmup=args.warmup, repeats=args.repeats,
                            device=args.device, threads=args.threads, backends=backends,
                            onnx_path=args.onnx, model_name=name)

@@ -21,25 +21,14 @@ not a litedepth dependency; the tracer-based exporter handles every registered d
 with dynamic batch, height and width, and its output matches eager PyTorch on CPU far within
 the tolerance below (measured max relative differences 1e-7 to 2e-5).
 
-Parity: the exported file is run with onnxruntime (CPU) on seeded random inputs at batch 1
-and 2 (and at a second size when ``H x W`` is dynamic). The check fails, and no file is
-written, when ``max |onnx - eager| > atol * max(1, max |eager|)``: ``atol`` (default 1e-4)
+Parity (:mod:`litedepth.export.parity`): the exported file is run with onnxruntime (CPU) on
+seeded random inputs at batch 1 and 2 (and at a second size when ``H x W`` is dynamic). The
+check fails, and no file is written, when ``max |onnx - eager| > atol * max(1, max |eager|)``: ``atol`` (default 1e-4)
 is an absolute tolerance for outputs of order 1 (sigmoid disparity) and a relative one for
 outputs in metres that may reach the hundreds.
 
-Metadata (``metadata_props``, read back with :func:`read_metadata`): ``litedepth.version``,
-``litedepth.model``, ``litedepth.output_spec`` (the :class:`OutputSpec` as JSON),
-``litedepth.trained`` (``true``/``false``), ``litedepth.weights_source``,
-``litedepth.weights_sha256``, ``litedepth.training_depth_encoding``,
-``litedepth.output_kind`` (legacy two-word kind), ``litedepth.input_height``,
-``litedepth.input_width``, ``litedepth.dynamic_hw``, ``litedepth.input`` (the normalisation
-note), ``litedepth.output``, ``litedepth.parity_max_abs_diff`` / ``_max_rel_diff``,
-``litedepth.opset``, ``litedepth.precision`` (``fp32``, ``fp16`` or ``int8``), ``torch.version``;
-quantised files add ``litedepth.quant_method``, ``litedepth.quant_parity_frames``,
-``litedepth.quant_max_abs_diff`` / ``_mean_abs_diff`` (output units),
-``litedepth.quant_abs_rel`` / ``_a1`` (depth against float32 after median scaling),
-``litedepth.quant_calibration_frames`` and ``litedepth.quant_float_nodes`` (nodes kept in
-float). All of them are written by :func:`_metadata`, the one place that builds them.
+Metadata: :mod:`litedepth.export.metadata` lists the ``litedepth.*`` keys written and
+reads them back (:func:`read_metadata`).
 
 Precision (``precision="fp16" | "int8"``, see :mod:`litedepth.export.quantize`): the float32
 graph is exported and parity-checked against eager PyTorch as above, then converted; the
@@ -77,9 +66,30 @@ import torch
 from torch import Tensor, nn
 
 from litedepth import __version__
-from litedepth.errors import ConfigError, DataError, LitedepthError, OutputError
-from litedepth.models.outputs import DepthOutput
-from litedepth.models.segmentation_outputs import SegmentationOutput
+from litedepth.errors import ConfigError, LitedepthError, OutputError
+from litedepth.export.errors import ExportError, ParityError
+from litedepth.export.metadata import (
+    META_PREFIX,
+    NORMALISATION_NOTE,
+    OUTPUT_NOTE,
+    PRECISION_KEY,
+    build_metadata,
+    read_metadata,
+    set_metadata,
+)
+from litedepth.export.outputs import INPUT_NAME, OUTPUT_NAME, OUTPUTS, PredOnly, export_spec, select_output
+from litedepth.export.parity import (
+    DEFAULT_ATOL,
+    ParityCheck,
+    check_second_size,
+    compare,
+    constant_output_warning,
+    cpu_session,
+    eager_output,
+    example_input,
+    run_graph,
+    second_size,
+)
 from litedepth.models.spec import OutputSpec, WeightsInfo
 from litedepth.utils.atomic import atomic_write_bytes, make_dirs
 
@@ -90,7 +100,11 @@ __all__ = [
     "DEFAULT_OPSET",
     "INPUT_NAME",
     "NORMALISATION_NOTE",
+    "OUTPUTS",
     "OUTPUT_NAME",
+    "OUTPUT_NOTE",
+    "META_PREFIX",
+    "PRECISION_KEY",
     "ExportError",
     "OnnxExportResult",
     "ParityCheck",
@@ -101,57 +115,9 @@ __all__ = [
     "read_metadata",
 ]
 
-PRECISION_KEY = "litedepth.precision"
-
 DEFAULT_OPSET = 17
-DEFAULT_ATOL = 1e-4
-INPUT_NAME = "image"
-OUTPUT_NAME = "pred"
-#: what :func:`export_onnx` can export: the depth map or the class logits
-OUTPUTS = ("pred", "logits")
-NORMALISATION_NOTE = "input RGB in [0,1], normalised inside"
-OUTPUT_NOTE = "pred (B, 1, H, W) float32: the network's finest-scale prediction"
-META_PREFIX = "litedepth."
 #: serialised protobuf size above which tensors go to ``<file>.data`` (protobuf's limit is 2 GiB)
 EXTERNAL_DATA_THRESHOLD = 1_800_000_000
-
-
-class ExportError(LitedepthError):
-    """The network could not be exported, or the exported graph is wrong."""
-
-
-class ParityError(ExportError):
-    """The exported graph's output differs from eager PyTorch by more than the tolerance."""
-
-
-@dataclass(frozen=True)
-class ParityCheck:
-    """One comparison of onnxruntime against eager PyTorch.
-
-    Attributes:
-        batch, height, width: input shape ``(batch, 3, height, width)`` compared.
-        max_abs_diff: ``max |onnx - eager|`` in output units (metres or disparity).
-        output_scale: ``max |eager|``, the output's magnitude.
-        max_rel_diff: ``max_abs_diff / output_scale``.
-        tolerance: the absolute bound applied, ``atol * max(1, output_scale)``.
-    """
-
-    batch: int
-    height: int
-    width: int
-    max_abs_diff: float
-    output_scale: float
-    max_rel_diff: float
-    tolerance: float
-
-    @property
-    def passed(self) -> bool:
-        return self.max_abs_diff <= self.tolerance
-
-    def __str__(self) -> str:
-        return (f"{self.batch}x3x{self.height}x{self.width}: max abs diff {self.max_abs_diff:.3e} "
-                f"(relative {self.max_rel_diff:.3e}, tolerance {self.tolerance:.1e}) "
-                f"{'ok' if self.passed else 'FAILED'}")
 
 
 @dataclass
@@ -173,6 +139,10 @@ class OnnxExportResult:
         external_data: path of the external tensor file, ``None`` for a self-contained file.
         exporter: which ``torch.onnx.export`` path was used.
         output_spec: what the exported output means (also in ``metadata``).
+        precision: ``"fp32"``, ``"fp16"`` or ``"int8"``.
+        quantization: for fp16 / int8, ``QuantResult.to_dict()`` (parity to float32, nodes in float).
+        warnings: what the checks could not vouch for, one line each (e.g. a parity check on a
+            (near-)constant output, :func:`~litedepth.export.parity.constant_output_warning`).
     """
 
     path: Path
@@ -190,6 +160,7 @@ class OnnxExportResult:
     output_spec: OutputSpec | None = None
     precision: str = "fp32"
     quantization: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def max_abs_diff(self) -> float:
@@ -209,57 +180,6 @@ class OnnxExportResult:
         return d
 
 
-def select_output(out: Any, output: str = "pred") -> Any:
-    """The tensor ``output`` (``"pred"`` or ``"logits"``) of a network's return value.
-
-    ``pred``: :attr:`DepthOutput.pred`, a multi-task network's depth head, or a plain tensor;
-    ``logits``: :attr:`SegmentationOutput.logits` or a plain tensor.
-    """
-    if isinstance(out, Tensor):
-        return out
-    if output == "logits":
-        return out.logits if isinstance(out, SegmentationOutput) else None
-    if isinstance(out, SegmentationOutput):
-        return out.depth.pred if out.depth is not None else None
-    return out.pred if isinstance(out, DepthOutput) else None
-
-
-class PredOnly(nn.Module):
-    """Wraps a network so that ``forward`` returns one tensor: ``pred`` ``(B, 1, H, W)``, or
-    with ``output="logits"`` the class scores ``(B, C, H, W)``."""
-
-    def __init__(self, net: nn.Module, output: str = "pred") -> None:
-        super().__init__()
-        self.net = net
-        self.output = output
-
-    def forward(self, image: Tensor) -> Tensor:
-        return select_output(self.net(image), self.output)
-
-
-# --------------------------------------------------------------------------------------
-# helpers
-# --------------------------------------------------------------------------------------
-def _ort():
-    try:
-        import onnxruntime
-    except ImportError as exc:  # pragma: no cover - a declared dependency
-        raise ConfigError("onnxruntime is not installed (pip install onnxruntime)") from exc
-    return onnxruntime
-
-
-def _cpu_session(model: bytes | str | Path):
-    """CPU session for the parity checks: as many threads as PyTorch uses, idle threads sleep
-    (spinning threads would slow down the eager runs)."""
-    ort = _ort()
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.intra_op_num_threads = torch.get_num_threads()
-    src = model if isinstance(model, bytes) else str(model)
-    return ort.InferenceSession(src, sess_options=opts, providers=["CPUExecutionProvider"])
-
-
 @contextlib.contextmanager
 def _quiet_exporter() -> Iterator[None]:
     """Send the TorchScript exporter's warnings (tracer, deprecation, folding) to debug logs."""
@@ -272,61 +192,6 @@ def _quiet_exporter() -> Iterator[None]:
         if msg not in seen:
             seen.add(msg)
             logger.debug("exporter warning: %s", msg)
-
-
-def _eager_pred(model: nn.Module, x: Tensor, output: str = "pred") -> np.ndarray:
-    with torch.no_grad():
-        out = model(x)
-    pred = select_output(out, output)
-    if not isinstance(pred, Tensor):
-        raise ExportError(f"{type(model).__name__} returned {type(out).__name__}, which has no {output!r} tensor")
-    return pred.detach().float().cpu().numpy()
-
-
-def _example(batch: int, height: int, width: int, seed: int) -> Tensor:
-    gen = torch.Generator().manual_seed(seed)
-    return torch.rand(batch, 3, height, width, generator=gen)
-
-
-def _compare(onnx_out: np.ndarray, eager: np.ndarray, atol: float) -> ParityCheck:
-    b, _, h, w = eager.shape
-    if onnx_out.shape != eager.shape:
-        raise ExportError(f"onnxruntime output shape {onnx_out.shape} != eager {eager.shape}")
-    diff = float(np.max(np.abs(onnx_out.astype(np.float64) - eager))) if eager.size else 0.0
-    if not np.isfinite(diff):
-        diff = float("inf")
-    scale = float(np.max(np.abs(eager))) if eager.size else 0.0
-    return ParityCheck(int(b), int(h), int(w), diff, scale, diff / max(scale, 1e-12),
-                       atol * max(1.0, scale))
-
-
-def _second_size(spec: OutputSpec, height: int, width: int) -> tuple[int, int]:
-    """A second input size of another aspect ratio that the network accepts: a multiple of its
-    spec's size multiple of at least 32 pixels, so that the graph's shapes really change."""
-    m = spec.size_multiple * max(1, -(-32 // spec.size_multiple))
-    return height + m, width + 2 * m
-
-
-def _export_spec(model: nn.Module, name: str, output: str, spec: OutputSpec | None, channels: int) -> OutputSpec:
-    """The spec to record: given, else the network's (its depth head for ``pred``), else for
-    ``logits`` a segmentation spec of ``channels`` classes."""
-    declared = getattr(model, "output_spec", None)
-    if output == "logits":
-        base = spec or (declared if isinstance(declared, OutputSpec) and declared.kind == "segmentation" else None)
-        if base is None:
-            multiple = declared.size_multiple if isinstance(declared, OutputSpec) else 1
-            norm = declared.normalisation if isinstance(declared, OutputSpec) else "none"
-            base = OutputSpec.segmentation(channels, size_multiple=multiple, normalisation=norm)
-        if base.kind != "segmentation" or base.num_classes != channels:
-            raise ConfigError(f"{name}: the logits have {channels} channels; spec {base.describe()} does not match")
-        return base
-    if spec is None:
-        if not isinstance(declared, OutputSpec):
-            raise ConfigError(f"{name} does not declare what its output means (no output_spec); pass spec=")
-        spec = declared
-    if not spec.is_depth:
-        raise ConfigError(f"{name}: a {spec.kind} network has no depth map to export as 'pred'; use output='logits'")
-    return spec
 
 
 def _export_proto(wrapper: nn.Module, example: Tensor, opset: int, dynamic_hw: bool, output: str = OUTPUT_NAME):
@@ -350,33 +215,6 @@ def _export_proto(wrapper: nn.Module, example: Tensor, opset: int, dynamic_hw: b
         return onnx.load(str(tmp_path), load_external_data=True)
 
 
-def _run(session: Any, x: Tensor, output: str = OUTPUT_NAME) -> np.ndarray:
-    return session.run([output], {INPUT_NAME: x.numpy()})[0]
-
-
-def read_metadata(path_or_proto: str | Path | Any) -> dict[str, str]:
-    """``metadata_props`` of an ONNX file (or loaded ``ModelProto``) as a dict.
-
-    Raises:
-        DataError: the file is missing or not ONNX.
-    """
-    import onnx
-
-    proto = path_or_proto
-    if isinstance(path_or_proto, (str, Path)):
-        path = Path(path_or_proto)
-        if not path.is_file():
-            raise DataError(path, "ONNX file not found")
-        try:
-            proto = onnx.load(str(path), load_external_data=False)
-        except Exception as exc:  # noqa: BLE001
-            raise DataError(path, f"not a readable ONNX model ({exc})") from exc
-    return {p.key: p.value for p in proto.metadata_props}
-
-
-# --------------------------------------------------------------------------------------
-# export
-# --------------------------------------------------------------------------------------
 def export_onnx(
     model: nn.Module,
     path: str | Path,
@@ -483,7 +321,7 @@ def export_onnx(
     device = first.device if first is not None else torch.device("cpu")
     model.eval().cpu()
     try:
-        x1 = _example(1, height, width, seed)
+        x1 = example_input(1, height, width, seed)
         try:
             with torch.no_grad():
                 out = model(x1)
@@ -497,7 +335,7 @@ def export_onnx(
             shape = tuple(pred.shape) if isinstance(pred, Tensor) else type(out).__name__
             raise ExportError(f"{name}: expected a (1, {'C' if output == 'logits' else 1}, {height}, {width}) "
                               f"{output!r} output, got {shape}")
-        spec = _export_spec(model, name, output, spec, channels)
+        spec = export_spec(model, name, output, spec, channels)
         kind = "segmentation" if spec.kind == "segmentation" else ("depth" if spec.kind == "depth" else "disparity")
         if output_kind is not None and output_kind != kind:
             raise ConfigError(f"output_kind={output_kind!r} contradicts {name}'s output {spec.describe()}")
@@ -505,15 +343,15 @@ def export_onnx(
 
         # Eager references first: onnxruntime's threads must not compete with these runs.
         ref1 = pred.detach().float().numpy()
-        x2 = _example(2, height, width, seed + 2)
-        ref2 = _eager_pred(model, x2, output)
+        x2 = example_input(2, height, width, seed + 2)
+        ref2 = eager_output(model, x2, output)
         second: tuple[Tensor, np.ndarray] | None = None
         problem: str | None = None
         if dynamic_hw:
-            h2, w2 = _second_size(spec, height, width)
-            xs = _example(1, h2, w2, seed + 1)
+            h2, w2 = second_size(spec, height, width)
+            xs = example_input(1, h2, w2, seed + 1)
             try:
-                second = (xs, _eager_pred(model, xs, output))
+                second = (xs, eager_output(model, xs, output))
             except Exception as exc:  # noqa: BLE001 - the network's own shape checks
                 problem = f"the network does not run at the check size {h2}x{w2} ({str(exc)[:160]})"
 
@@ -530,7 +368,7 @@ def export_onnx(
             parity: list[ParityCheck] = []
             if dynamic_hw:
                 if problem is None and second is not None:
-                    problem, check = _check_second_size(session, *second, atol, output)
+                    problem, check = check_second_size(session, *second, atol, output)
                     if check is not None:
                         parity.append(check)
                 if problem is not None:
@@ -543,7 +381,8 @@ def export_onnx(
                     del session
                     proto = _export_proto(wrapper, x1, opset, False, output)
                     session, staged = _open_checked(proto, path, stage, name)
-            parity[:0] = [_compare(_run(session, x1, output), ref1, atol), _compare(_run(session, x2, output), ref2, atol)]
+            parity[:0] = [compare(run_graph(session, x1, output), ref1, atol),
+                          compare(run_graph(session, x2, output), ref2, atol)]
             del session
             for check in parity:
                 logger.debug("ONNX parity %s", check)
@@ -555,6 +394,9 @@ def export_onnx(
             if failed:
                 raise ParityError(f"{path}: ONNX output of {name} differs from eager PyTorch: "
                                   + "; ".join(str(c) for c in failed) + " (no file written)")
+            notes = [note for note in [constant_output_warning(name, parity)] if note]
+            for note in notes:
+                logger.warning("%s", note)
             quant = None
             if precision != "fp32":
                 from litedepth.export.quantize import quantize_model
@@ -568,7 +410,7 @@ def export_onnx(
                 quant = quantize_model(proto, precision, str(kind), calibration, frames, max_abs_rel=max_abs_rel,
                                        **(quant_options or {}))
                 proto = quant.proto
-            meta = _metadata(name, kind, height, width, use_dynamic, parity, opset, precision, quant, spec=spec,
+            meta = build_metadata(name, kind, height, width, use_dynamic, parity, opset, precision, quant, spec=spec,
                              output=output, weights=weights, training_depth_encoding=training_depth_encoding,
                              extra=metadata)
             data_path = _commit(proto, staged, path, meta, name, kind)
@@ -582,75 +424,10 @@ def export_onnx(
     size = path.stat().st_size + (data_path.stat().st_size if data_path else 0)
     result = OnnxExportResult(path, str(name), str(kind), (height, width), int(opset), use_dynamic,
                               dynamic_hw, parity, meta, size, data_path, output_spec=spec, precision=precision,
-                              quantization=None if quant is None else quant.to_dict())
+                              quantization=None if quant is None else quant.to_dict(), warnings=notes)
     logger.info("wrote %s (%s, %.1f MB, %s H/W, max abs diff %.2e)", path, name, size / 1e6,
                 "dynamic" if use_dynamic else "fixed", result.max_abs_diff)
     return result
-
-
-def _metadata(name: str, kind: str, height: int, width: int, dynamic: bool, parity: list[ParityCheck],
-              opset: int, precision: str, quant: Any | None, *, spec: OutputSpec, output: str,
-              weights: WeightsInfo | None, training_depth_encoding: str | float | None,
-              extra: dict[str, str] | None) -> dict[str, str]:
-    """Every ``metadata_props`` entry litedepth writes (the one place that builds them)."""
-    meta = {
-        f"{META_PREFIX}version": __version__,
-        f"{META_PREFIX}model": str(name),
-        f"{META_PREFIX}output_kind": str(kind),
-        f"{META_PREFIX}output_spec": spec.to_json(),
-        f"{META_PREFIX}output_name": output,
-        f"{META_PREFIX}trained": "unknown" if weights is None else str(bool(weights.trained)).lower(),
-        f"{META_PREFIX}weights_source": "" if weights is None or weights.source is None else str(weights.source),
-        f"{META_PREFIX}weights_sha256": "" if weights is None or not isinstance(weights.sha256, str)
-        else weights.sha256,
-        f"{META_PREFIX}training_depth_encoding": "" if training_depth_encoding is None
-        else str(training_depth_encoding),
-        f"{META_PREFIX}input_height": str(height),
-        f"{META_PREFIX}input_width": str(width),
-        f"{META_PREFIX}dynamic_hw": str(dynamic).lower(),
-        f"{META_PREFIX}input": NORMALISATION_NOTE,
-        f"{META_PREFIX}output": OUTPUT_NOTE,
-        f"{META_PREFIX}parity_max_abs_diff": f"{max(c.max_abs_diff for c in parity):.3e}",
-        f"{META_PREFIX}parity_max_rel_diff": f"{max(c.max_rel_diff for c in parity):.3e}",
-        f"{META_PREFIX}opset": str(int(opset)),
-        PRECISION_KEY: precision,
-        "torch.version": torch.__version__,
-        **{f"{META_PREFIX}{k}": str(v) for k, v in (extra or {}).items()},
-    }
-    if quant is not None:
-        q = quant.parity
-        meta.update({
-            f"{META_PREFIX}quant_method": quant.method,
-            f"{META_PREFIX}quant_parity_frames": str(q.frames),
-            f"{META_PREFIX}quant_max_abs_diff": f"{q.max_abs_diff:.3e}",
-            f"{META_PREFIX}quant_mean_abs_diff": f"{q.mean_abs_diff:.3e}",
-            f"{META_PREFIX}quant_abs_rel": f"{q.abs_rel:.4e}",
-            f"{META_PREFIX}quant_a1": f"{q.a1:.4f}",
-            f"{META_PREFIX}quant_calibration_frames": str(quant.calibration_frames),
-            f"{META_PREFIX}quant_float_nodes": str(len(quant.excluded_nodes)),
-        })
-    return meta
-
-
-def _check_second_size(session: Any, x: Tensor, eager: np.ndarray,
-                       atol: float, output: str = OUTPUT_NAME) -> tuple[str | None, ParityCheck | None]:
-    """``(None, check)`` when the dynamic-H/W graph matches eager on ``x`` (another size than
-    the export size), else ``(problem, None)``."""
-    h, w = x.shape[-2:]
-    try:
-        got = _run(session, x, output)
-    except Exception as exc:  # noqa: BLE001
-        return f"onnxruntime fails at {h}x{w} ({str(exc).splitlines()[0][:160]})", None
-    if tuple(eager.shape[-2:]) != (h, w):
-        return (f"the network's own output at {h}x{w} has shape {tuple(eager.shape)}, not the "
-                f"input size"), None
-    if got.shape != eager.shape:
-        return (f"at {h}x{w} it returns shape {tuple(got.shape)} instead of "
-                f"{tuple(eager.shape)}"), None
-    check = _compare(got, eager, atol)
-    if not check.passed:
-        return f"at {h}x{w} its output differs from eager PyTorch ({check})", None
-    return None, check
 
 
 def _open_checked(proto: Any, path: Path, stage: Path, name: str) -> tuple[Any, Path | None]:
@@ -671,16 +448,7 @@ def _open_checked(proto: Any, path: Path, stage: Path, name: str) -> tuple[Any, 
         onnx.checker.check_model(str(staged) if staged else proto, full_check=True)
     except Exception as exc:  # noqa: BLE001
         raise ExportError(f"{path}: onnx.checker rejected the exported {name}: {exc}") from exc
-    return _cpu_session(staged if staged else proto.SerializeToString()), staged
-
-
-def _set_metadata(proto: Any, meta: dict[str, str]) -> None:
-    keep = [p for p in proto.metadata_props if p.key not in meta]
-    del proto.metadata_props[:]
-    proto.metadata_props.extend(keep)
-    for key, value in meta.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
+    return cpu_session(staged if staged else proto, torch.get_num_threads()), staged
 
 
 def _commit(proto: Any, staged: Path | None, path: Path, meta: dict[str, str], name: str,
@@ -690,7 +458,7 @@ def _commit(proto: Any, staged: Path | None, path: Path, meta: dict[str, str], n
 
     if staged is not None:  # the graph refers to <name>.data: rewrite the graph file only
         proto = onnx.load(str(staged), load_external_data=False)
-    _set_metadata(proto, meta)
+    set_metadata(proto, meta)
     proto.doc_string = f"litedepth {name}: {meta.get(f'{META_PREFIX}output_spec', kind)} from RGB; {NORMALISATION_NOTE}"
     proto.producer_name = "litedepth"
     proto.producer_version = __version__

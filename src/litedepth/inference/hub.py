@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -312,21 +311,18 @@ def save_pretrained(model: LoadedModel | nn.Module, folder: str | Path, *, evalu
     """
     from safetensors.torch import save_model
 
-    from litedepth.utils.atomic import atomic_open, make_dirs
+    from litedepth.utils.atomic import atomic_open, atomic_path, make_dirs
 
     net, config = _describe_network(model, input_size, depth_encoding)
     _check_rebuild(net, config)
     evaluation = _load_evaluations(evaluation)  # a bad report fails before anything is written
     folder = make_dirs(folder)
-    fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".safetensors.tmp", dir=folder)
-    os.close(fd)
-    try:
-        save_model(net, tmp, metadata={"format": "pt", "litedepth_network": config["network"]})
+    # the weights replace model.safetensors (with a plain open()'s permissions) when the block
+    # ends: everything is ready before any file is replaced
+    with atomic_path(folder / WEIGHTS_NAME, suffix=".safetensors.tmp") as tmp:
+        save_model(net, str(tmp), metadata={"format": "pt", "litedepth_network": config["network"]})
         config["files"] = {WEIGHTS_NAME: sha256_of(tmp)}
         card = model_card(config, evaluation=evaluation, license=license, model_id=model_id, description=description)
-        os.replace(tmp, folder / WEIGHTS_NAME)  # everything is ready before any file is replaced
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     with atomic_open(folder / CONFIG_NAME, "w") as f:
         f.write(json.dumps(config, indent=2) + "\n")
     with atomic_open(folder / CARD_NAME, "w") as f:

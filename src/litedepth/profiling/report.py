@@ -15,6 +15,9 @@
 :func:`profile_table` gives parameters and both MAC counts for several registered networks
 (for documentation tables); :func:`size_table_markdown` formats it.
 
+What it returns is a :class:`~litedepth.profiling.results.ProfileResult`; the tables and the
+JSON file are made by :mod:`litedepth.profiling.render`.
+
 Example:
     >>> from litedepth.models import create_model
     >>> from litedepth.profiling.report import profile_model
@@ -25,11 +28,9 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +39,10 @@ import torch
 from torch import nn
 
 from litedepth.errors import ConfigError
-from litedepth.profiling.flops import MODE_DESCRIPTIONS, count_macs, count_params
-from litedepth.profiling.latency import (
-    MEMORY_METHODS,
-    LatencyStats,
-    PeakMemory,
-    machine_info,
-    machine_load,
-    measure_latency,
-    timing_warnings,
-)
-from litedepth.utils.atomic import atomic_open
+from litedepth.profiling.flops import count_macs, count_params
+from litedepth.profiling.latency import PeakMemory, machine_info, machine_load, measure_latency, timing_warnings
+from litedepth.profiling.render import render_profile, size_table_markdown, write_profile_json
+from litedepth.profiling.results import BACKENDS, MAC_LABELS, LatencyRow, ProfileResult, SizeRow
 
 logger = logging.getLogger(__name__)
 
@@ -65,183 +59,7 @@ __all__ = [
     "write_profile_json",
 ]
 
-BACKENDS = ("eager", "onnxruntime")
 
-MAC_LABELS: dict[str, str] = {
-    "conv_linear": "MACs (conv+linear, as published tables / thop count them)",
-    "full": "MACs (full, incl. attention matmuls, torch FlopCounterMode / 2)",
-}
-
-
-@dataclass
-class LatencyRow:
-    """Latency of one backend at one batch size.
-
-    Attributes:
-        backend: ``"eager"`` (PyTorch) or ``"onnxruntime"``.
-        batch_size: images per call.
-        latency: :class:`LatencyStats`, milliseconds per call (the whole batch).
-        per_image_ms: ``p50_ms / batch_size``.
-        images_per_s: ``batch_size / p50`` in images per second.
-        peak_memory_bytes: peak memory of the run (``None`` when not measured).
-        memory_method: key of :data:`~litedepth.profiling.latency.MEMORY_METHODS`.
-        provider: ``"cpu"`` / ``"cuda:0"`` for eager, the onnxruntime execution provider.
-        eager_over_ort: for onnxruntime rows, eager p50 / this p50 at the same batch size.
-    """
-
-    backend: str
-    batch_size: int
-    latency: LatencyStats
-    peak_memory_bytes: int | None
-    memory_method: str
-    provider: str
-    eager_over_ort: float | None = None
-
-    @property
-    def per_image_ms(self) -> float:
-        return self.latency.p50_ms / self.batch_size
-
-    @property
-    def images_per_s(self) -> float:
-        return self.batch_size / (self.latency.p50_ms / 1e3) if self.latency.p50_ms > 0 else float("inf")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "backend": self.backend,
-            "provider": self.provider,
-            "batch_size": self.batch_size,
-            **self.latency.to_dict(),
-            "per_image_ms": self.per_image_ms,
-            "images_per_s": self.images_per_s,
-            "peak_memory_bytes": self.peak_memory_bytes,
-            "memory_method": self.memory_method,
-            "eager_over_ort": self.eager_over_ort,
-        }
-
-
-@dataclass
-class ProfileResult:
-    """Everything :func:`profile_model` measured.
-
-    Attributes:
-        model_name: registered name (or class name).
-        input_size: ``(height, width)`` in pixels.
-        device: torch device of the eager runs.
-        threads: PyTorch intra-op threads (and onnxruntime's) during the runs.
-        params_total: parameter elements of the whole network.
-        params_by_child: parameters per top-level child module (empty for a flat module).
-        macs_conv_linear: MACs of Conv/Linear modules for one image (``"conv_linear"``).
-        macs_full: FlopCounterMode FLOPs / 2 for one image (``"full"``).
-        latency: one :class:`LatencyRow` per backend and batch size.
-        machine: :func:`~litedepth.profiling.latency.machine_info`.
-        onnx: for the onnxruntime backend: the file, its parity and H/W mode.
-        notes: caveats worth printing with the numbers.
-        machine_load: :func:`~litedepth.profiling.latency.machine_load` read before the
-            timing (``None`` where unavailable).
-        warnings: reasons not to trust the latencies (a loaded machine, widely spread calls),
-            from :func:`~litedepth.profiling.latency.timing_warnings`; empty when none.
-        reference: a published figure to compare with, e.g. ``{"source": "seed 001 ...",
-            "gmacs": 5.032}`` (GMACs; the seed tables call them FLOPs, as thop does).
-    """
-
-    model_name: str
-    input_size: tuple[int, int]
-    device: str
-    threads: int
-    params_total: int
-    params_by_child: dict[str, int]
-    macs_conv_linear: int
-    macs_full: int
-    latency: list[LatencyRow] = field(default_factory=list)
-    machine: dict[str, Any] = field(default_factory=dict)
-    onnx: dict[str, Any] | None = None
-    notes: list[str] = field(default_factory=list)
-    reference: dict[str, Any] | None = None
-    machine_load: dict[str, Any] | None = None
-    warnings: list[str] = field(default_factory=list)
-
-    def reference_comparison(self) -> dict[str, Any] | None:
-        """Our conv/linear GMACs beside :attr:`reference` (``None`` without one).
-
-        Keys: ``source``, ``reference_gmacs``, ``gmacs`` (ours, conv/linear scope, one image),
-        ``difference_gmacs`` (ours - reference), ``ratio`` (ours / reference).
-        """
-        if not self.reference or self.reference.get("gmacs") is None:
-            return None
-        ref = float(self.reference["gmacs"])
-        ours = self.macs_conv_linear / 1e9
-        return {"source": self.reference.get("source", ""), "reference_gmacs": ref, "gmacs": ours,
-                "difference_gmacs": ours - ref, "ratio": ours / ref if ref else None}
-
-    def rows(self, backend: str) -> list[LatencyRow]:
-        """Latency rows of one backend, in batch-size order."""
-        return [r for r in self.latency if r.backend == backend]
-
-    def backend_comparison(self) -> list[dict[str, Any]]:
-        """Eager PyTorch and onnxruntime side by side, one dict per batch size timed with both.
-
-        Keys: ``batch_size``, ``eager_p50_ms``, ``onnxruntime_p50_ms``, ``eager_p90_ms``,
-        ``onnxruntime_p90_ms`` (ms per call of the batch), ``eager_over_ort`` (eager p50 /
-        onnxruntime p50; > 1: onnxruntime is faster), ``onnxruntime_provider``.
-        """
-        ort = {r.batch_size: r for r in self.rows("onnxruntime")}
-        out = []
-        for e in self.rows("eager"):
-            o = ort.get(e.batch_size)
-            if o is not None:
-                out.append({"batch_size": e.batch_size, "eager_p50_ms": e.latency.p50_ms,
-                            "onnxruntime_p50_ms": o.latency.p50_ms, "eager_p90_ms": e.latency.p90_ms,
-                            "onnxruntime_p90_ms": o.latency.p90_ms, "eager_over_ort": o.eager_over_ort,
-                            "onnxruntime_provider": o.provider})
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable dict (MAC labels and scope descriptions included)."""
-        return {
-            "model": self.model_name,
-            "input_size": {"height": self.input_size[0], "width": self.input_size[1]},
-            "device": self.device,
-            "threads": self.threads,
-            "params": {"total": self.params_total, "by_child": dict(self.params_by_child)},
-            "macs_per_image": {
-                "conv_linear": self.macs_conv_linear,
-                "full": self.macs_full,
-                "labels": dict(MAC_LABELS),
-                "descriptions": {k: MODE_DESCRIPTIONS[k] for k in MAC_LABELS},
-            },
-            "latency": [r.to_dict() for r in self.latency],
-            "backend_comparison": self.backend_comparison(),
-            "memory_methods": {r.memory_method: MEMORY_METHODS[r.memory_method] for r in self.latency},
-            "onnx": self.onnx,
-            "machine": self.machine,
-            "notes": list(self.notes),
-            "machine_load": self.machine_load,
-            "warnings": list(self.warnings),
-            "reference": self.reference_comparison(),
-        }
-
-
-@dataclass(frozen=True)
-class SizeRow:
-    """Parameters and MACs of one registered network at one input size (batch 1)."""
-
-    name: str
-    height: int
-    width: int
-    params_total: int
-    params_by_child: dict[str, int]
-    macs_conv_linear: int
-    macs_full: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "height": self.height, "width": self.width,
-                "params_total": self.params_total, "params_by_child": dict(self.params_by_child),
-                "macs_conv_linear": self.macs_conv_linear, "macs_full": self.macs_full}
-
-
-# --------------------------------------------------------------------------------------
-# measuring
-# --------------------------------------------------------------------------------------
 def _params_by_child(model: nn.Module) -> dict[str, int]:
     children = list(model.named_children())
     if len(children) < 2:
@@ -379,7 +197,7 @@ def _profile_onnxruntime(model: nn.Module, result: ProfileResult, batch_sizes: l
             ratio = eager[b].latency.p50_ms / stats.p50_ms if b in eager and stats.p50_ms > 0 else None
             result.latency.append(LatencyRow("onnxruntime", b, stats, peak, method, provider, ratio))
             logger.info("onnxruntime batch %d: p50 %.2f ms", b, stats.p50_ms)
-        del net
+        net = None  # the session lets go of the file before its folder is removed
 
 
 def profile_table(
@@ -413,97 +231,3 @@ def profile_table(
                             count_macs(net, x, mode="full").macs))
     return rows
 
-
-# --------------------------------------------------------------------------------------
-# output
-# --------------------------------------------------------------------------------------
-def _si(n: float | int | None, unit: str = "") -> str:
-    if n is None:
-        return "-"
-    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= scale:
-            return f"{n / scale:.3f} {prefix}{unit}"
-    return f"{n:g} {unit}".strip()
-
-
-def _mb(n: int | None) -> str:
-    return "-" if n is None else f"{n / 2**20:.1f}"
-
-
-def size_table_markdown(rows: Sequence[SizeRow]) -> str:
-    """A Markdown table of :func:`profile_table` rows (parameters in M, MACs in G)."""
-    lines = [f"| network | input (HxW) | params | params by part | {MAC_LABELS['conv_linear']} "
-             f"| {MAC_LABELS['full']} |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        parts = ", ".join(f"{k} {v / 1e6:.3f}M" for k, v in r.params_by_child.items()) or "-"
-        lines.append(f"| {r.name} | {r.height}x{r.width} | {r.params_total / 1e6:.3f}M | {parts} | "
-                     f"{r.macs_conv_linear / 1e9:.3f}G | {r.macs_full / 1e9:.3f}G |")
-    return "\n".join(lines)
-
-
-def render_profile(result: ProfileResult) -> list[Any]:
-    """Rich renderables for the terminal: a size table, a latency table, when both backends
-    ran an eager vs onnxruntime table, and the reasons not to trust the timings, if any."""
-    from rich.table import Table
-    from rich.text import Text
-
-    h, w = result.input_size
-    sizes = Table(title=f"{result.model_name} at {h}x{w} (HxW)")
-    sizes.add_column("quantity")
-    sizes.add_column("value", justify="right")
-    sizes.add_row("parameters (total)", f"{result.params_total:,} ({_si(result.params_total)})")
-    for child, n in result.params_by_child.items():
-        sizes.add_row(f"  parameters: {child}", f"{n:,} ({_si(n)})")
-    sizes.add_row(f"{MAC_LABELS['conv_linear']}, per image", _si(result.macs_conv_linear, "MACs"))
-    sizes.add_row(f"{MAC_LABELS['full']}, per image", _si(result.macs_full, "MACs"))
-    ref = result.reference_comparison()
-    if ref is not None:
-        sizes.add_row(f"reference: {ref['source']}", f"{ref['reference_gmacs']:.3f} GMACs (\"FLOPs\")")
-        sizes.add_row("ours - reference (conv + linear)",
-                      f"{ref['difference_gmacs']:+.3f} G ({ref['ratio']:.3f}x)")
-    if result.onnx and "parity_max_abs_diff" in result.onnx:
-        sizes.add_row("ONNX parity (max abs diff)", f"{result.onnx['parity_max_abs_diff']:.2e}")
-    if result.onnx and "precision" in result.onnx:
-        sizes.add_row("ONNX precision", str(result.onnx["precision"]))
-
-    threads = f"{result.threads} thread{'s' if result.threads != 1 else ''}"
-    lat = Table(title=f"latency ({result.device}, {threads}; ms per call of the batch)")
-    for col in ("backend", "provider", "batch", "mean ms", "p50 ms", "p90 ms", "p50 ms / image",
-                "images/s", "peak mem MB", "eager/ORT"):
-        lat.add_column(col, justify="left" if col in ("backend", "provider") else "right")
-    for r in result.latency:
-        s = r.latency
-        lat.add_row(r.backend, r.provider, str(r.batch_size), f"{s.mean_ms:.2f}", f"{s.p50_ms:.2f}",
-                    f"{s.p90_ms:.2f}", f"{r.per_image_ms:.2f}", f"{r.images_per_s:.1f}",
-                    _mb(r.peak_memory_bytes),
-                    "-" if r.eager_over_ort is None else f"{r.eager_over_ort:.2f}x")
-    m = result.machine
-    methods = sorted({r.memory_method for r in result.latency})
-    lat.caption = (f"{m.get('device_name')} | torch {m.get('torch')} | onnxruntime {m.get('onnxruntime')} "
-                   f"| {m.get('date')}\npeak memory: " + "; ".join(MEMORY_METHODS[k] for k in methods)
-                   + "\neager/ORT (onnxruntime rows): eager PyTorch p50 / this p50 at the same batch "
-                     "(> 1x: onnxruntime is faster)")
-    renderables: list[Any] = [sizes, lat]
-    comparison = result.backend_comparison()
-    if comparison:
-        cmp = Table(title=f"eager PyTorch vs onnxruntime ({result.device}, {threads}; ms per call of the batch)")
-        for col in ("batch", "eager p50", "onnxruntime p50", "eager p90", "onnxruntime p90", "eager / onnxruntime"):
-            cmp.add_column(col, justify="right")
-        for c in comparison:
-            cmp.add_row(str(c["batch_size"]), f"{c['eager_p50_ms']:.2f}", f"{c['onnxruntime_p50_ms']:.2f}",
-                        f"{c['eager_p90_ms']:.2f}", f"{c['onnxruntime_p90_ms']:.2f}",
-                        "-" if c["eager_over_ort"] is None else f"{c['eager_over_ort']:.2f}x")
-        cmp.caption = f"onnxruntime provider: {comparison[0]['onnxruntime_provider']}; > 1x: onnxruntime is faster"
-        renderables.append(cmp)
-    for warning in result.warnings:
-        renderables.append(Text(f"warning: {warning}", style="yellow"))
-    return renderables
-
-
-def write_profile_json(result: ProfileResult, path: str | Path) -> Path:
-    """Write ``result.to_dict()`` as indented JSON, atomically."""
-    path = Path(path)
-    with atomic_open(path, "w") as f:
-        json.dump(result.to_dict(), f, indent=2)
-        f.write("\n")
-    return path

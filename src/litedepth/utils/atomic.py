@@ -84,8 +84,56 @@ def first_missing(folder: str | Path) -> Path | None:
 
 
 @contextlib.contextmanager
+def atomic_path(path: str | Path, permissions: int | None = None, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary file name beside ``path``, for writers that take a file name rather than a
+    file object (``safetensors``, ``onnx.save`` ...): what the block writes there replaces
+    ``path`` when the block ends, fsynced, with the permissions of a plain ``open()``.
+
+    Args:
+        path: destination file; its parent folders are created.
+        permissions: permission bits of the new file (default: what a plain ``open()`` gives,
+            ``0o666`` minus the umask - not the ``0o600`` of the temporary file; ``0o600``
+            keeps it private).
+        suffix: ending of the temporary name (for writers that look at the extension).
+
+    Raises:
+        OutputError: the folder or file cannot be created or written (nothing is left behind;
+            an existing ``path`` is unchanged, also when the block raises).
+
+    Example:
+        >>> with atomic_path("/tmp/model.safetensors", suffix=".safetensors") as tmp:  # doctest: +SKIP
+        ...     safetensors.torch.save_model(net, str(tmp))
+    """
+    path = Path(path)
+    make_dirs(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise OutputError(path, exc) from exc
+    try:
+        yield Path(tmp)
+        fd = os.open(tmp, os.O_RDWR)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        # mkstemp creates 0600; give the usual permissions unless asked otherwise
+        os.chmod(tmp, default_file_mode() if permissions is None else permissions)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        # an OSError about our own file (writes carry no file name): the write failed
+        ours = isinstance(exc, OSError) and exc.filename in (None, tmp, str(path))
+        if ours and not isinstance(exc, OutputError):
+            raise OutputError(path, exc) from exc
+        raise
+
+
+@contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "wb", permissions: int | None = None) -> Iterator[IO[Any]]:
-    """Open ``path`` for writing so that it appears only once complete.
+    """Open ``path`` for writing so that it appears only once complete (see :func:`atomic_path`).
 
     Args:
         path: destination file; its parent folders are created.
@@ -103,28 +151,8 @@ def atomic_open(path: str | Path, mode: str = "wb", permissions: int | None = No
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open supports modes 'w' and 'wb', not {mode!r}")
-    path = Path(path)
-    make_dirs(path.parent)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise OutputError(path, exc) from exc
-    try:
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp creates 0600; give the usual permissions unless asked otherwise
-        os.chmod(tmp, default_file_mode() if permissions is None else permissions)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        # an OSError about our own file (writes carry no file name): the write failed
-        ours = isinstance(exc, OSError) and exc.filename in (None, tmp, str(path))
-        if ours and not isinstance(exc, OutputError):
-            raise OutputError(path, exc) from exc
-        raise
+    with atomic_path(path, permissions) as tmp, open(tmp, mode) as f:
+        yield f
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, permissions: int | None = None) -> None:
