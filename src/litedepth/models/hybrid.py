@@ -19,7 +19,7 @@ are replaced by two "global" stages producing ``H/16`` x 256 and ``H/32`` x 512.
 * a final LayerNorm.
 
 The encoder publishes the same ``feature_info`` as ResNet-18, so Monodepth2's
-:class:`~litedepth.models.monodepth2.DepthDecoder` is reused unchanged and the network
+:class:`~litedepth.models.decoders.depth.DepthDecoder` is reused unchanged and the network
 returns the same :class:`DepthOutput` (sigmoid disparity at four scales).
 
 Choices not fixed by the seed (its paper gives only the structure and the totals): head
@@ -59,15 +59,8 @@ from torch import Tensor, nn
 from torchvision.models import resnet
 
 from litedepth.errors import ConfigError
-from litedepth.models.monodepth2 import (
-    MONODEPTH2_OUTPUT,
-    EXPECTED_REDUCTIONS,
-    MONODEPTH2_MEAN,
-    MONODEPTH2_STD,
-    Monodepth2Net,
-    _load_strict,
-    load_imagenet_resnet_state,
-)
+from litedepth.models.encoders.resnet import FiveLevelEncoder, load_imagenet_resnet_state, load_strict
+from litedepth.models.monodepth2 import MONODEPTH2_OUTPUT, Monodepth2Net
 from litedepth.models.registry import register_model
 
 __all__ = [
@@ -197,7 +190,7 @@ class _GlobalStage(nn.Module):
         return _tokens_to_map(self.norm(t), h, w)
 
 
-class HybridEncoder(nn.Module):
+class HybridEncoder(FiveLevelEncoder):
     """ResNet-18 local stages + transformer global stages (seed 003).
 
     Args:
@@ -214,9 +207,6 @@ class HybridEncoder(nn.Module):
         ``(B, 3, H, W)`` RGB in ``[0, 1]`` (normalised inside as ``(x - 0.45) / 0.225``) ->
         five features, channels ``[64, 64, 128, dims[0], dims[1]]`` at ``H/2 ... H/32``.
     """
-
-    input_mean = (MONODEPTH2_MEAN,) * 3
-    input_std = (MONODEPTH2_STD,) * 3
 
     def __init__(
         self,
@@ -239,29 +229,15 @@ class HybridEncoder(nn.Module):
         self.stage4 = _GlobalStage(dims[0], dims[1], depths[1], num_heads[1], **block_kw)
         for stage in (self.stage3, self.stage4):
             stage.apply(_init_transformer)
-        widths = [64, 64, 128, int(dims[0]), int(dims[1])]
-        names = ["relu", "layer1", "layer2", "stage3", "stage4"]
-        self.feature_info: list[dict[str, Any]] = [
-            {"num_chs": c, "reduction": r, "module": n} for c, r, n in zip(widths, EXPECTED_REDUCTIONS, names)
-        ]
+        self._describe_features([64, 64, 128, dims[0], dims[1]], ["layer1", "layer2", "stage3", "stage4"])
         if pretrained_path is not None:
             keep = ("conv1.", "bn1.", "layer1.", "layer2.")
             sd = load_imagenet_resnet_state(pretrained_path, keep=keep)
             local = nn.ModuleDict(
                 {"conv1": self.conv1, "bn1": self.bn1, "layer1": self.layer1, "layer2": self.layer2}
             )
-            _load_strict(local, sd, str(pretrained_path))
+            load_strict(local, sd, str(pretrained_path))
             log.info("loaded ImageNet ResNet-18 stem/layer1/layer2 from %s", pretrained_path)
-
-    def forward(self, image: Tensor) -> list[Tensor]:
-        """Five feature maps, finest (``H/2``) first, for ``image`` in ``[0, 1]``."""
-        x = (image - MONODEPTH2_MEAN) / MONODEPTH2_STD
-        f0 = self.relu(self.bn1(self.conv1(x)))
-        f1 = self.layer1(self.maxpool(f0))
-        f2 = self.layer2(f1)
-        f3 = self.stage3(f2)
-        f4 = self.stage4(f3)
-        return [f0, f1, f2, f3, f4]
 
 
 def _init_transformer(m: nn.Module) -> None:

@@ -1,6 +1,6 @@
 """Monodepth2's PoseNet: a separate ResNet-18 on two stacked frames and a small conv head.
 
-* Encoder: :class:`litedepth.models.monodepth2.ResnetEncoder` with a 6-channel ``conv1``
+* Encoder: :class:`litedepth.models.encoders.resnet.ResnetEncoder` with a 6-channel ``conv1``
   (ImageNet weights, when given, have ``conv1`` repeated twice and halved). Input
   normalised inside as ``(x - 0.45) / 0.225``.
 * :class:`PoseDecoder`: 1x1 conv 512 -> 256 + ReLU, two 3x3 convs 256 -> 256 + ReLU, 1x1 conv
@@ -37,12 +37,12 @@ from torch import Tensor, nn
 
 from litedepth.errors import ConfigError, DataError
 from litedepth.geometry.pose_utils import transformation_from_parameters
-from litedepth.models.monodepth2 import ResnetEncoder
+from litedepth.models.encoders.resnet import ResnetEncoder
 from litedepth.models.monodepth2 import load_official_weights as load_official_weights  # noqa: PLC0414
 from litedepth.models.registry import register_model
 from litedepth.models.spec import NORMALISE_MONODEPTH2, OutputSpec
 
-__all__ = ["PoseDecoder", "PoseNet", "PoseOutput"]
+__all__ = ["PoseDecoder", "PoseNet", "PoseOutput", "load_official_weights"]
 
 # Monodepth2 scales the head's raw output by 0.01 so that an untrained network predicts
 # near-identity motion (small rotations and translations).

@@ -17,7 +17,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from litedepth.errors import CheckpointError, ConfigError
-from litedepth.models.monodepth2 import _OPTIONAL_SUFFIX, _mismatch_message
+from litedepth.models.encoders.resnet import _OPTIONAL_SUFFIX, _mismatch_message
 from litedepth.utils.atomic import atomic_torch_save
 from litedepth.utils.torch_files import load_torch_file
 
