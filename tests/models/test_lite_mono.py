@@ -89,7 +89,7 @@ def _seed() -> None:
 def test_parameter_counts_exact(name: str) -> None:
     total, enc, dec, unused, thop, printed = SIZES[name]
     net = create_model(name)
-    assert count_params(net) == total
+    assert count_params(net) == total == VARIANTS[name].parameters
     assert f"{total / 1e6:.3f}" == printed
     assert count_params(net.encoder) == enc
     assert count_params(net.decoder) == dec
@@ -215,6 +215,9 @@ def test_registry_entries() -> None:
         assert info.default_size == (192, 640)
         assert "self-supervised" in info.tags
         assert info.family == "lite_mono"
+        # one factory per variant, built from the variants table: its docstring states the size
+        assert info.factory.__name__ == name.replace("-", "_")
+        assert f"{SIZES[name][0]:,} parameters" in info.factory.__doc__
 
 
 # ----------------------------------------------------------------------------- blocks
