@@ -223,10 +223,25 @@ def test_8_the_model_contract_is_declared_not_defaulted():
     """A network that forgot ``output_kind`` was labelled metres; Lite-Mono declared no size
     multiple. Now the registry refuses a network without a spec, and the spec is enforced."""
     from litedepth.inference import Predictor
-    from litedepth.models import register_model
+    from litedepth.models import DepthOutput, register_model
 
     with pytest.raises(TypeError, match="must declare what its output means"):
         register_model("forgetful-net")(lambda: torch.nn.Identity())
+
+    # the class a factory builds declares the contract of its task (litedepth.models.contract)
+    class NoMultiple(torch.nn.Module):
+        output_kind = "disparity"
+        official_files: tuple[str, ...] = ()
+
+        def forward(self, image: torch.Tensor) -> DepthOutput:  # pragma: no cover - never built
+            return DepthOutput(pred=image[:, :1], kind="disparity")
+
+    def no_multiple() -> NoMultiple:  # pragma: no cover - never built
+        return NoMultiple()
+
+    no_multiple.__annotations__["return"] = NoMultiple  # a class local to this test
+    with pytest.raises(TypeError, match=r"NoMultiple does not declare 'size_multiple', which every depth network"):
+        register_model("multiple-less-net", output=OutputSpec.sigmoid_disparity(0.1, 100.0))(no_multiple)
     net = create_model("lite-mono-tiny")
     assert net.output_spec.size_multiple == 16 and net.output_spec.kind == "sigmoid-disparity"
     with pytest.raises(ConfigError, match="multiples of 16"):

@@ -207,9 +207,9 @@ def _load_registered(network: str, weights: str | Path | None, options: dict[str
         size = info.default_size
     else:
         net, size = load_pretrained(network, path)
-    prior = getattr(net, "weights_info", None)  # what the family's loader found (e.g. backbone only)
+    prior = net.weights_info  # what the family's loader found (e.g. backbone only)
     if path.is_dir():
-        official = list(getattr(net, "official_files", ()) or [])
+        official = list(net.official_files)  # declared by every registered network (litedepth.models.contract)
         w = WeightsInfo(True, "official-folder", str(path), _folder_digest(path, official or None))
     elif isinstance(prior, WeightsInfo) and prior.source == str(path):
         w = WeightsInfo(prior.trained, prior.origin, str(path), sha256_of(path))

@@ -81,6 +81,8 @@ class DeepLabV3Depth(nn.Module):
     """
 
     output_kind = "depth"
+    size_multiple = 1  # the logits are resized to the input, any size runs
+    official_files: tuple[str, ...] = ()
     input_mean = IMAGENET_MEAN
     input_std = IMAGENET_STD
 
@@ -161,13 +163,13 @@ class DeepLabV3Depth(nn.Module):
         log.info("loaded %d tensors from %s (%d left at initialisation)", len(target), path, len(missing))
 
 
-def _factory(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+def _factory(builder: Callable[..., nn.Module]) -> Callable[..., DeepLabV3Depth]:
     def make(
         weights: str | None = None,
         init_depth: float | None = None,
         dropout: float | None = None,
         bn_momentum: float | None = None,
-    ) -> nn.Module:
+    ) -> DeepLabV3Depth:
         return DeepLabV3Depth(builder, weights=weights, init_depth=init_depth, dropout=dropout, bn_momentum=bn_momentum)
 
     make.__doc__ = f"DeepLabV3 depth regressor on ``{builder.__name__}`` (weights: optional local file)."

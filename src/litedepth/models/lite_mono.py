@@ -227,6 +227,7 @@ class LiteMono(nn.Module):
 
     output_kind = "disparity"
     size_multiple = 16
+    official_files = ("encoder.pth", "depth.pth")
 
     def __init__(
         self,

@@ -36,7 +36,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from litedepth.errors import DataError
+from litedepth.errors import ConfigError, DataError
+from litedepth.models.contract import FeatureEncoder, missing_members
 # the shared encoder and decoder lived here; they stay importable from this module
 from litedepth.models.decoders.depth import DECODER_CHANNELS, NUM_SCALES, ConvELU, DepthDecoder, ReflConv3x3
 from litedepth.models.encoders.resnet import (
@@ -79,9 +80,10 @@ class Monodepth2Net(nn.Module):
     """Encoder + :class:`DepthDecoder` predicting multi-scale sigmoid disparity.
 
     Args:
-        encoder: any module mapping RGB in ``[0, 1]`` to five features and publishing a
-            Monodepth2-compatible ``feature_info`` (:class:`ResnetEncoder`,
-            :class:`litedepth.models.hybrid.HybridEncoder`). It normalises its own input.
+        encoder: a :class:`~litedepth.models.contract.FeatureEncoder` mapping RGB in ``[0, 1]``
+            to five features with a Monodepth2-compatible ``feature_info`` (:class:`ResnetEncoder`,
+            :class:`litedepth.models.hybrid.HybridEncoder`); it normalises its own input
+            (``input_mean`` / ``input_std``). ``ConfigError`` for a module lacking these.
 
     Shapes:
         input ``(B, 3, H, W)`` RGB in ``[0, 1]``, ``H`` and ``W`` multiples of 32, at least 64 ->
@@ -97,10 +99,14 @@ class Monodepth2Net(nn.Module):
 
     def __init__(self, encoder: nn.Module) -> None:
         super().__init__()
+        missing = missing_members(encoder, FeatureEncoder)
+        if missing:
+            raise ConfigError(f"Monodepth2Net: the encoder {type(encoder).__qualname__} lacks {missing} "
+                              "(FeatureEncoder in litedepth.models.contract)")
         self.encoder = encoder
         self.decoder = DepthDecoder(encoder.feature_info)
-        self.input_mean = getattr(encoder, "input_mean", (MONODEPTH2_MEAN,) * 3)
-        self.input_std = getattr(encoder, "input_std", (MONODEPTH2_STD,) * 3)
+        self.input_mean = encoder.input_mean
+        self.input_std = encoder.input_std
 
     def forward(self, image: Tensor) -> DepthOutput:
         """Multi-scale disparity for ``image`` ``(B, 3, H, W)`` in ``[0, 1]``."""

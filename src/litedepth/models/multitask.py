@@ -164,6 +164,8 @@ class MultiDecoderUNet(nn.Module):
         (torch.Size([1, 21, 64, 64]), torch.Size([1, 1, 64, 64]))
     """
 
+    official_files: tuple[str, ...] = ()
+    num_classes: int
     input_mean = IMAGENET_MEAN
     input_std = IMAGENET_STD
 

@@ -1,15 +1,19 @@
 """Typed network outputs.
 
 Depth networks take an RGB batch ``(B, 3, H, W)`` with values in ``[0, 1]`` (each network
-applies its own normalisation inside ``forward``) and return :class:`DepthOutput`.
+applies its own normalisation inside ``forward``) and return :class:`DepthOutput`; pose
+networks take stacked frames and return :class:`PoseOutput`. (Segmentation networks return
+:class:`~litedepth.models.segmentation_outputs.SegmentationOutput`.)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from torch import Tensor
+
+from litedepth.geometry.pose_utils import transformation_from_parameters
 
 DepthKind = Literal["depth", "disparity"]
 
@@ -36,3 +40,19 @@ class DepthOutput:
     def __post_init__(self) -> None:
         if not self.scales:
             self.scales = [self.pred]
+
+
+class PoseOutput(NamedTuple):
+    """PoseNet prediction (unpacks as ``axisangle, translation``).
+
+    Attributes:
+        axisangle: ``(B, F, 1, 3)`` rotation vectors in radians.
+        translation: ``(B, F, 1, 3)`` translations (scale-ambiguous for monocular training).
+    """
+
+    axisangle: Tensor
+    translation: Tensor
+
+    def matrix(self, frame: int = 0, invert: bool = False) -> Tensor:
+        """``(B, 4, 4)`` transform of prediction ``frame`` (inverted when ``invert``)."""
+        return transformation_from_parameters(self.axisangle[:, frame], self.translation[:, frame], invert=invert)

@@ -30,14 +30,12 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
-
 import torch
 from torch import Tensor, nn
 
 from litedepth.errors import ConfigError, DataError
-from litedepth.geometry.pose_utils import transformation_from_parameters
 from litedepth.models.encoders.resnet import ResnetEncoder
+from litedepth.models.outputs import PoseOutput
 from litedepth.models.monodepth2 import load_official_weights as load_official_weights  # noqa: PLC0414
 from litedepth.models.registry import register_model
 from litedepth.models.spec import NORMALISE_MONODEPTH2, OutputSpec
@@ -47,22 +45,6 @@ __all__ = ["PoseDecoder", "PoseNet", "PoseOutput", "load_official_weights"]
 # Monodepth2 scales the head's raw output by 0.01 so that an untrained network predicts
 # near-identity motion (small rotations and translations).
 POSE_OUTPUT_SCALE = 0.01
-
-
-class PoseOutput(NamedTuple):
-    """PoseNet prediction (unpacks as ``axisangle, translation``).
-
-    Attributes:
-        axisangle: ``(B, F, 1, 3)`` rotation vectors in radians.
-        translation: ``(B, F, 1, 3)`` translations (scale-ambiguous for monocular training).
-    """
-
-    axisangle: Tensor
-    translation: Tensor
-
-    def matrix(self, frame: int = 0, invert: bool = False) -> Tensor:
-        """``(B, 4, 4)`` transform of prediction ``frame`` (inverted when ``invert``)."""
-        return transformation_from_parameters(self.axisangle[:, frame], self.translation[:, frame], invert=invert)
 
 
 class PoseDecoder(nn.Module):

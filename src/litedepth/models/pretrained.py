@@ -20,11 +20,11 @@ from torch import nn
 
 from litedepth.errors import CheckpointError, ConfigError
 from litedepth.models.spec import WeightsInfo
+from litedepth.utils.torch_files import load_torch_file
 from litedepth.weights import resolve
 
 #: Monodepth2's STEREO_SCALE_FACTOR: KITTI baseline 0.54 m / training baseline 0.1
 STEREO_SCALE_FACTOR = 5.4
-from litedepth.utils.torch_files import load_torch_file
 
 
 def _factory_params(name: str) -> set[str]:
@@ -34,34 +34,40 @@ def _factory_params(name: str) -> set[str]:
 
 
 def _official_loader(name: str, net: nn.Module) -> Any:
+    """The family's ``load_official_weights`` for a network that declares ``official_files``."""
     import importlib
 
-    from litedepth.models.registry import model_info
     from litedepth.models.monodepth2 import Monodepth2Net
     from litedepth.models.monodepth2 import load_official_weights as md2_loader
+    from litedepth.models.registry import model_info
 
-    family = importlib.import_module(model_info(name).factory.__module__)
-    loader = getattr(family, "load_official_weights", None)
-    if loader is None and isinstance(net, Monodepth2Net):
-        loader = md2_loader
-    if loader is None:
+    if not net.official_files:  # declared by every registered network (litedepth.models.contract)
         raise ConfigError(f"model {name!r} has no loader for a folder of official weights; "
                           f"pass a weights file instead")
+    family = importlib.import_module(model_info(name).factory.__module__)
+    loader = getattr(family, "load_official_weights", None)
+    if loader is None and isinstance(net, Monodepth2Net):  # e.g. the hybrid: a Monodepth2Net of its own family
+        loader = md2_loader
+    if loader is None:  # pragma: no cover - a family declaring official files without a loader
+        raise ConfigError(f"model {name!r} declares official files {net.official_files} but its family has no "
+                          "load_official_weights")
     return loader
 
 
 def _training_size(folder: Path) -> dict[str, int]:
-    """``{"height", "width"}`` recorded in an official ``encoder.pth``, if any."""
-    import torch
+    """``{"height", "width"}`` recorded in an official ``encoder.pth``, if any.
 
+    The file is memory-mapped (``weights_only=True``): only its small pickled index is read
+    here, its tensors are read once, by the family's loader.
+    """
     enc = folder / "encoder.pth"
     if not enc.is_file():
         return {}
     try:
-        sd = torch.load(enc, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - the loader reports unreadable files itself
+        sd = load_torch_file(enc, "weights file", mmap=True)
+    except CheckpointError:  # the loader reports unreadable files itself
         return {}
-    h, w = sd.get("height"), sd.get("width")
+    h, w = (sd.get("height"), sd.get("width")) if isinstance(sd, dict) else (None, None)
     return {"height": h, "width": w} if isinstance(h, int) and isinstance(w, int) else {}
 
 

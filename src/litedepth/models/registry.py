@@ -4,6 +4,11 @@ Adding a model touches one file (the family module, with ``@register_model`` on 
 variant) and one import line in :mod:`litedepth.models`. Tests are generated from
 :func:`list_models`, so a new model is tested without new test code.
 
+The factory's return annotation names the network class, which must declare the model
+contract of its task (:mod:`litedepth.models.contract`: ``official_files``; for depth networks
+``output_kind``, ``size_multiple`` and ``forward -> DepthOutput`` ...); a class that does not is
+refused when the module is imported, with a ``TypeError`` naming the class and the attribute.
+
 Every registration states what the network's output means: ``output=`` an
 :class:`~litedepth.models.spec.OutputSpec` (or a function of the factory's options returning
 one, for families whose output depends on an option). A registration without it is refused
@@ -27,6 +32,7 @@ from typing import Any
 from torch import nn
 
 from litedepth.errors import ConfigError
+from litedepth.models.contract import ATTACHED, check_network_class, contract_for, declared_return, missing_members
 from litedepth.models.spec import RANDOM_WEIGHTS, OutputSpec, WeightsInfo
 
 SpecSource = OutputSpec | Callable[..., OutputSpec]
@@ -95,8 +101,9 @@ def register_model(
             spec's ``size_multiple``.
 
     Raises:
-        TypeError: no ``output`` spec, or a name registered twice (at import time, so that a
-            network that does not say what its numbers mean never reaches a user).
+        TypeError: no ``output`` spec, a name registered twice, or a network class that does not
+            declare the contract of ``task`` (at import time, so that a network that does not say
+            what its numbers mean never reaches a user).
     """
 
     def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
@@ -114,6 +121,8 @@ def register_model(
             if default_size[0] % m or default_size[1] % m:
                 raise TypeError(f"model {name!r}: default size {default_size} is not a multiple of its "
                                 f"size_multiple {m}")
+        check_network_class(declared_return(fn), task, f"model {name!r} ({fn.__module__}.{fn.__qualname__})",
+                            info.output_spec())
         _REGISTRY[name] = info
         return fn
 
@@ -155,6 +164,10 @@ def create_model(name: str, **cfg: Any) -> nn.Module:
         spec = info.output_spec(**cfg)
     except TypeError as exc:
         raise ConfigError(f"bad options for model {name!r}: {exc}") from exc
+    missing = [m for m in missing_members(model, contract_for(info.task)) if m not in ATTACHED]
+    if missing:
+        raise TypeError(f"model {name!r}: the built {type(model).__qualname__} lacks {missing} "
+                        f"({contract_for(info.task).__name__} in litedepth.models.contract)")
     model.model_name = name  # type: ignore[attr-defined]
     model.model_config = dict(cfg)  # type: ignore[attr-defined]
     model.output_spec = spec  # type: ignore[attr-defined]

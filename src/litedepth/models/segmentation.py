@@ -66,6 +66,8 @@ class TorchvisionDeepLabV3Seg(nn.Module):
 
     output_kind = "segmentation"
     heads = ("seg",)
+    official_files: tuple[str, ...] = ()
+    num_classes: int
     input_mean = IMAGENET_MEAN
     input_std = IMAGENET_STD
 
@@ -133,6 +135,8 @@ class DeepLabV3PlusSeg(nn.Module):
 
     output_kind = "segmentation"
     heads = ("seg",)
+    official_files: tuple[str, ...] = ()
+    num_classes: int
     input_mean = IMAGENET_MEAN
     input_std = IMAGENET_STD
     stride = 16
@@ -182,12 +186,11 @@ def _segmentation_output(num_classes: int = 21, **_: Any) -> OutputSpec:
     return OutputSpec.segmentation(num_classes, size_multiple=1, normalisation=NORMALISE_IMAGENET)
 
 
-def _plus_output(num_classes: int = 21, **_: Any) -> OutputSpec:
-    return OutputSpec.segmentation(num_classes, size_multiple=1, normalisation=NORMALISE_IMAGENET)
+_plus_output = _segmentation_output  # DeepLabV3+ pads inside: any size, like torchvision's
 
 
-def _tv_factory(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-    def make(num_classes: int = 21, weights: str | None = None) -> nn.Module:
+def _tv_factory(builder: Callable[..., nn.Module]) -> Callable[..., TorchvisionDeepLabV3Seg]:
+    def make(num_classes: int = 21, weights: str | None = None) -> TorchvisionDeepLabV3Seg:
         return TorchvisionDeepLabV3Seg(builder, num_classes=num_classes, weights=weights)
 
     make.__doc__ = f"torchvision ``{builder.__name__}`` segmentation network (weights: optional local file)."
@@ -204,9 +207,9 @@ for _name, _builder in (
     )
 
 
-def _plus_factory(default_encoder: str) -> Callable[..., nn.Module]:
+def _plus_factory(default_encoder: str) -> Callable[..., DeepLabV3PlusSeg]:
     def make(encoder: str = default_encoder, num_classes: int = 21, encoder_weights: str | None = None,
-             weights: str | None = None) -> nn.Module:
+             weights: str | None = None) -> DeepLabV3PlusSeg:
         return DeepLabV3PlusSeg(encoder, num_classes, encoder_weights, weights)
 
     make.__doc__ = f"DeepLabV3+ on ``{default_encoder}`` (smp; any smp encoder via ``encoder=``)."

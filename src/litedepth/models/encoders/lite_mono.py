@@ -53,6 +53,9 @@ class LiteMonoEncoder(nn.Module):
             in ``spatial_attention[str(i)]``.
     """
 
+    input_mean = (INPUT_MEAN,) * 3
+    input_std = (INPUT_STD,) * 3
+
     def __init__(
         self,
         dims: Sequence[int] = (48, 80, 128),
