@@ -52,7 +52,27 @@ from litedepth.models.segmentation_outputs import SegmentationOutput
 log = logging.getLogger(__name__)
 
 
-class TorchvisionDeepLabV3Seg(nn.Module):
+class _ImageNetSegmenter(nn.Module):
+    """What the single-head segmentation networks share: their contract declarations (one
+    ``seg`` head, no published folder layout), ImageNet normalisation inside ``forward`` and a
+    checked ``num_classes`` (``C >= 2``)."""
+
+    output_kind = "segmentation"
+    heads = ("seg",)
+    official_files: tuple[str, ...] = ()
+    num_classes: int
+    input_mean = IMAGENET_MEAN
+    input_std = IMAGENET_STD
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        if num_classes < 2:
+            raise ConfigError(f"num_classes must be >= 2, got {num_classes}")
+        self.num_classes = int(num_classes)
+        self.normalise = ImageNetNormalise()
+
+
+class TorchvisionDeepLabV3Seg(_ImageNetSegmenter):
     """torchvision DeepLabV3 as a segmentation network.
 
     Args:
@@ -64,20 +84,9 @@ class TorchvisionDeepLabV3Seg(nn.Module):
         input ``(B, 3, H, W)`` RGB in ``[0, 1]`` -> ``logits`` ``(B, C, H, W)``.
     """
 
-    output_kind = "segmentation"
-    heads = ("seg",)
-    official_files: tuple[str, ...] = ()
-    num_classes: int
-    input_mean = IMAGENET_MEAN
-    input_std = IMAGENET_STD
-
     def __init__(self, builder: Callable[..., nn.Module], num_classes: int = 21, weights: str | None = None) -> None:
-        super().__init__()
-        if num_classes < 2:
-            raise ConfigError(f"num_classes must be >= 2, got {num_classes}")
+        super().__init__(num_classes)
         net = builder(weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=False)
-        self.num_classes = int(num_classes)
-        self.normalise = ImageNetNormalise()
         self.backbone = net.backbone
         self.classifier = net.classifier
         if weights is not None:
@@ -119,7 +128,7 @@ class TorchvisionDeepLabV3Seg(nn.Module):
         log.info("loaded %d tensors from %s (%d left at initialisation)", len(target), path, len(missing))
 
 
-class DeepLabV3PlusSeg(nn.Module):
+class DeepLabV3PlusSeg(_ImageNetSegmenter):
     """DeepLabV3+ (smp): encoder at output stride 16, ASPP, low-level feature decoder.
 
     Args:
@@ -133,23 +142,13 @@ class DeepLabV3PlusSeg(nn.Module):
         16 and cropped back) -> ``logits`` ``(B, C, H, W)``.
     """
 
-    output_kind = "segmentation"
-    heads = ("seg",)
-    official_files: tuple[str, ...] = ()
-    num_classes: int
-    input_mean = IMAGENET_MEAN
-    input_std = IMAGENET_STD
     stride = 16
 
     def __init__(self, encoder: str = "resnet50", num_classes: int = 21, encoder_weights: str | None = None,
                  weights: str | None = None) -> None:
-        super().__init__()
+        super().__init__(num_classes)
         import segmentation_models_pytorch as smp
 
-        if num_classes < 2:
-            raise ConfigError(f"num_classes must be >= 2, got {num_classes}")
-        self.num_classes = int(num_classes)
-        self.normalise = ImageNetNormalise()
         try:
             self.model = smp.DeepLabV3Plus(encoder_name=encoder, encoder_weights=None, classes=num_classes,
                                            encoder_output_stride=self.stride)
