@@ -33,6 +33,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from litedepth.io.images import read_depth, read_rgb
+from litedepth.data.loaders import make_loader
 from litedepth.errors import ConfigError, DataError
 from litedepth.io.depth_encodings import DepthEncoding, encoding_for_file, parse_encoding
 
@@ -285,21 +286,14 @@ class DepthDataModule(L.LightningDataModule):
         for ds in (self.train_set, self.val_set):
             ds.check_encoding()
 
-    def _loader(self, ds: Dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            ds,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            drop_last=False,
-        )
+    def _loader(self, ds: Dataset, train: bool) -> DataLoader:
+        return make_loader(ds, self.batch_size, self.num_workers, train=train, source=self.root)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
+        return self._loader(self.train_set, train=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, shuffle=False)
+        return self._loader(self.val_set, train=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.dataset("test"), shuffle=False)
+        return self._loader(self.dataset("test"), train=False)

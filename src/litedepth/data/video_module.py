@@ -22,6 +22,7 @@ from litedepth.data.augment import ColorJitter, augment_batch
 from litedepth.data.kitti_raw import KittiRawDataset, split_file
 from litedepth.data.video import STEREO, SequenceDataset, SyntheticSequenceDataset, collate_native, parse_frame_ids
 from litedepth.data.video_folder import VideoFolderDataset
+from litedepth.data.loaders import make_loader
 from litedepth.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,9 @@ class VideoDataModule(L.LightningDataModule):
         gt_size: KITTI raw ``depth_gt`` size ``(H, W)``.
         static_threshold: video-folder static-frame filter (0 = off; see
             :class:`~litedepth.data.video_folder.VideoFolderDataset`).
-        drop_last: drop the last incomplete training batch.
+        drop_last: drop the last incomplete training batch (default; a batch of one sample
+            breaks BatchNorm); a training set smaller than one batch is then refused
+            (:func:`~litedepth.data.loaders.make_loader`).
         pseudo_labels: folder written by ``litedepth pseudo-label`` for the training split;
             training samples then carry ``teacher`` ``(1, H, W)`` (see
             :meth:`litedepth.data.video.SequenceDataset.use_pseudo_labels`).
@@ -182,14 +185,9 @@ class VideoDataModule(L.LightningDataModule):
             self.test_set = self.make_dataset(hp.test_split)
 
     def _loader(self, ds: Dataset, train: bool) -> DataLoader:
-        return DataLoader(
-            ds,
-            batch_size=self.batch_size,
-            shuffle=train,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+        return make_loader(
+            ds, self.batch_size, self.num_workers, train=train, source=self.root, drop_last=self.drop_last,
             pin_memory=torch.cuda.is_available(),
-            drop_last=train and self.drop_last and len(ds) >= self.batch_size,
             collate_fn=collate_native if getattr(ds, "augment_on_device", False) else None,
         )
 
