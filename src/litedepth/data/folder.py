@@ -32,14 +32,14 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from litedepth.io.images import read_depth, read_rgb
+from litedepth.io.images import IMAGE_SUFFIXES, read_depth, read_rgb
 from litedepth.data.loaders import make_loader
 from litedepth.errors import ConfigError, DataError
 from litedepth.io.depth_encodings import DepthEncoding, encoding_for_file, parse_encoding
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm")
+IMAGE_EXTS = IMAGE_SUFFIXES  # alias of the one list of image suffixes (litedepth.io.images)
 DEPTH_EXTS = (".png", ".npy", ".pgm", ".tif", ".tiff", ".pfm")
 SPLITS = ("train", "val", "test", "all")
 

@@ -54,7 +54,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from litedepth.io.images import read_depth, read_rgb
+from litedepth.io.images import IMAGE_SUFFIXES, read_depth, read_rgb
 from litedepth.data.loaders import make_loader
 from litedepth.errors import ConfigError, DataError
 
@@ -72,7 +72,7 @@ __all__ = [
     "voc_items",
 ]
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
+IMAGE_EXTS = IMAGE_SUFFIXES  # alias of the one list of image suffixes (litedepth.io.images)
 MASK_EXTS = (".png", ".bmp", ".tif", ".tiff")
 DEPTH_EXTS = (".png", ".npy", ".pgm", ".tif", ".tiff")
 TeacherNorm = Literal["auto", "minmax", "median", "none"]

@@ -41,7 +41,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from litedepth.data.augment import ColorJitter
-from litedepth.io.images import read_image_size, read_rgb
+from litedepth.io.images import IMAGE_SUFFIXES, read_image_size, read_rgb
 from litedepth.data.video import (
     STEREO,
     FrameId,
@@ -59,8 +59,9 @@ log = logging.getLogger(__name__)
 
 __all__ = ["FRAME_EXTS", "INTRINSICS_FILES", "VideoFolderDataset", "list_frames", "read_video_intrinsics"]
 
-#: File suffixes read as frames (case-insensitive).
-FRAME_EXTS = (".jpg", ".jpeg", ".png")
+#: File suffixes read as frames (case-insensitive): an alias of the one list of image suffixes,
+#: :data:`litedepth.io.images.IMAGE_SUFFIXES`.
+FRAME_EXTS = IMAGE_SUFFIXES
 #: Intrinsics file names looked up in a sequence folder, then in the root (first found wins).
 INTRINSICS_FILES = ("intrinsics.json", "intrinsics.txt")
 _CACHE_VERSION = 1

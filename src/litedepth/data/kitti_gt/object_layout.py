@@ -17,14 +17,13 @@ import numpy as np
 from litedepth.errors import ConfigError, DataError
 from litedepth.geometry.calibration import VeloToImage, load_object_calib, load_projection_matrix
 from litedepth.geometry.velodyne import read_velodyne, velodyne_to_depth
-from litedepth.io.images import read_image_size
+from litedepth.io.images import IMAGE_SUFFIXES, read_image_size
 from litedepth.io.kitti_splits import SIDE_TO_CAMERA
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["ObjectFrame", "find_matrix_frames", "find_object_frames", "matrix_frame_depth", "object_frame_depth"]
 
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _MATRIX_SUFFIXES = (".txt", ".json", ".npy")
 _MAX_LISTED = 10
 
@@ -145,7 +144,7 @@ def _match_frames(
     if camera not in SIDE_TO_CAMERA.values():
         raise ConfigError(f"camera must be 2 or 3, not {camera!r}")
     image_dir, velo_dir = root / f"image_{camera}", root / "velodyne"
-    images = _files_by_stem(image_dir, _IMAGE_SUFFIXES)
+    images = _files_by_stem(image_dir, IMAGE_SUFFIXES)
     velos = _files_by_stem(velo_dir, (".bin",))
     shared = calib_path if calib_path.is_file() else None
     calibs = {} if shared else _files_by_stem(calib_path, calib_suffixes)
