@@ -209,18 +209,10 @@ class VideoFolderDataset(SplitSequenceDataset):
     sequences_are = "video folders"
 
     def __init__(
-        self,
-        root: str | Path,
-        split: str = "all",
-        frame_ids: Sequence[FrameId] = (0, -1, 1),
-        size: Sequence[int] | None = None,
-        *,
-        static_threshold: float = 0.0,
-        static_width: int = 64,
-        cache_dir: str | Path | None = None,
-        intrinsics_convention: str | None = None,
-        options: SequenceOptions | None = None,
-        **option_values: Any,
+        self, root: str | Path, split: str = "all", frame_ids: Sequence[FrameId] = (0, -1, 1),
+        size: Sequence[int] | None = None, *, static_threshold: float = 0.0, static_width: int = 64,
+        cache_dir: str | Path | None = None, intrinsics_convention: str | None = None,
+        options: SequenceOptions | None = None, **option_values: Any,
     ) -> None:
         super().__init__(root, split, frame_ids, size, SequenceOptions.of(options, **option_values))
         if not math.isfinite(float(static_threshold)) or float(static_threshold) < 0:

@@ -54,16 +54,9 @@ class SyntheticSequenceDataset(SplitSequenceDataset):
     sequences_are = "synthetic sequences"
 
     def __init__(
-        self,
-        root: str | Path,
-        split: str = "train",
-        frame_ids: Sequence[FrameId] = (0, -1, 1),
-        size: Sequence[int] | None = None,
-        *,
-        frame_range: Sequence[float] = (0.0, 1.0),
-        load_gt: bool = True,
-        options: SequenceOptions | None = None,
-        **option_values: Any,
+        self, root: str | Path, split: str = "train", frame_ids: Sequence[FrameId] = (0, -1, 1),
+        size: Sequence[int] | None = None, *, frame_range: Sequence[float] = (0.0, 1.0), load_gt: bool = True,
+        options: SequenceOptions | None = None, **option_values: Any,
     ) -> None:
         super().__init__(root, split, frame_ids, size, SequenceOptions.of(options, **option_values))
         lo, hi = (float(v) for v in frame_range)
