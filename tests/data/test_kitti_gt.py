@@ -11,8 +11,7 @@ from PIL import Image
 
 from litedepth.io.images import read_depth
 from litedepth.data.kitti_gt import (
-    export_object_gt,
-    export_raw_gt,
+    export_gt,
     find_object_frames,
     object_frame_depth,
     read_split_file,
@@ -138,7 +137,7 @@ def test_object_no_match_lists_stems(tmp_path):
 def test_real_object_frames_export(real_data, tmp_path):
     base = real_subdir(real_data, "kitti_object_frames_with_lidar")
     root = base / "kitti_object_vis"
-    summary = export_object_gt(root, tmp_path / "gt")
+    summary = export_gt(root, tmp_path / "gt", layout="object")
     assert summary.written == 3 and summary.skipped == 0 and summary.npz is None
     assert [p.name for p in summary.outputs] == ["000000.png", "000001.png", "000002.png"]
     frames = find_object_frames(root)
@@ -164,7 +163,7 @@ def test_real_object_frames_export(real_data, tmp_path):
 @pytest.mark.real_data
 def test_real_balcilar_frame_stems_differ(real_data, tmp_path):
     root = real_subdir(real_data, "kitti_object_frames_with_lidar") / "balcilar_DenseDepthMap"
-    summary = export_object_gt(root, tmp_path / "gt")
+    summary = export_gt(root, tmp_path / "gt", layout="object")
     assert [p.name for p in summary.outputs] == ["0000000001.png"]
     frame = find_object_frames(root)[0]
     assert frame.calib.name == "000001.txt"
@@ -175,7 +174,7 @@ def test_real_balcilar_frame_stems_differ(real_data, tmp_path):
     reference = _loop_depth(frame.velodyne, _parse_object_calib(frame.calib), 375, 1242)
     np.testing.assert_array_equal(valid, reference > 0)
     # right camera: image_3 with P3 gives a different but similar map
-    right = export_object_gt(root, tmp_path / "gt_r", camera=3)
+    right = export_gt(root, tmp_path / "gt_r", layout="object", camera=3)
     depth_r = read_depth(right.outputs[0], "kitti")
     assert (depth_r > 0).sum() > 5_000 and not np.array_equal(depth_r > 0, valid)
 
@@ -185,7 +184,7 @@ def test_object_split_writes_npz(real_data, tmp_path):
     root = real_subdir(real_data, "kitti_object_frames_with_lidar") / "kitti_object_vis"
     split = tmp_path / "val.txt"
     split.write_text("000002\n000000\n")
-    summary = export_object_gt(root, tmp_path / "gt", split=split)
+    summary = export_gt(root, tmp_path / "gt", layout="object", split=split)
     assert [p.name for p in summary.outputs] == ["000002.png", "000000.png"]
     data, names = read_map_archive(summary.npz)
     assert names == ["000002", "000000"] and len(data) == 2
@@ -194,7 +193,7 @@ def test_object_split_writes_npz(real_data, tmp_path):
     np.testing.assert_array_equal(data[1], object_frame_depth(frames["000000"]))
     split.write_text("000002\n000009\n")
     with pytest.raises(DataError, match="split frame '000009' has no file"):
-        export_object_gt(root, tmp_path / "gt2", split=split)
+        export_gt(root, tmp_path / "gt2", layout="object", split=split)
 
 
 # --------------------------------------------------------------------------- raw layout
@@ -229,7 +228,7 @@ def test_fake_raw_tree_with_split(real_data, tmp_path):
     split = tmp_path / "test_files.txt"
     split.write_text(f"{DRIVE} 0000000069 l\n{DRIVE} 0000000054 l\n{DRIVE} 69 r\n")
     out = tmp_path / "gt"
-    summary = export_raw_gt(root, out, split=split)
+    summary = export_gt(root, out, layout="raw", split=split)
     assert summary.written == 3
     assert [p.relative_to(out).as_posix() for p in summary.outputs] == [
         f"{DRIVE}/image_02/0000000069.png", f"{DRIVE}/image_02/0000000054.png",
@@ -258,20 +257,20 @@ def test_fake_raw_tree_with_split(real_data, tmp_path):
 
     # resume: nothing rewritten, npz kept
     before = (out / "gt_depths.npz").stat().st_mtime_ns
-    again = export_raw_gt(root, out, split=split)
+    again = export_gt(root, out, layout="raw", split=split)
     assert again.written == 0 and again.skipped == 3
     assert (out / "gt_depths.npz").stat().st_mtime_ns == before
     # a killed run: one PNG and the npz missing -> only that PNG is written, npz rebuilt equal
     summary.outputs[1].unlink()
     (out / "gt_depths.npz").unlink()
-    resumed = export_raw_gt(root, out, split=split)
+    resumed = export_gt(root, out, layout="raw", split=split)
     assert resumed.written == 1 and resumed.skipped == 2
     data2, _ = read_map_archive(out / "gt_depths.npz")
     for a, b in zip(data, data2):
         np.testing.assert_array_equal(a, b)
-    assert export_raw_gt(root, out, split=split, overwrite=True).written == 3
+    assert export_gt(root, out, layout="raw", split=split, overwrite=True).written == 3
     # Monodepth2's layout on request: the same maps as a pickled object array under "data"
-    export_raw_gt(root, out, split=split, overwrite=True, npz_layout="monodepth2")
+    export_gt(root, out, layout="raw", split=split, overwrite=True, npz_layout="monodepth2")
     with np.load(out / "gt_depths.npz", allow_pickle=True) as z:  # our own file, in a test
         legacy = z["data"]
     assert legacy.dtype == object and len(legacy) == 3
@@ -282,32 +281,31 @@ def test_fake_raw_tree_with_split(real_data, tmp_path):
 @pytest.mark.real_data
 def test_fake_raw_tree_without_split_and_missing_frame(real_data, tmp_path):
     root = _fake_raw_tree(real_data, tmp_path / "raw")
-    summary = export_raw_gt(root, tmp_path / "gt")
+    summary = export_gt(root, tmp_path / "gt", layout="raw")
     assert [p.name for p in summary.outputs] == ["0000000054.png", "0000000069.png"]
     assert summary.npz is None and not (tmp_path / "gt" / "gt_depths.npz").exists()
     split = tmp_path / "s.txt"
     split.write_text(f"{DRIVE} 70 l\n")
     with pytest.raises(DataError, match="1 of 1 split frames have no Velodyne scan"):
-        export_raw_gt(root, tmp_path / "gt2", split=split)
+        export_gt(root, tmp_path / "gt2", layout="raw", split=split)
     (root / "2011_09_26" / "calib_velo_to_cam.txt").write_text("R: 1 0 0 0 1 0 0 0 1\n")
     with pytest.raises(DataError, match="calib_velo_to_cam.txt.*missing key 'T'"):
-        export_raw_gt(root, tmp_path / "gt3")
+        export_gt(root, tmp_path / "gt3", layout="raw")
 
 
 # --------------------------------------------------------------------------- empty scans
 
 
 def test_empty_scan_is_an_error_or_a_counted_skip(tmp_path, caplog):
-    from litedepth.data.kitti_gt import export_object_gt
     from litedepth.geometry.velodyne import EmptyScanError
     from tests.helpers import write_kitti_object_tree
 
     root = write_kitti_object_tree(tmp_path / "kitti", ["000000", "000001", "000002"], empty=("000001",))
     with pytest.raises(EmptyScanError, match=r"000001\.bin: empty Velodyne scan \(0 bytes.*--skip-empty-scans"):
-        export_object_gt(root, tmp_path / "gt")
+        export_gt(root, tmp_path / "gt", layout="object")
     assert not (tmp_path / "gt").exists()  # found before anything was written
     with caplog.at_level(logging.INFO, logger="litedepth"):
-        summary = export_object_gt(root, tmp_path / "gt", skip_empty_scans=True)
+        summary = export_gt(root, tmp_path / "gt", layout="object", skip_empty_scans=True)
     assert [p.name for p in summary.empty_scans] == ["000001.bin"]
     assert sorted(p.name for p in (tmp_path / "gt").iterdir()) == ["000000.png", "000002.png"]
     assert [p.name for p in summary.outputs] == ["000000.png", "000002.png"]
@@ -316,4 +314,46 @@ def test_empty_scan_is_an_error_or_a_counted_skip(tmp_path, caplog):
     assert read_depth(tmp_path / "gt" / "000000.png", "kitti").any()  # the fixture's scans do project
     (tmp_path / "split.txt").write_text("000000\n000002\n")
     with pytest.raises(ConfigError, match="--skip-empty-scans cannot be used with --split"):
-        export_object_gt(root, tmp_path / "gt2", split=tmp_path / "split.txt", skip_empty_scans=True)
+        export_gt(root, tmp_path / "gt2", layout="object", split=tmp_path / "split.txt", skip_empty_scans=True)
+
+
+# --------------------------------------------------------------------------- one exporter, one parser
+
+
+@pytest.mark.parametrize(
+    ("old", "layout", "extra"),
+    [("export_object_gt", "object", {}), ("export_raw_gt", "raw", {}), ("export_matrix_gt", "matrix", {"projection": "p.txt"})],
+)
+def test_old_export_names_are_deprecated_wrappers_of_export_gt(tmp_path, monkeypatch, old, layout, extra):
+    import litedepth.data.kitti_gt as kg
+    import litedepth.data.kitti_gt.export as kg_export
+
+    calls = []
+    monkeypatch.setattr(kg_export, "export_gt", lambda root, out, **kw: calls.append((root, out, kw)) or "summary")
+    with pytest.warns(DeprecationWarning, match=f"layout='{layout}'"):
+        assert getattr(kg, old)(tmp_path, tmp_path / "out", camera=3, **extra) == "summary"
+    assert calls == [(tmp_path, tmp_path / "out", {"layout": layout, "camera": 3, **extra})]
+
+
+def test_export_gt_refuses_an_unknown_layout_and_a_matrix_without_projection(tmp_path):
+    with pytest.raises(ConfigError, match="unknown KITTI layout 'velo'"):
+        export_gt(tmp_path, tmp_path / "out", layout="velo")
+    with pytest.raises(ConfigError, match="projection"):
+        export_gt(tmp_path, tmp_path / "out", layout="matrix")
+
+
+def test_training_gt_export_and_evaluation_read_split_files_with_one_parser(tmp_path):
+    import litedepth.data.kitti_raw as kitti_raw
+    import litedepth.io.kitti_splits as splits
+    from litedepth.metrics import read_split, split_key
+
+    lines = ["2011_09_26/2011_09_26_drive_0002_sync 0000000069 l", "", "2011_09_26/2011_09_26_drive_0002_sync 54 r"]
+    path = tmp_path / "test_files.txt"
+    path.write_text("\n".join(lines) + "\n")
+    entries = read_split_file(path)
+    assert entries == kitti_raw.parse_split_lines(lines, path)
+    assert [e.camera for e in entries] == [2, 3] and kitti_raw.SIDE_TO_CAMERA is splits.SIDE_TO_CAMERA
+    keys = [f"{e.folder.split('/')[1]}_{e.frame:010d}_{e.side}" for e in entries]
+    assert read_split(path) == keys == [split_key(line) for line in lines if line]
+    # a frame that is not an integer: the strict parser refuses it, the key reader keeps the fields
+    assert split_key("2011_09_26/drive 0x1 l") == "2011_09_26_drive_0x1_l"

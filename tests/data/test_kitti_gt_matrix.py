@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from litedepth.cli.kitti_gt import add_parser, run
-from litedepth.data.kitti_gt import export_matrix_gt, export_object_gt
+from litedepth.data.kitti_gt import export_gt
 from litedepth.errors import ConfigError, DataError
 from litedepth.geometry.calibration import load_object_calib, load_projection_matrix
 from litedepth.utils.arrays import read_map_archive
@@ -51,8 +51,8 @@ def _split(root, stems):
 
 def _compare(root, projection, tmp_path, stems):
     split = _split(root, stems)
-    a = export_object_gt(root, tmp_path / "object", split=split)
-    b = export_matrix_gt(root, tmp_path / "matrix", projection, split=split)
+    a = export_gt(root, tmp_path / "object", layout="object", split=split)
+    b = export_gt(root, tmp_path / "matrix", layout="matrix", projection=projection, split=split)
     maps_a, names_a = read_map_archive(a.npz)
     maps_b, names_b = read_map_archive(b.npz)
     assert names_a == names_b == stems and a.valid_pixels == b.valid_pixels > 0
@@ -72,8 +72,8 @@ def test_projection_matrix_gives_the_object_maps_synthetic(tmp_path):
     np.save(tmp_path / "lidar2img" / "000007.npy", np.vstack([M, [0, 0, 0, 1]]))
     _compare(root, tmp_path / "lidar2img", tmp_path / "b", ["000007"])
     # camera z through the projection's third row, as through the calibration
-    za = export_object_gt(root, tmp_path / "za", camz=True).outputs[0].read_bytes()
-    zb = export_matrix_gt(root, tmp_path / "zb", tmp_path / "p2_r0_tr.txt", camz=True).outputs[0].read_bytes()
+    za = export_gt(root, tmp_path / "za", layout="object", camz=True).outputs[0].read_bytes()
+    zb = export_gt(root, tmp_path / "zb", layout="matrix", projection=tmp_path / "p2_r0_tr.txt", camz=True).outputs[0].read_bytes()
     assert za == zb
 
 
@@ -81,15 +81,15 @@ def test_projection_errors(tmp_path):
     root = _synthetic_object_root(tmp_path / "kitti")
     (tmp_path / "bad.txt").write_text("1 2 3\n4 5 6\n")
     with pytest.raises(DataError, match=r"bad\.txt: expected a 3x4 or 4x4 projection matrix \(12 or 16 numbers\), got 6"):
-        export_matrix_gt(root, tmp_path / "o", tmp_path / "bad.txt")
+        export_gt(root, tmp_path / "o", layout="matrix", projection=tmp_path / "bad.txt")
     (tmp_path / "bad4.txt").write_text(" ".join(["1"] * 16))
     with pytest.raises(DataError, match="must end in the row"):
         load_projection_matrix(tmp_path / "bad4.txt")
     (tmp_path / "per_frame").mkdir()
     with pytest.raises(DataError, match="no frame has an image, a Velodyne scan and a calibration"):
-        export_matrix_gt(root, tmp_path / "o", tmp_path / "per_frame")
+        export_gt(root, tmp_path / "o", layout="matrix", projection=tmp_path / "per_frame")
     with pytest.raises(DataError, match="not found"):
-        export_matrix_gt(root, tmp_path / "o", tmp_path / "missing.txt")
+        export_gt(root, tmp_path / "o", layout="matrix", projection=tmp_path / "missing.txt")
 
 
 def _parse(argv):
@@ -104,7 +104,7 @@ def test_cli_matrix_format(tmp_path):
     np.savetxt(tmp_path / "m.txt", M, fmt="%.17g")
     assert run(_parse(["--calib-format", "matrix", "--projection", tmp_path / "m.txt", "--root", root,
                        "--out", tmp_path / "o", "--no-progress"])) == 0
-    ref = export_object_gt(root, tmp_path / "ref")
+    ref = export_gt(root, tmp_path / "ref", layout="object")
     assert (tmp_path / "o" / "000007.png").read_bytes() == ref.outputs[0].read_bytes()
     with pytest.raises(ConfigError, match="--projection goes with --calib-format matrix"):
         run(_parse(["--calib-format", "matrix", "--root", root, "--out", tmp_path / "o2"]))

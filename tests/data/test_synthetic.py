@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from litedepth.data import synthetic as S
-from litedepth.data.synthetic_texture import Material, albedo, random_material, value_noise
+from litedepth.data.synthetic.texture import Material, albedo, random_material, value_noise
 from litedepth.errors import ConfigError, DataError
 
 SMALL = dict(height=48, width=160)
@@ -434,3 +434,28 @@ def test_encode_depth_png_and_read_poses_errors(tmp_path):
         S.read_poses_txt(bad)
     with pytest.raises(DataError):
         S.read_poses_txt(tmp_path / "missing.txt")
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("litedepth.data.synthetic_scene", "litedepth.data.synthetic.scene"),
+        ("litedepth.data.synthetic_render", "litedepth.data.synthetic.raycast"),
+        ("litedepth.data.synthetic_texture", "litedepth.data.synthetic.texture"),
+    ],
+)
+def test_old_synthetic_module_paths_are_deprecated_aliases(old, new):
+    import importlib
+    import sys
+
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=new):
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(new)
+
+
+def test_package_exports_the_functions_not_the_submodules():
+    # `render` is both a public function and (formerly) a module name: the package must hand out
+    # the function, and every name in __all__ must resolve.
+    assert callable(S.render) and S.render.__module__ == "litedepth.data.synthetic.raycast"
+    assert all(hasattr(S, name) for name in S.__all__)

@@ -458,3 +458,19 @@ def test_data_module_augments_on_the_device_hook(syn_root):
     assert ref.on_after_batch_transfer(expected, 0) is expected  # the default path is left alone
     with pytest.raises(ConfigError, match="fixed training size"):
         VideoDataModule("synthetic", str(syn_root), size=None, augment_on_device=True)
+
+
+def test_sequence_options_are_one_typed_object_shared_by_synthetic_and_video_folder_datasets(syn_root):
+    from litedepth.data.video_split import SequenceOptions, SplitSequenceDataset
+
+    opts = SequenceOptions(sequences=["seq0001"], frame_step=2)
+    by_object = SyntheticSequenceDataset(syn_root, "all", options=opts)
+    by_name = SyntheticSequenceDataset(syn_root, "all", sequences=["seq0001"], frame_step=2)
+    assert [t.name for t in by_object.targets] == [t.name for t in by_name.targets]
+    assert {t.sequence for t in by_object.targets} == {"seq0001"} and by_object.frame_step == 2
+    assert by_object.targets[0].frame == 2  # the first target with a neighbour 2 frames back
+    # a keyword overrides the object's value
+    assert SyntheticSequenceDataset(syn_root, "all", options=opts, frame_step=1).frame_step == 1
+    assert issubclass(VideoFolderDataset, SplitSequenceDataset) and issubclass(SyntheticSequenceDataset, SplitSequenceDataset)
+    with pytest.raises(ConfigError, match="unknown sequence dataset option"):
+        SyntheticSequenceDataset(syn_root, "all", frame_stepp=2)

@@ -96,9 +96,7 @@ def run(args: argparse.Namespace) -> int:
         litedepth.errors.DataError, ConfigError: bad input files or options (the entry point
             prints them as one line).
     """
-    from functools import partial
-
-    from litedepth.data.kitti_gt import export_matrix_gt, export_object_gt, export_raw_gt
+    from litedepth.data.kitti_gt import export_gt
 
     if args.calib_format == "raw" and args.split is not None and args.side is not None:
         raise ConfigError("--side cannot be used with a raw --split: each split line names its side")
@@ -107,11 +105,11 @@ def run(args: argparse.Namespace) -> int:
     if args.root.resolve() == args.out.resolve():
         raise ConfigError(f"--out must differ from --root ({args.root})")
     camera = 3 if args.side == "r" else 2
-    export = {"object": export_object_gt, "raw": export_raw_gt,
-              "matrix": partial(export_matrix_gt, projection=args.projection)}[args.calib_format]
-    export(
+    export_gt(
         args.root,
         args.out,
+        layout=args.calib_format,
+        projection=args.projection,
         split=args.split,
         camera=camera,
         camz=args.camz,

@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from litedepth.data.folder import resize_pair
 from litedepth.io.images import read_rgb
+from litedepth.data.loaders import make_loader
 from litedepth.errors import ConfigError, DataError
 from litedepth.io.pseudo_labels import PseudoLabelCache
 from litedepth.data.frames import ImageFolderFrames
@@ -187,12 +188,12 @@ class DistillDataModule(L.LightningDataModule):
         log.info("distillation data: %d training, %d held-out image(s) at %dx%d", len(self.train_set),
                  len(self.val_set), *self.size)
 
-    def _loader(self, ds: Dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(ds, batch_size=self.hparams.batch_size, shuffle=shuffle, num_workers=self.hparams.num_workers,
-                          persistent_workers=self.hparams.num_workers > 0, drop_last=False)
+    def _loader(self, ds: Dataset, train: bool) -> DataLoader:
+        hp = self.hparams
+        return make_loader(ds, hp.batch_size, hp.num_workers, train=train, source=hp.images)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
+        return self._loader(self.train_set, train=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, shuffle=False)
+        return self._loader(self.val_set, train=False)

@@ -32,13 +32,14 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from litedepth.io.images import read_depth, read_rgb
+from litedepth.io.images import IMAGE_SUFFIXES, read_depth, read_rgb
+from litedepth.data.loaders import make_loader
 from litedepth.errors import ConfigError, DataError
 from litedepth.io.depth_encodings import DepthEncoding, encoding_for_file, parse_encoding
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm")
+IMAGE_EXTS = IMAGE_SUFFIXES  # alias of the one list of image suffixes (litedepth.io.images)
 DEPTH_EXTS = (".png", ".npy", ".pgm", ".tif", ".tiff", ".pfm")
 SPLITS = ("train", "val", "test", "all")
 
@@ -285,21 +286,14 @@ class DepthDataModule(L.LightningDataModule):
         for ds in (self.train_set, self.val_set):
             ds.check_encoding()
 
-    def _loader(self, ds: Dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            ds,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            drop_last=False,
-        )
+    def _loader(self, ds: Dataset, train: bool) -> DataLoader:
+        return make_loader(ds, self.batch_size, self.num_workers, train=train, source=self.root)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
+        return self._loader(self.train_set, train=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, shuffle=False)
+        return self._loader(self.val_set, train=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.dataset("test"), shuffle=False)
+        return self._loader(self.dataset("test"), train=False)

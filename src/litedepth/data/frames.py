@@ -14,12 +14,13 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from litedepth.errors import DataError
-from litedepth.io.images import read_rgb
+from litedepth.io.images import IMAGE_SUFFIXES, read_rgb
 
 __all__ = ["IMAGE_EXTS", "FrameSource", "ImageFolderFrames"]
 
-#: image files an :class:`ImageFolderFrames` picks up (case-insensitive)
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
+#: image files an :class:`ImageFolderFrames` picks up (case-insensitive): an alias of the one
+#: list, :data:`litedepth.io.images.IMAGE_SUFFIXES`
+IMAGE_EXTS = IMAGE_SUFFIXES
 
 
 class FrameSource(Dataset):

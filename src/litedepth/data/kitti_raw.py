@@ -15,7 +15,7 @@ Split files use Monodepth2's text format, one target per line, ``<date>/<drive> 
 (``2011_09_26/2011_09_26_drive_0002_sync 69 l``; the frame may be zero-padded). The standard
 splits are folders ``splits/<name>/{train,val,test}_files.txt`` (e.g. Monodepth2's
 ``splits/eigen_zhou``); they are not shipped with litedepth: pass the folder to
-:func:`split_file` or the path of one file to :class:`KittiRawDataset`.
+:func:`split_file` (:mod:`litedepth.io.kitti_splits`, which parses them) or the path of one file to :class:`KittiRawDataset`.
 
 Intrinsics are read per date from ``P_rect_02`` (left, ``l``) or ``P_rect_03`` (right, ``r``),
 ``K = P[:, :3]`` in pixels for the rectified image size (``S_rect_0X``), then scaled to the
@@ -27,7 +27,6 @@ The full frame is resized, never cropped.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,7 +34,6 @@ import numpy as np
 
 from litedepth.data.augment import ColorJitter, resize_intrinsics
 from litedepth.io.images import read_image_size, read_rgb
-from litedepth.data.kitti_gt import SplitEntry, read_split_file
 from litedepth.data.video import (
     KITTI_STEREO_BASELINE,
     STEREO,
@@ -48,56 +46,17 @@ from litedepth.errors import ConfigError, DataError
 from litedepth.geometry.calibration import VeloToImage, load_raw_calib_dir
 from litedepth.geometry.intrinsics import read_kitti_intrinsics
 from litedepth.geometry.velodyne import read_velodyne, velodyne_to_depth
+from litedepth.io.kitti_splits import (  # the one split parser; split_file and parse_split_lines re-exported
+    OTHER_SIDE, SIDE_TO_CAMERA, SplitEntry, parse_split_lines, read_split_file, split_file,
+)
 
 log = logging.getLogger(__name__)
 
 __all__ = ["KITTI_GT_SIZE", "KittiRawDataset", "parse_split_lines", "read_raw_intrinsics", "split_file"]
 
-SIDE_TO_CAMERA = {"l": 2, "r": 3}
-OTHER_SIDE = {"l": "r", "r": "l"}
 #: ``(H, W)`` Monodepth2 resizes every Velodyne ground-truth map to (its ``full_res_shape``).
 KITTI_GT_SIZE = (375, 1242)
 _MAX_LISTED = 3
-
-
-def split_file(splits_dir: str | Path, subset: str) -> Path:
-    """``splits_dir/<subset>_files.txt`` of a Monodepth2-style split folder.
-
-    Args:
-        splits_dir: e.g. ``monodepth2/splits/eigen_zhou``.
-        subset: ``train``, ``val`` or ``test``.
-
-    Raises:
-        DataError: the file does not exist (the message lists the files present).
-    """
-    folder = Path(splits_dir)
-    path = folder / f"{subset}_files.txt"
-    if not path.is_file():
-        present = sorted(p.name for p in folder.glob("*_files.txt")) if folder.is_dir() else []
-        raise DataError(path, f"split file not found (present in {folder}: {present or 'none'})")
-    return path
-
-
-def parse_split_lines(lines: Sequence[str], source: str | Path | None = None) -> list[SplitEntry]:
-    """Parse split lines ``<date>/<drive> <frame> <l|r>`` given as strings (blank lines skipped).
-
-    Raises:
-        DataError: a malformed line (naming ``source`` and the line number), or no lines.
-    """
-    entries = []
-    for number, line in enumerate(lines, start=1):
-        tokens = str(line).split()
-        if not tokens:
-            continue
-        if len(tokens) != 3 or not re.fullmatch(r"\d+", tokens[1]) or tokens[2] not in SIDE_TO_CAMERA:
-            raise DataError(source, f"line {number}: expected '<date>/<drive> <frame> <l|r>', got {line!r}")
-        folder = tokens[0].strip("/")
-        if len(Path(folder).parts) != 2 or ".." in Path(folder).parts:
-            raise DataError(source, f"line {number}: folder {folder!r} is not '<date>/<drive>'")
-        entries.append(SplitEntry(folder, int(tokens[1]), tokens[2]))
-    if not entries:
-        raise DataError(source, "split lists no frames")
-    return entries
 
 
 def read_raw_intrinsics(date_dir: str | Path, camera: int) -> tuple[np.ndarray, tuple[int, int] | None]:

@@ -27,7 +27,7 @@ Depth targets (optional, for the multi-task model), one of:
 * ``depth_dir``: ground-truth depth files ``NAME.png|npy`` in metres (``depth_encoding`` as in
   :func:`litedepth.io.images.read_depth`), e.g. the synthetic generator's ``depth/``.
 
-Augmentation (training only) is joint, so image, mask and depth stay aligned: a random scale
+Augmentation (training only) is joint (:mod:`litedepth.data.joint_transforms`), so image, mask and depth stay aligned: a random scale
 ``s`` from ``scale_range`` of the image resized to cover ``size`` (aspect kept; bilinear for
 the image, nearest for mask and depth), padding where smaller (image 0, mask void, depth
 invalid), a random ``size`` crop, and a horizontal flip with probability 0.5. Validation
@@ -51,10 +51,11 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from litedepth.io.images import read_depth, read_rgb
+from litedepth.data.joint_transforms import joint_hflip, joint_resize, random_scale_crop
+from litedepth.io.images import IMAGE_SUFFIXES, read_depth, read_rgb
+from litedepth.data.loaders import make_loader
 from litedepth.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ __all__ = [
     "voc_items",
 ]
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
+IMAGE_EXTS = IMAGE_SUFFIXES  # alias of the one list of image suffixes (litedepth.io.images)
 MASK_EXTS = (".png", ".bmp", ".tif", ".tiff")
 DEPTH_EXTS = (".png", ".npy", ".pgm", ".tif", ".tiff")
 TeacherNorm = Literal["auto", "minmax", "median", "none"]
@@ -143,73 +144,6 @@ def _normalise_teacher(values: np.ndarray, how: str) -> tuple[np.ndarray, np.nda
     else:
         raise ConfigError(f"unknown teacher_normalisation {how!r}; choose auto, minmax, median or none")
     return np.where(valid, out, 0.0).astype(np.float32), valid
-
-
-# ---------------------------------------------------------------------------- joint transforms
-
-
-def joint_resize(image: Tensor, mask: Tensor, depth: Tensor, valid: Tensor, size: tuple[int, int]) -> tuple[Tensor, ...]:
-    """Resize a sample to ``size = (h, w)``: image bilinear (antialiased), mask, depth and
-    validity nearest neighbour (no label or depth is invented at boundaries).
-
-    Shapes: image ``(3, H, W)``, mask ``(H, W)`` int64, depth / valid ``(1, H, W)``.
-    """
-    h, w = int(size[0]), int(size[1])
-    if tuple(image.shape[-2:]) != (h, w):
-        image = F.interpolate(image[None], size=(h, w), mode="bilinear", align_corners=False, antialias=True)[0].clamp_(0, 1)
-    if tuple(mask.shape[-2:]) != (h, w):
-        mask = F.interpolate(mask[None, None].float(), size=(h, w), mode="nearest-exact")[0, 0].long()
-    if tuple(depth.shape[-2:]) != (h, w):
-        depth = F.interpolate(depth[None], size=(h, w), mode="nearest-exact")[0]
-        valid = F.interpolate(valid[None].float(), size=(h, w), mode="nearest-exact")[0] > 0.5
-    return image, mask, depth, valid
-
-
-def joint_hflip(image: Tensor, mask: Tensor, depth: Tensor, valid: Tensor) -> tuple[Tensor, ...]:
-    """Mirror every tensor of a sample left-right (last axis).
-
-    Shapes: image ``(3, H, W)``, mask ``(H, W)``, depth / valid ``(1, H, W)`` (returned the same).
-    """
-    return image.flip(-1), mask.flip(-1), depth.flip(-1), valid.flip(-1)
-
-
-def random_scale_crop(
-    image: Tensor,
-    mask: Tensor,
-    depth: Tensor,
-    valid: Tensor,
-    size: tuple[int, int],
-    scale_range: tuple[float, float] = (0.5, 2.0),
-    ignore_index: int = 255,
-    generator: torch.Generator | None = None,
-) -> tuple[Tensor, ...]:
-    """Random scale, pad and crop to ``size = (h, w)``, the same for every tensor.
-
-    The image is first scaled by ``f = s * max(h / H, w / W)`` (``s`` uniform in
-    ``scale_range``; ``s = 1`` makes the image just cover the crop, aspect kept), then padded
-    at the bottom / right where smaller than the crop (image 0, mask ``ignore_index``, depth 0
-    and invalid), then cropped at a uniformly drawn offset.
-    """
-    h, w = int(size[0]), int(size[1])
-    lo, hi = float(scale_range[0]), float(scale_range[1])
-    if not 0 < lo <= hi:
-        raise ConfigError(f"scale_range must be 0 < low <= high, got {scale_range}")
-    s = lo + (hi - lo) * float(torch.rand((), generator=generator))
-    H, W = image.shape[-2:]
-    f = s * max(h / H, w / W)
-    nh, nw = max(1, round(H * f)), max(1, round(W * f))
-    image, mask, depth, valid = joint_resize(image, mask, depth, valid, (nh, nw))
-    ph, pw = max(0, h - nh), max(0, w - nw)
-    if ph or pw:
-        image = F.pad(image, (0, pw, 0, ph), value=0.0)
-        mask = F.pad(mask, (0, pw, 0, ph), value=ignore_index)
-        depth = F.pad(depth, (0, pw, 0, ph), value=0.0)
-        valid = F.pad(valid, (0, pw, 0, ph), value=False)
-    H2, W2 = image.shape[-2:]
-    y = int(torch.randint(0, H2 - h + 1, (), generator=generator))
-    x = int(torch.randint(0, W2 - w + 1, (), generator=generator))
-    sl = (..., slice(y, y + h), slice(x, x + w))
-    return image[sl], mask[sl], depth[sl], valid[sl]
 
 
 # ---------------------------------------------------------------------------- listing
@@ -508,12 +442,11 @@ class SegmentationDataModule(L.LightningDataModule):
         if stage in (None, "fit", "validate"):
             self.val_set = self.dataset(self.hparams.val_split)
 
-    def _loader(self, ds: Dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0, drop_last=False)
+    def _loader(self, ds: Dataset, train: bool) -> DataLoader:
+        return make_loader(ds, self.batch_size, self.num_workers, train=train, source=self.root)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
+        return self._loader(self.train_set, train=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, shuffle=False)
+        return self._loader(self.val_set, train=False)

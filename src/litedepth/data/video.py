@@ -1,7 +1,7 @@
 """Frame-sequence datasets for self-supervised (Monodepth2-style) depth and pose training.
 
 Every dataset here yields samples of one schema (:class:`VideoSample`), whatever the source
-(:class:`SyntheticSequenceDataset` here, :class:`~litedepth.data.video_folder.VideoFolderDataset`
+(:class:`~litedepth.data.video_synthetic.SyntheticSequenceDataset`, :class:`~litedepth.data.video_folder.VideoFolderDataset`
 for the user's own videos, :class:`~litedepth.data.kitti_raw.KittiRawDataset` for KITTI raw):
 
 =============  =====================  ==========================================================
@@ -39,7 +39,6 @@ global generator, which ``DataLoader`` seeds differently in every worker.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,16 +51,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from litedepth.data.augment import (
-    ColorJitter,
-    augment_sample,
-    mirror_pose,
-    pack_augmentation,
-    resize_intrinsics,
-)
-from litedepth.data.folder import split_indices
-from litedepth.io.images import read_depth, read_rgb
-from litedepth.data.synthetic import read_poses_txt, relative_transform
+from litedepth.data.augment import ColorJitter, augment_sample, mirror_pose, pack_augmentation
 from litedepth.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -71,11 +61,9 @@ __all__ = [
     "FrameId",
     "collate_native",
     "SequenceDataset",
-    "SyntheticSequenceDataset",
     "TargetRef",
     "VideoSample",
     "parse_frame_ids",
-    "select_sequences",
     "temporal_targets",
     "validate_sample",
 ]
@@ -173,44 +161,6 @@ def frames_needed(frame_ids: Sequence[FrameId], frame_step: int = 1) -> int:
     """Minimum sequence length that holds at least one target with all its neighbours."""
     offsets = [int(f) for f in frame_ids if f != STEREO] or [0]
     return (max(0, max(offsets)) - min(0, min(offsets))) * int(frame_step) + 1
-
-
-def select_sequences(
-    names: Sequence[str],
-    split: str,
-    sequences: Sequence[str] | None = None,
-    fractions: Sequence[float] = (0.8, 0.1, 0.1),
-    seed: int = 42,
-    source: str | Path | None = None,
-) -> list[str]:
-    """The sequences of a split, chosen by whole sequences (held-out frames come from unseen scenes).
-
-    Args:
-        names: all sequence names of the dataset.
-        split: ``train`` / ``val`` / ``test`` / ``all``; ignored when ``sequences`` is given.
-        sequences: explicit sequence names (each must exist).
-        fractions, seed: deterministic split of the sorted names
-            (:func:`litedepth.data.folder.split_indices`).
-        source: dataset root, for messages.
-
-    Raises:
-        DataError: an unknown sequence name, or an empty split.
-    """
-    names = sorted(names)
-    if sequences is not None:
-        unknown = sorted(set(sequences) - set(names))
-        if unknown:
-            raise DataError(source, f"unknown sequence(s) {unknown}; available: {names[:20]}")
-        chosen = sorted(dict.fromkeys(sequences))
-    else:
-        chosen = [names[i] for i in split_indices(len(names), split, fractions, seed)]
-    if not chosen:
-        raise DataError(
-            source,
-            f"split {split!r} holds no sequence ({len(names)} sequence(s) in total, split by whole "
-            f"sequences with fractions {tuple(fractions)}); use split='all' or name the sequences",
-        )
-    return chosen
 
 
 def validate_sample(sample: dict[str, Any], frame_ids: Sequence[FrameId]) -> None:
@@ -476,124 +426,18 @@ def resize_depth_nearest(depth: np.ndarray, size: Sequence[int]) -> np.ndarray:
     return F.interpolate(t, size=(h, w), mode="nearest-exact")[0, 0].numpy()
 
 
-# ============================================================================ synthetic
+# Moved to their own modules (which import this one); still importable from here.
+_MOVED = {
+    "SyntheticSequenceDataset": "litedepth.data.video_synthetic",
+    "select_sequences": "litedepth.data.video_split",
+    "SequenceOptions": "litedepth.data.video_split",
+    "SplitSequenceDataset": "litedepth.data.video_split",
+}
 
 
-class SyntheticSequenceDataset(SequenceDataset):
-    """Sequences written by :func:`litedepth.data.synthetic.make_dataset`, with exact GT.
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
 
-    Reads ``root/images/<seq>_<idx>.png``, ``root/depth/<seq>_<idx>.png`` (uint16 mm),
-    ``root/poses/<seq>.txt`` (camera-to-world, one 4x4 per line) and ``root/intrinsics.json``
-    (pixel ``K`` for ``width x height``). Samples carry ``depth_gt`` (the target's exact depth at
-    the rendered size, when ``load_gt``) and ``pose_gt`` (``T_source_from_target =
-    relative_transform(pose[target], pose[source])``). Names are ``"<seq>/<idx:06d>"``.
-
-    Args:
-        root: the dataset folder.
-        split: ``train`` / ``val`` / ``test`` / ``all``: a deterministic split by whole
-            sequences (``fractions``, ``split_seed``), so held-out frames come from unseen
-            scenes; ignored when ``sequences`` names them.
-        frame_ids, size, frame_step, color_jitter, hflip_p, augment_on_device: see :class:`SequenceDataset`.
-            ``"s"`` is not supported (no stereo camera).
-        sequences: explicit sequence names (e.g. ``["seq0000", "seq0002"]``).
-        target_stride: keep every n-th valid target.
-        frame_range: keep targets whose position ``t / len(sequence)`` lies in
-            ``[lo, hi)`` — e.g. ``(0, 0.8)`` to train and ``(0.8, 1)`` to test on later,
-            unseen frames of the same scenes.
-        load_gt: include ``depth_gt`` (``pose_gt`` is always included).
-    """
-
-    has_pose_gt = True
-
-    def __init__(
-        self,
-        root: str | Path,
-        split: str = "train",
-        frame_ids: Sequence[FrameId] = (0, -1, 1),
-        size: Sequence[int] | None = None,
-        *,
-        sequences: Sequence[str] | None = None,
-        fractions: Sequence[float] = (0.8, 0.1, 0.1),
-        split_seed: int = 42,
-        frame_step: int = 1,
-        target_stride: int = 1,
-        frame_range: Sequence[float] = (0.0, 1.0),
-        color_jitter: ColorJitter | None = None,
-        hflip_p: float = 0.0,
-        augment_on_device: bool = False,
-        load_gt: bool = True,
-    ) -> None:
-        super().__init__(frame_ids, size, frame_step=frame_step, color_jitter=color_jitter, hflip_p=hflip_p,
-                         augment_on_device=augment_on_device)
-        if STEREO in self.frame_ids:
-            raise ConfigError("synthetic sequences have no stereo camera; remove 's' from frame_ids")
-        lo, hi = (float(v) for v in frame_range)
-        if not 0.0 <= lo < hi <= 1.0:
-            raise ConfigError(f"frame_range must satisfy 0 <= lo < hi <= 1, got {tuple(frame_range)}")
-        self.root = Path(root)
-        self.has_depth_gt = bool(load_gt)
-        self._K, self._K_size = self._read_intrinsics(self.root / "intrinsics.json")
-        poses_dir = self.root / "poses"
-        if not poses_dir.is_dir():
-            raise DataError(poses_dir, "folder not found (expected make_dataset output: images/, depth/, poses/)")
-        all_names = sorted(p.stem for p in poses_dir.glob("*.txt") if p.is_file())
-        if not all_names:
-            raise DataError(poses_dir, "no <sequence>.txt pose files")
-        chosen = select_sequences(all_names, split, sequences, fractions, split_seed, self.root)
-        images = {p.name for p in (self.root / "images").glob("*.png")} if (self.root / "images").is_dir() else set()
-        self.poses: dict[str, np.ndarray] = {}
-        skipped = 0
-        for seq in chosen:
-            poses = read_poses_txt(poses_dir / f"{seq}.txt")
-            missing = [f"{seq}_{i:06d}.png" for i in range(len(poses)) if f"{seq}_{i:06d}.png" not in images]
-            if missing:
-                raise DataError(
-                    self.root / "images", f"{len(missing)} frame(s) of {seq} missing, e.g. {missing[0]}"
-                )
-            self.poses[seq] = poses
-            positions = temporal_targets(len(poses), self.frame_ids, self.frame_step, target_stride)
-            positions = [t for t in positions if lo <= t / len(poses) < hi]
-            skipped += len(poses) - len(positions)
-            self.targets.extend(TargetRef(seq, t, f"{seq}/{t:06d}") for t in positions)
-        if not self.targets:
-            raise DataError(
-                self.root,
-                f"no target has all neighbours {list(self.frame_ids)} x frame_step {self.frame_step} "
-                f"in sequences {chosen}",
-            )
-        log.info("%s (%d frames skipped at sequence ends)", self.describe(), skipped)
-
-    @staticmethod
-    def _read_intrinsics(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
-        try:
-            data = json.loads(path.read_text())
-            K = np.asarray(data["K"], dtype=np.float64)
-            size = (int(data["height"]), int(data["width"]))
-        except FileNotFoundError:
-            raise DataError(path, "intrinsics file not found") from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise DataError(path, f"expected JSON with 'K' (3x3 pixels), 'width', 'height' ({exc})") from None
-        if K.shape != (3, 3):
-            raise DataError(path, f"'K' must be 3x3, got shape {K.shape}")
-        return K, size
-
-    def _frame_path(self, folder: str, seq: str, pos: int) -> Path:
-        return self.root / folder / f"{seq}_{pos:06d}.png"
-
-    def load_frame(self, ref: TargetRef, frame_id: FrameId) -> np.ndarray:
-        return read_rgb(self._frame_path("images", ref.sequence, self.position(ref, int(frame_id))))
-
-    def native_intrinsics(self, ref: TargetRef, native_size: tuple[int, int]) -> np.ndarray:
-        if native_size != self._K_size:
-            return resize_intrinsics(self._K, self._K_size, native_size).double().numpy()
-        return self._K
-
-    def load_depth_gt(self, ref: TargetRef) -> np.ndarray:
-        return read_depth(self._frame_path("depth", ref.sequence, ref.frame), "mm")
-
-    def load_pose_gt(self, ref: TargetRef) -> np.ndarray:
-        poses = self.poses[ref.sequence]
-        out = np.empty((len(self.temporal_ids), 4, 4))
-        for k, i in enumerate(self.temporal_ids):
-            out[k] = relative_transform(poses[ref.frame], poses[self.position(ref, i)])
-        return out
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -40,17 +40,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from litedepth.data.augment import ColorJitter
-from litedepth.io.images import read_image_size, read_rgb
-from litedepth.data.video import (
-    STEREO,
-    FrameId,
-    SequenceDataset,
-    TargetRef,
-    frames_needed,
-    select_sequences,
-    temporal_targets,
-)
+from litedepth.io.images import IMAGE_SUFFIXES, read_image_size, read_rgb
+from litedepth.data.video import FrameId, TargetRef, frames_needed
+from litedepth.data.video_split import SequenceOptions, SplitSequenceDataset
 from litedepth.errors import ConfigError, DataError
 from litedepth.geometry.intrinsics import PIXELS, parse_convention, read_intrinsics
 from litedepth.utils.atomic import atomic_write_bytes
@@ -59,8 +51,9 @@ log = logging.getLogger(__name__)
 
 __all__ = ["FRAME_EXTS", "INTRINSICS_FILES", "VideoFolderDataset", "list_frames", "read_video_intrinsics"]
 
-#: File suffixes read as frames (case-insensitive).
-FRAME_EXTS = (".jpg", ".jpeg", ".png")
+#: File suffixes read as frames (case-insensitive): an alias of the one list of image suffixes,
+#: :data:`litedepth.io.images.IMAGE_SUFFIXES`.
+FRAME_EXTS = IMAGE_SUFFIXES
 #: Intrinsics file names looked up in a sequence folder, then in the root (first found wins).
 INTRINSICS_FILES = ("intrinsics.json", "intrinsics.txt")
 _CACHE_VERSION = 1
@@ -178,7 +171,7 @@ class _StaticCache:
 # ------------------------------------------------------------------------------ dataset
 
 
-class VideoFolderDataset(SequenceDataset):
+class VideoFolderDataset(SplitSequenceDataset):
     """Self-supervised samples from folders of video frames (the user's own footage).
 
     See the module docstring for the layout and intrinsics files. Names are
@@ -189,13 +182,7 @@ class VideoFolderDataset(SequenceDataset):
         split: ``train`` / ``val`` / ``test`` / ``all``: a deterministic split by whole
             sequences (``fractions``, ``split_seed``); ignored when ``sequences`` is given.
             With a single sequence use ``"all"``.
-        frame_ids, size, color_jitter, hflip_p, augment_on_device: see
-            :class:`~litedepth.data.video.SequenceDataset`.
-        sequences: explicit sequence folder names.
-        frame_step: temporal id ``i`` is ``i * frame_step`` frames away, e.g. 3 to train at
-            10 fps on 30 fps footage.
-        target_stride: keep every n-th valid target (e.g. ``= frame_step`` for one target per
-            subsampled frame).
+        frame_ids, size: see :class:`~litedepth.data.video.SequenceDataset` (no ``"s"``).
         static_threshold: drop targets for which the mean absolute difference between the
             target and *any* of its temporal neighbours (grey levels in ``[0, 1]``, frames
             box-downsampled to ``static_width`` pixels wide) is below this value; 0 = keep all.
@@ -206,6 +193,12 @@ class VideoFolderDataset(SequenceDataset):
         cache_dir: where the filter's per-pair differences are cached (``static_mad.json``),
             keyed by file size and modification time, so each pair is compared only once;
             default ``root/.litedepth_cache``. An unwritable folder only logs a warning.
+        options, option_values: the :class:`~litedepth.data.video_split.SequenceOptions`
+            (``sequences``: explicit sequence folder names; ``frame_step``: temporal id ``i`` is
+            ``i * frame_step`` frames away, e.g. 3 to train at 10 fps on 30 fps footage;
+            ``target_stride``: keep every n-th valid target, e.g. ``= frame_step`` for one target
+            per subsampled frame; ``fractions``, ``split_seed``, ``color_jitter``, ``hflip_p``,
+            ``augment_on_device``), as an object and/or by name.
 
     Raises:
         DataError: missing root, no sequences, a sequence without intrinsics, a sequence too
@@ -213,35 +206,19 @@ class VideoFolderDataset(SequenceDataset):
             sizes in one sequence (each message names the file or folder).
     """
 
+    sequences_are = "video folders"
+
     def __init__(
-        self,
-        root: str | Path,
-        split: str = "all",
-        frame_ids: Sequence[FrameId] = (0, -1, 1),
-        size: Sequence[int] | None = None,
-        *,
-        sequences: Sequence[str] | None = None,
-        fractions: Sequence[float] = (0.8, 0.1, 0.1),
-        split_seed: int = 42,
-        frame_step: int = 1,
-        target_stride: int = 1,
-        color_jitter: ColorJitter | None = None,
-        hflip_p: float = 0.0,
-        augment_on_device: bool = False,
-        static_threshold: float = 0.0,
-        static_width: int = 64,
-        cache_dir: str | Path | None = None,
-        intrinsics_convention: str | None = None,
+        self, root: str | Path, split: str = "all", frame_ids: Sequence[FrameId] = (0, -1, 1),
+        size: Sequence[int] | None = None, *, static_threshold: float = 0.0, static_width: int = 64,
+        cache_dir: str | Path | None = None, intrinsics_convention: str | None = None,
+        options: SequenceOptions | None = None, **option_values: Any,
     ) -> None:
-        super().__init__(frame_ids, size, frame_step=frame_step, color_jitter=color_jitter, hflip_p=hflip_p,
-                         augment_on_device=augment_on_device)
-        if STEREO in self.frame_ids:
-            raise ConfigError("video folders have no stereo pairs; remove 's' from frame_ids")
+        super().__init__(root, split, frame_ids, size, SequenceOptions.of(options, **option_values))
         if not math.isfinite(float(static_threshold)) or float(static_threshold) < 0:
             raise ConfigError(f"static_threshold must be >= 0, got {static_threshold}")
         if int(static_width) < 4:
             raise ConfigError(f"static_width must be >= 4, got {static_width}")
-        self.root = Path(root)
         self.intrinsics_convention = parse_convention(intrinsics_convention)
         if not self.root.is_dir():
             raise DataError(self.root, "video folder root not found")
@@ -252,7 +229,7 @@ class VideoFolderDataset(SequenceDataset):
             hint = (f"; the {len(loose)} frames directly in it must go into a sub-folder "
                     "root/<sequence>/") if loose else ""
             raise DataError(self.root, f"no sequence folders with frames ({', '.join(FRAME_EXTS)}){hint}")
-        chosen = select_sequences(list(seq_dirs), split, sequences, fractions, split_seed, self.root)
+        chosen = self.choose_sequences(list(seq_dirs))
         need = frames_needed(self.frame_ids, self.frame_step)
 
         self.frames: dict[str, list[Path]] = {}
@@ -276,7 +253,7 @@ class VideoFolderDataset(SequenceDataset):
             self.frames[seq] = files
             self.frame_size[seq] = size0
             self.K[seq] = read_video_intrinsics(self._intrinsics_file(folder), size0, self.intrinsics_convention)
-            positions = temporal_targets(len(files), self.frame_ids, self.frame_step, target_stride)
+            positions = self.target_positions(len(files))
             candidates.extend(TargetRef(seq, t, f"{seq}/{files[t].stem}") for t in positions)
 
         self.static_threshold = float(static_threshold)

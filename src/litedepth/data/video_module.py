@@ -1,7 +1,7 @@
 """Lightning data module for self-supervised training on frame sequences.
 
 One module for the three sources of :mod:`litedepth.data.video` samples, chosen by
-``dataset``: ``"synthetic"`` (:class:`~litedepth.data.video.SyntheticSequenceDataset`),
+``dataset``: ``"synthetic"`` (:class:`~litedepth.data.video_synthetic.SyntheticSequenceDataset`),
 ``"video-folder"`` (:class:`~litedepth.data.video_folder.VideoFolderDataset`) and
 ``"kitti-raw"`` (:class:`~litedepth.data.kitti_raw.KittiRawDataset`). Training batches are
 augmented (colour jitter and horizontal flip, each with probability 0.5, Monodepth2's
@@ -20,8 +20,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from litedepth.data.augment import ColorJitter, augment_batch
 from litedepth.data.kitti_raw import KittiRawDataset, split_file
-from litedepth.data.video import STEREO, SequenceDataset, SyntheticSequenceDataset, collate_native, parse_frame_ids
+from litedepth.data.video import STEREO, SequenceDataset, collate_native, parse_frame_ids
+from litedepth.data.video_split import SequenceOptions
+from litedepth.data.video_synthetic import SyntheticSequenceDataset
 from litedepth.data.video_folder import VideoFolderDataset
+from litedepth.data.loaders import make_loader
 from litedepth.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -61,7 +64,9 @@ class VideoDataModule(L.LightningDataModule):
         gt_size: KITTI raw ``depth_gt`` size ``(H, W)``.
         static_threshold: video-folder static-frame filter (0 = off; see
             :class:`~litedepth.data.video_folder.VideoFolderDataset`).
-        drop_last: drop the last incomplete training batch.
+        drop_last: drop the last incomplete training batch (default; a batch of one sample
+            breaks BatchNorm); a training set smaller than one batch is then refused
+            (:func:`~litedepth.data.loaders.make_loader`).
         pseudo_labels: folder written by ``litedepth pseudo-label`` for the training split;
             training samples then carry ``teacher`` ``(1, H, W)`` (see
             :meth:`litedepth.data.video.SequenceDataset.use_pseudo_labels`).
@@ -142,23 +147,20 @@ class VideoDataModule(L.LightningDataModule):
             hflip_p=0.5 if train and self.hflip else 0.0,
         )
         gt = hp.train_gt if train else hp.val_gt
-        common = dict(frame_ids=self.frame_ids, size=self.size, frame_step=hp.frame_step,
-                      augment_on_device=train and self.augment_on_device, **aug)
+        sampling = dict(frame_step=hp.frame_step, augment_on_device=train and self.augment_on_device, **aug)
+        if self.kind == "kitti-raw":
+            split_path = split_file(hp.split_dir, split) if hp.split_dir is not None else None
+            return KittiRawDataset(
+                self.root, split_path, self.frame_ids, self.size, img_ext=hp.img_ext, load_gt=gt,
+                gt_size=hp.gt_size, stereo_baseline=hp.stereo_baseline, **sampling,
+            )
+        options = SequenceOptions(sequences=sequences, fractions=hp.fractions, split_seed=hp.split_seed,
+                                  target_stride=hp.target_stride, **sampling)
         if self.kind == "synthetic":
-            return SyntheticSequenceDataset(
-                self.root, split, sequences=sequences, fractions=hp.fractions, split_seed=hp.split_seed,
-                target_stride=hp.target_stride, load_gt=gt, **common,
-            )
-        if self.kind == "video-folder":
-            return VideoFolderDataset(
-                self.root, split, sequences=sequences, fractions=hp.fractions, split_seed=hp.split_seed,
-                target_stride=hp.target_stride, static_threshold=hp.static_threshold,
-                intrinsics_convention=hp.get("intrinsics_convention"), **common,
-            )
-        split_path = split_file(hp.split_dir, split) if hp.split_dir is not None else None
-        return KittiRawDataset(
-            self.root, split_path, img_ext=hp.img_ext, load_gt=gt, gt_size=hp.gt_size,
-            stereo_baseline=hp.stereo_baseline, **common,
+            return SyntheticSequenceDataset(self.root, split, self.frame_ids, self.size, load_gt=gt, options=options)
+        return VideoFolderDataset(
+            self.root, split, self.frame_ids, self.size, static_threshold=hp.static_threshold,
+            intrinsics_convention=hp.get("intrinsics_convention"), options=options,
         )
 
     def _has_val(self) -> bool:
@@ -182,14 +184,9 @@ class VideoDataModule(L.LightningDataModule):
             self.test_set = self.make_dataset(hp.test_split)
 
     def _loader(self, ds: Dataset, train: bool) -> DataLoader:
-        return DataLoader(
-            ds,
-            batch_size=self.batch_size,
-            shuffle=train,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+        return make_loader(
+            ds, self.batch_size, self.num_workers, train=train, source=self.root, drop_last=self.drop_last,
             pin_memory=torch.cuda.is_available(),
-            drop_last=train and self.drop_last and len(ds) >= self.batch_size,
             collate_fn=collate_native if getattr(ds, "augment_on_device", False) else None,
         )
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from litedepth.errors import DataError
+from litedepth.io.images import IMAGE_SUFFIXES
 
 __all__ = ["VOC_CLASSES", "VOC_IGNORE_INDEX", "list_voc_split", "resolve_voc_root", "voc_palette"]
 
@@ -29,7 +30,9 @@ VOC_CLASSES: tuple[str, ...] = (
     "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
 )  # fmt: skip
 VOC_IGNORE_INDEX = 255
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
+#: Suffixes tried, in order, for ``JPEGImages/<id>``: the one list of image suffixes (``.jpg``,
+#: VOC's own, first); an alias of :data:`litedepth.io.images.IMAGE_SUFFIXES`.
+IMAGE_EXTS = IMAGE_SUFFIXES
 
 
 def voc_palette(n: int = 256) -> np.ndarray:

@@ -16,7 +16,7 @@ from litedepth.errors import DataError
 
 __all__ = ["IMAGE_SUFFIXES", "FrameReader", "calibration_frames", "image_files"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm")
+from litedepth.io.images import IMAGE_SUFFIXES  # the one list of image suffixes
 
 
 def image_files(folder: str | Path, option: str | None = None) -> list[Path]:

@@ -30,6 +30,7 @@ import numpy as np
 
 from litedepth.errors import ConfigError, DataError, LitedepthError
 from litedepth.inference.predictor import Prediction, Predictor
+from litedepth.io.images import IMAGE_SUFFIXES
 from litedepth.metrics.prediction_files import write_manifest
 from litedepth.utils.paths import check_unique_stems
 
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 __all__ = ["FORMATS", "IMAGE_EXTS", "PointCloudOptions", "PredictFilesResult", "collect_images", "parse_formats",
            "predict_files", "write_prediction"]
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff")
+IMAGE_EXTS = IMAGE_SUFFIXES  # alias of the one list of image suffixes (litedepth.io.images)
 FORMATS = ("npy", "png16", "color")
 
 

@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "DEPTH_ENCODINGS",
+    "IMAGE_SUFFIXES",
     "encode_depth_uint16",
     "read_depth",
     "read_image_size",
@@ -47,6 +48,12 @@ __all__ = [
     "write_depth_npy",
     "write_depth_png",
 ]
+
+#: File suffixes read as images, lower case (compare ``path.suffix.lower()``): the formats
+#: :func:`read_rgb` decodes through Pillow. The one list: every reader of image files and folders
+#: (supervised folders, segmentation, VOC, video folders, teacher frames, ``predict``, video
+#: input) uses it; their old ``IMAGE_EXTS`` names are aliases of it.
+IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 
 #: Integer units per metre of the linear uint16 encodings, by name and alias (``kitti`` 256,
 #: ``mm``/``nyu``/``kinect`` 1000, ``tum`` 5000, ...). The full registry, non-linear encodings

@@ -18,9 +18,14 @@ import numpy as np
 
 from litedepth.errors import DataError
 from litedepth.io.depth_encodings import decode_depth, parse_encoding
+from litedepth.io.kitti_splits import read_split, split_key
 from litedepth.utils.arrays import is_map_archive, load_npy, npz_entry, open_npz, read_map_archive
 
 logger = logging.getLogger("litedepth.metrics.evaluate")
+
+# read_split and split_key live in litedepth.io.kitti_splits (the one split-file parser) and are
+# re-exported here, where evaluation has always imported them.
+__all__ = ["PairSource", "load_pairs", "read_depth_png", "read_split", "split_key"]
 
 _MAX_LISTED = 5
 
@@ -64,51 +69,6 @@ def read_depth_png(path: str | Path, gt_scale: float = 256.0) -> np.ndarray:
         DataError: unreadable file, or not a single-channel 16-bit image.
     """
     return decode_depth(path, gt_scale)
-
-
-def split_key(line: str) -> str:
-    """The file stem a split-file line stands for.
-
-    * ``<date>/<drive> <frame> <side>`` (KITTI, Monodepth2 split files) ->
-      ``<drive>_<frame as 10 digits>_<side>``, e.g.
-      ``2011_09_26/2011_09_26_drive_0002_sync 69 l`` -> ``2011_09_26_drive_0002_sync_0000000069_l``
-      (the Eigen and Eigen-benchmark files, which pad frames differently, give the same key);
-    * one field -> that field (a file stem);
-    * anything else -> the fields joined by ``_``, with ``/`` replaced by ``_``.
-    """
-    fields = line.split()
-    if len(fields) == 3 and fields[1].isdigit() and fields[2] in ("l", "r"):
-        drive = fields[0].replace("\\", "/").strip("/").split("/")[-1]
-        return f"{drive}_{int(fields[1]):010d}_{fields[2]}"
-    return "_".join(f.replace("/", "_").replace("\\", "_") for f in fields)
-
-
-def read_split(path: str | Path) -> list[str]:
-    """Sample keys (:func:`split_key`) of a split file, one per non-empty line, in order.
-
-    Prediction and ground-truth files are matched to these keys by stem; stacked arrays
-    are taken to be in this order.
-
-    Raises:
-        DataError: missing/unreadable file, no lines, or duplicate keys.
-    """
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(path, f"cannot read split file ({exc})") from None
-    keys = [split_key(line) for line in lines if line.strip()]
-    if not keys:
-        raise DataError(path, "split file has no entries")
-    seen: set[str] = set()
-    dups: list[str] = []
-    for k in keys:
-        if k in seen:
-            dups.append(k)
-        seen.add(k)
-    if dups:
-        raise DataError(path, f"split file lists {len(dups)} entries twice: {_listing(dups)}")
-    return keys
 
 
 @dataclass

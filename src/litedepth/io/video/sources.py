@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 #: Suffixes read as images (case-insensitive).
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
+from litedepth.io.images import IMAGE_SUFFIXES as IMAGE_EXTS  # the one list of image suffixes
 #: Suffixes read as video files; any other existing file is tried as a video too.
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv")
 
