@@ -40,15 +40,15 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
-from torch import Tensor
+from torch import Tensor, nn
 
 from litedepth.errors import ConfigError
 from litedepth.losses.segmentation import focal_loss
 from litedepth.losses.supervised import masked_mse, scale_invariant_log_loss
 from litedepth.metrics.segmentation import SegmentationMetrics
-from litedepth.models import create_model
 from litedepth.models.spec import OutputSpec
 from litedepth.tasks.card import CardMixin
+from litedepth.tasks.network import build_network
 from litedepth.tasks.optim import build_optimizer
 from litedepth.tasks.phase_schedule import (
     HEADS_OF, Phase, PhaseSchedule, phase_at, sequential_phases, validate_phases,
@@ -63,7 +63,8 @@ class MultiTaskSegDepthTask(CardMixin, L.LightningModule):
 
     Args:
         network: registered segmentation or multi-task network (``multitask-unet-resnet50``,
-            ``unet-resnet50-seg``, ``deeplabv3-resnet50-seg``, ``deeplabv3plus-resnet50`` ...).
+            ``unet-resnet50-seg``, ``deeplabv3-resnet50-seg``, ``deeplabv3plus-resnet50`` ...) or a
+            built ``nn.Module`` (:mod:`litedepth.tasks.network`).
         network_options: options for :func:`litedepth.models.create_model` (``encoder``,
             ``num_classes``, ``depth_output``, ``encoder_weights`` ...).
         phases: the schedule (module docstring); default one ``both`` phase for multi-task
@@ -84,7 +85,7 @@ class MultiTaskSegDepthTask(CardMixin, L.LightningModule):
 
     def __init__(
         self,
-        network: str = "multitask-unet-resnet50",
+        network: str | nn.Module = "multitask-unet-resnet50",
         network_options: dict[str, Any] | None = None,
         phases: list[Phase] | None = None,
         phase_unit: Literal["epoch", "step"] = "epoch",
@@ -103,8 +104,8 @@ class MultiTaskSegDepthTask(CardMixin, L.LightningModule):
         background_classes: Sequence[int] = (0,),
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["phases"])
-        self.net = create_model(network, **(network_options or {}))
+        self.save_hyperparameters(ignore=["phases", "network"])
+        self.net = build_network(network, network_options, self.hparams)
         heads = tuple(getattr(self.net, "heads", ("seg",)))
         self.has_depth_head = "depth" in heads
         if phases is None:

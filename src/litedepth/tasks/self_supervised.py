@@ -25,15 +25,15 @@ from typing import Any, Literal
 import lightning as L
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from litedepth.errors import ConfigError
 from litedepth.geometry.depth import disp_to_depth
 from litedepth.losses.terms import resolve_loss_terms
 from litedepth.losses.view_synthesis import ViewSynthesisOutputs
-from litedepth.models import create_model
 from litedepth.models.spec import OutputSpec
 from litedepth.tasks.card import CardMixin
+from litedepth.tasks.network import build_network
 from litedepth.tasks.optim import build_epoch_scheduler, build_optimizer
 from litedepth.tasks.video_metrics import depth_metrics, pose_direction_cosine
 
@@ -52,7 +52,8 @@ class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
 
     Args:
         network: registered depth network with a disparity output (e.g. ``lite-mono``,
-            ``monodepth2-resnet18``, ``hybrid-resnet18-transformer``).
+            ``monodepth2-resnet18``, ``hybrid-resnet18-transformer``), or a built ``nn.Module``
+            (:mod:`litedepth.tasks.network`; the same for ``pose_network``).
         network_options: options for ``create_model(network, ...)`` (e.g. ``drop_path_rate``).
         pose_network: registered pose network (``posenet-resnet18``); unused for stereo-only.
         pose_options: options for the pose network.
@@ -85,9 +86,9 @@ class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
 
     def __init__(
         self,
-        network: str = "lite-mono",
+        network: str | nn.Module = "lite-mono",
         network_options: dict[str, Any] | None = None,
-        pose_network: str = "posenet-resnet18",
+        pose_network: str | nn.Module = "posenet-resnet18",
         pose_options: dict[str, Any] | None = None,
         frame_ids: tuple[int | str, ...] = (0, -1, 1),
         min_depth: float = 0.1,
@@ -122,7 +123,7 @@ class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
         ids = [f if f == "s" else int(f) for f in frame_ids]
         if not ids or ids[0] != 0 or len(ids) < 2:
             raise ValueError(f"frame_ids must start with 0 and name at least one source, got {frame_ids}")
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["network", "pose_network"])
         clash = sorted(set(loss_terms or {}) & set(BUILTIN_TERMS))
         if clash:
             raise ConfigError(f"loss_terms: {', '.join(map(repr, clash))} is a built-in term of this task (weights: "
@@ -134,9 +135,10 @@ class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
                    "distillation": max(distillation_weight, 0.0), "chamfer": max(chamfer_weight, 0.0)}
         self.terms = {**resolve_loss_terms(builtin), **self.loss_terms}
         self.frame_ids = ids
-        self.net = create_model(network, **(network_options or {}))
+        self.net = build_network(network, network_options, self.hparams)
         self.temporal = [f for f in ids[1:] if f != "s"]
-        self.pose_net = create_model(pose_network, **(pose_options or {})) if self.temporal else None
+        self.hparams["pose_network"] = pose_network if isinstance(pose_network, str) else None
+        self.pose_net = build_network(pose_network, pose_options, self.hparams, "pose_network") if self.temporal else None
         if channels_last:
             for net in (self.net, self.pose_net):
                 if net is not None:

@@ -14,13 +14,13 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
-from torch import Tensor
+from torch import Tensor, nn
 
 from litedepth.losses.supervised import scale_invariant_log_loss
 from litedepth.metrics.depth import compute_depth_metrics
-from litedepth.models import create_model
 from litedepth.models.spec import OutputSpec
 from litedepth.tasks.card import CardMixin
+from litedepth.tasks.network import build_network
 from litedepth.tasks.optim import build_optimizer
 from litedepth.tasks.panels import DepthPanels
 
@@ -34,8 +34,9 @@ class SupervisedDepthTask(CardMixin, L.LightningModule):
     """Train a registered depth network on RGB + metric depth pairs.
 
     Args:
-        network: registered model name (see ``litedepth.models.list_models()``); its output
-            must be depth in metres (``kind="depth"``).
+        network: registered model name (see ``litedepth.models.list_models()``) or a built
+            ``nn.Module`` (:mod:`litedepth.tasks.network`); its output must be depth in metres
+            (``kind="depth"``).
         network_options: keyword options for :func:`litedepth.models.create_model`
             (e.g. ``{"weights": "/path/to/resnet50.pth"}``).
         si_lambda: λ of the scale-invariant log loss ``mean(d²) - λ·mean(d)²``,
@@ -54,7 +55,7 @@ class SupervisedDepthTask(CardMixin, L.LightningModule):
 
     def __init__(
         self,
-        network: str = "deeplabv3-resnet50",
+        network: str | nn.Module = "deeplabv3-resnet50",
         network_options: dict[str, Any] | None = None,
         si_lambda: float = 1.0,
         optimizer: Literal["adamw", "adam"] = "adamw",
@@ -66,8 +67,8 @@ class SupervisedDepthTask(CardMixin, L.LightningModule):
         panel_dir: str | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        self.net = create_model(network, **(network_options or {}))
+        self.save_hyperparameters(ignore=["network"])
+        self.net = build_network(network, network_options, self.hparams)
         self.si_lambda = si_lambda
         self.max_depth = max_depth
         self.panel_dir = panel_dir
