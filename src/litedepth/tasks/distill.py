@@ -22,7 +22,7 @@ from typing import Any, Literal
 import lightning as L
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from litedepth.errors import CheckpointError, ConfigError
 from litedepth.losses.affine_invariant import Alignment, affine_invariant_terms
@@ -63,7 +63,7 @@ class AffineDistillationTask(CardMixin, L.LightningModule):
 
     def __init__(
         self,
-        network: str | nn.Module = "lite-mono-tiny",
+        network: str = "lite-mono-tiny",
         network_options: dict[str, Any] | None = None,
         init_weights: str | None = None,
         alignment: Alignment = "median-mad",

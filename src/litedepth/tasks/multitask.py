@@ -40,7 +40,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
-from torch import Tensor, nn
+from torch import Tensor
 
 from litedepth.errors import ConfigError
 from litedepth.losses.segmentation import focal_loss
@@ -85,7 +85,7 @@ class MultiTaskSegDepthTask(CardMixin, L.LightningModule):
 
     def __init__(
         self,
-        network: str | nn.Module = "multitask-unet-resnet50",
+        network: str = "multitask-unet-resnet50",
         network_options: dict[str, Any] | None = None,
         phases: list[Phase] | None = None,
         phase_unit: Literal["epoch", "step"] = "epoch",

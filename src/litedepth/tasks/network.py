@@ -10,6 +10,9 @@ built otherwise, even of a registered class, has no known options, so its checkp
 ``network: null`` and the module's class; saving it logs a warning and reading it
 (:func:`~litedepth.tasks.card.card_from_checkpoint`) says that it cannot be rebuilt by name
 (load its ``state_dict`` into a network built the same way instead).
+
+The tasks annotate ``network`` as ``str``: the command line (``litedepth train``, jsonargparse)
+offers registered names only, while Python callers may pass a module.
 """
 
 from __future__ import annotations

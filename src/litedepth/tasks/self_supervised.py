@@ -25,7 +25,7 @@ from typing import Any, Literal
 import lightning as L
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from litedepth.errors import ConfigError
 from litedepth.geometry.depth import disp_to_depth
@@ -33,6 +33,7 @@ from litedepth.losses.terms import resolve_loss_terms
 from litedepth.losses.view_synthesis import ViewSynthesisOutputs
 from litedepth.models.spec import OutputSpec
 from litedepth.tasks.card import CardMixin
+from litedepth.tasks.config import DepthRange, OptimizerConfig, SchedulerConfig, flatten_into
 from litedepth.tasks.network import build_network
 from litedepth.tasks.optim import build_epoch_scheduler, build_optimizer
 from litedepth.tasks.video_metrics import depth_metrics, pose_direction_cosine
@@ -72,23 +73,23 @@ class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
             or ``none``. Stepped per epoch.
         val_median_scaling: median-scale predictions in validation metrics (monocular).
         val_max_depth: ground truth beyond this is ignored in validation metrics (metres).
-        distillation_weight: w1 of seed 001: L1 between the student's finest disparity and the
-            batch's cached teacher disparity (``batch["teacher"]``), both median-centred and
-            0..1-normalised per frame, zero-disparity teacher pixels masked.
-        chamfer_weight: w2 of seed 001: Chamfer distance between the bin centres of a network
-            built with ``bins=...`` and ``chamfer_points`` points sampled from the normalised
-            teacher disparity (zero-disparity pixels excluded).
+        distillation_weight, chamfer_weight: w1, w2 of seed 001: the weights of the
+            ``distillation`` and ``chamfer`` terms (:mod:`litedepth.losses.teacher_terms`; with
+            ``distillation_normalisation`` and ``chamfer_points``), on batches with ``teacher``.
         loss_terms: more terms by name with their weights, ``{"name": weight}``: registered
             names (:func:`litedepth.losses.terms.register_loss_term`) or
             ``"package.module:function"``; each adds ``weight * term(batch, outputs)`` to the
             total and is logged as ``train/<name>``.
+        depth_range, optim, schedule: typed alternatives (:mod:`litedepth.tasks.config`) to
+            ``min_depth``/``max_depth``, ``optimizer``/``lr``/``weight_decay``/``fused_optimizer``
+            and ``scheduler``/``step_size``/``gamma``/``period``/``restart_decay``/``min_lr``.
     """
 
     def __init__(
         self,
-        network: str | nn.Module = "lite-mono",
+        network: str = "lite-mono",
         network_options: dict[str, Any] | None = None,
-        pose_network: str | nn.Module = "posenet-resnet18",
+        pose_network: str = "posenet-resnet18",
         pose_options: dict[str, Any] | None = None,
         frame_ids: tuple[int | str, ...] = (0, -1, 1),
         min_depth: float = 0.1,
@@ -118,12 +119,16 @@ class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
         compile: bool = False,
         compile_backend: str = "inductor",
         loss_terms: dict[str, float] | None = None,
+        depth_range: DepthRange | None = None,
+        optim: OptimizerConfig | None = None,
+        schedule: SchedulerConfig | None = None,
     ) -> None:
         super().__init__()
         ids = [f if f == "s" else int(f) for f in frame_ids]
         if not ids or ids[0] != 0 or len(ids) < 2:
             raise ValueError(f"frame_ids must start with 0 and name at least one source, got {frame_ids}")
-        self.save_hyperparameters(ignore=["network", "pose_network"])
+        self.save_hyperparameters(ignore=["network", "pose_network", "depth_range", "optim", "schedule"])
+        flatten_into(self.hparams, depth_range, optim, schedule)  # checkpoints keep the flat names
         clash = sorted(set(loss_terms or {}) & set(BUILTIN_TERMS))
         if clash:
             raise ConfigError(f"loss_terms: {', '.join(map(repr, clash))} is a built-in term of this task (weights: "
@@ -152,7 +157,6 @@ class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
                     net.compile(backend=self.hparams.compile_backend)
             self._compiled = True
 
-    # ------------------------------------------------------------------ inference
     @property
     def output_spec(self) -> OutputSpec:
         """Sigmoid disparity with this task's ``disp_to_depth`` range; depth up to scale
@@ -185,7 +189,6 @@ class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
             out[fid] = pred.matrix(0, invert=fid < 0)
         return out
 
-    # ------------------------------------------------------------------ loss
     def compute_losses(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         """Named losses of one batch: ``loss`` (the total), then every term of :attr:`terms`
         that applies to the batch, weighted as it enters the total (``photometric``,
@@ -213,7 +216,6 @@ class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
                 self.log(f"train/{key}", value, on_step=False, on_epoch=True, batch_size=bs)
         return losses["loss"]
 
-    # ------------------------------------------------------------------ validation
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         bs = batch["frames"].shape[0]
         losses = self.compute_losses(batch)
@@ -227,7 +229,6 @@ class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
             cos = pose_direction_cosine(self.poses(batch["frames_raw"]), batch["pose_gt"], self.temporal)
             self.log("val/pose_direction_cos", cos, sync_dist=True, batch_size=bs)
 
-    # ------------------------------------------------------------------ optimisation
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
         groups = [{"params": [p for p in self.net.parameters() if p.requires_grad], "lr": hp.lr, "name": "depth"}]

@@ -14,7 +14,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
-from torch import Tensor, nn
+from torch import Tensor
 
 from litedepth.losses.supervised import scale_invariant_log_loss
 from litedepth.metrics.depth import compute_depth_metrics
@@ -55,7 +55,7 @@ class SupervisedDepthTask(CardMixin, L.LightningModule):
 
     def __init__(
         self,
-        network: str | nn.Module = "deeplabv3-resnet50",
+        network: str = "deeplabv3-resnet50",
         network_options: dict[str, Any] | None = None,
         si_lambda: float = 1.0,
         optimizer: Literal["adamw", "adam"] = "adamw",
