@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
 import litedepth.tasks.multitask as mt
+import litedepth.tasks.phase_schedule as ps
 from litedepth.errors import ConfigError
 from litedepth.tasks.multitask import MultiTaskSegDepthTask, Phase, phase_at, sequential_phases
 
@@ -67,6 +68,8 @@ def changed_fraction(a, b, keys):
 
 def test_doctests_and_helpers():
     assert doctest.testmod(mt, raise_on_error=False).failed == 0
+    result = doctest.testmod(ps, raise_on_error=False)
+    assert result.failed == 0 and result.attempted >= 2  # the examples of sequential_phases and phase_at
     p = sequential_phases("seg", True, "both", [3, 4], freeze_encoder=[True, False])
     assert p == [Phase("seg", 3, True, None), Phase("both", 4, False, "seg")]
     assert [phase_at(p, i) for i in range(9)] == [0, 0, 0, 1, 1, 1, 1, 1, 1]

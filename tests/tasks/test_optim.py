@@ -70,3 +70,23 @@ def test_fallback_where_no_fused_kernel_exists(monkeypatch):
 def test_unknown_optimizer_is_a_config_error():
     with pytest.raises(ConfigError, match="sgd"):
         build_optimizer(_params(), "sgd")
+
+
+def test_epoch_scheduler_follows_the_published_schedules_per_group():
+    from litedepth.tasks.optim import build_epoch_scheduler
+    from litedepth.tasks.schedules import cosine_restarts_schedule, step_schedule
+
+    groups = [{"params": [torch.nn.Parameter(torch.zeros(2))], "lr": 1e-4},
+              {"params": [torch.nn.Parameter(torch.zeros(2))], "lr": 3e-4}]
+    opt = build_optimizer(groups, "adamw", 1e-4)
+    step = build_epoch_scheduler(opt, "step", step_size=2, gamma=0.5)["scheduler"]
+    assert [step.lr_lambdas[1](e) for e in range(6)] == [step_schedule(2, 0.5)(e) for e in range(6)]
+    cos = build_epoch_scheduler(build_optimizer(groups, "adamw", 1e-4), "cosine-restarts", [5e-6, 1e-5], period=4)
+    assert cos["interval"] == "epoch"
+    expected = cosine_restarts_schedule(3e-4, 1e-5, 4, 0.9)
+    assert [cos["scheduler"].lr_lambdas[1](e) for e in range(9)] == [expected(e) for e in range(9)]
+    assert build_epoch_scheduler(opt, "none") is None
+    with pytest.raises(ConfigError, match="scheduler must be one of"):
+        build_epoch_scheduler(opt, "exp")
+    with pytest.raises(ConfigError, match="one min_lr per parameter group"):
+        build_epoch_scheduler(opt, "cosine-restarts", [1e-6])

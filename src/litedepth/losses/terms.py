@@ -1,18 +1,28 @@
 """Loss terms looked up by name: a new term is one file plus one line of configuration.
 
-A term is a function ``term(batch, outputs) -> Tensor`` returning an **unweighted scalar**:
+A term is a function ``term(batch, outputs) -> Tensor`` returning an **unweighted scalar**
+(or ``None`` when the batch lacks what the term needs: it then adds nothing and is not logged):
 
 * ``batch``: the training batch of the task (self-supervised: ``frames`` ``(B, F, 3, H, W)``
   in ``[0, 1]``, ``frames_raw``, ``K`` ``(B, 3, 3)`` pixel intrinsics, optional ``teacher``
   ``(B, 1, H, W)``, ...; see :class:`litedepth.data.video.SequenceDataset`);
-* ``outputs``: the depth network's :class:`~litedepth.models.outputs.DepthOutput` for the
-  target frame (``pred`` ``(B, 1, H, W)`` and ``scales``, in the network's output units, e.g.
-  sigmoid disparity in ``(0, 1)``).
+* ``outputs``: a :class:`~litedepth.losses.view_synthesis.ViewSynthesisOutputs`: the depth
+  network's output for the target frame (``pred`` ``(B, 1, H, W)``, ``scales``, ``extras``, in
+  the network's output units, e.g. sigmoid disparity in ``(0, 1)``), the camera motion to the
+  source frames and the task's loss settings.
 
-A task given ``loss_terms={"name": weight, ...}`` adds ``weight * term(batch, outputs)`` to its
-total loss and logs the weighted value as ``train/<name>``. Names are either registered
-(:func:`register_loss_term`, e.g. in the file that defines the term, imported once) or a
-``"package.module:function"`` path, imported on use::
+The self-supervised task's loss is ``sum(weight * term(batch, outputs))`` over its named terms,
+each logged weighted as ``train/<name>``. Its built-in terms are registered like any other
+(:data:`BUILTIN_TERM_MODULES`), their weights given by the task's flat options:
+``photometric`` (weight 1, :mod:`~litedepth.losses.view_synthesis`), ``smoothness``
+(``smoothness_weight``, :mod:`~litedepth.losses.smoothness_term`), ``distillation``
+(``distillation_weight``) and ``chamfer`` (``chamfer_weight``,
+:mod:`~litedepth.losses.teacher_terms`). Multi-scale terms average over the decoder scales
+themselves; the task only sums weighted terms.
+
+A task given ``loss_terms={"name": weight, ...}`` adds these terms the same way. Names are either
+registered (:func:`register_loss_term`, e.g. in the file that defines the term, imported once)
+or a ``"package.module:function"`` path, imported on use::
 
     # my_terms.py                                  # the configuration (one line)
     def mean_disparity_prior(batch, outputs):      # model:
@@ -31,18 +41,33 @@ from torch import Tensor
 
 from litedepth.errors import ConfigError
 
-__all__ = ["LossTerm", "get_loss_term", "list_loss_terms", "register_loss_term", "resolve_loss_terms"]
+__all__ = ["BUILTIN_TERM_MODULES", "LossTerm", "get_loss_term", "list_loss_terms", "register_loss_term",
+           "resolve_loss_terms"]
 
-#: ``term(batch, outputs) -> scalar Tensor`` (unweighted)
-LossTerm = Callable[[Mapping[str, Any], Any], Tensor]
+#: ``term(batch, outputs) -> scalar Tensor`` (unweighted) or ``None`` (does not apply to this batch)
+LossTerm = Callable[[Mapping[str, Any], Any], Tensor | None]
+
+#: modules registering the built-in terms (imported on the first look-up)
+BUILTIN_TERM_MODULES = ("litedepth.losses.view_synthesis", "litedepth.losses.smoothness_term",
+                        "litedepth.losses.teacher_terms")
 
 _TERMS: dict[str, LossTerm] = {}
+_builtins_loaded = False
+
+
+def _load_builtin_terms() -> None:
+    global _builtins_loaded
+    if not _builtins_loaded:
+        _builtins_loaded = True  # first: the modules register through register_loss_term
+        for module in BUILTIN_TERM_MODULES:
+            importlib.import_module(module)
 
 
 def register_loss_term(name: str) -> Callable[[LossTerm], LossTerm]:
     """Decorator registering ``term`` under ``name`` (a name is registered once)."""
 
     def wrap(term: LossTerm) -> LossTerm:
+        _load_builtin_terms()  # a built-in name cannot be taken first
         if name in _TERMS and _TERMS[name] is not term:
             raise ConfigError(f"loss term {name!r} is already registered ({_TERMS[name].__module__})")
         _TERMS[name] = term
@@ -52,7 +77,8 @@ def register_loss_term(name: str) -> Callable[[LossTerm], LossTerm]:
 
 
 def list_loss_terms() -> list[str]:
-    """Registered term names, sorted."""
+    """Registered term names (the built-in ones included), sorted."""
+    _load_builtin_terms()
     return sorted(_TERMS)
 
 
@@ -62,6 +88,7 @@ def get_loss_term(name: str) -> LossTerm:
     Raises:
         ConfigError: unknown name, unimportable module or missing function (one line).
     """
+    _load_builtin_terms()
     if name in _TERMS:
         return _TERMS[name]
     if ":" in name:

@@ -49,7 +49,7 @@ def facts_from_datamodule_hparams(hp: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def make_card(network: str, network_options: dict[str, Any] | None, spec: OutputSpec, trainer: Any = None,
+def make_card(network: str | None, network_options: dict[str, Any] | None, spec: OutputSpec, trainer: Any = None,
               **extra: Any) -> dict[str, Any]:
     """The ``litedepth`` block of a checkpoint (see the module docstring)."""
     from litedepth import __version__
@@ -74,8 +74,14 @@ class CardMixin:
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         hp = self.hparams  # type: ignore[attr-defined]
+        extra = {}
+        if hp["network"] is None:  # a module given to the task, not built by name (litedepth.tasks.network)
+            extra["network_class"] = hp.get("network_class")
+            log.warning("this checkpoint cannot be rebuilt by name: the task was given a %s module that was not "
+                        "built by litedepth.models.create_model; load its state_dict into a network built the "
+                        "same way", hp.get("network_class"))
         checkpoint[CARD_KEY] = make_card(hp["network"], hp.get("network_options"), self.output_spec,
-                                         getattr(self, "_trainer", None))
+                                         getattr(self, "_trainer", None), **extra)
 
 
 def card_from_checkpoint(ckpt: dict[str, Any], where: str = "checkpoint") -> dict[str, Any]:
@@ -97,6 +103,10 @@ def card_from_checkpoint(ckpt: dict[str, Any], where: str = "checkpoint") -> dic
             spec = OutputSpec.from_dict(block.get("output_spec"), f"{where} (litedepth.output_spec)")
         except ConfigError as exc:
             raise CheckpointError(str(exc)) from None
+        if block.get("network") is None:
+            raise CheckpointError(f"{where}: cannot be rebuilt by name: it was trained with a "
+                                  f"{block.get('network_class') or 'network'} module not built from the registry "
+                                  "(load its state_dict into a network built the same way)")
         return {**block, "output_spec": spec}
     name = hp.get("network")
     if name is None:

@@ -27,9 +27,10 @@ from torch import Tensor
 from litedepth.errors import CheckpointError, ConfigError
 from litedepth.losses.affine_invariant import Alignment, affine_invariant_terms
 from litedepth.metrics.agreement import affine_agreement
-from litedepth.models import create_model, load_pretrained, model_info
+from litedepth.models import load_pretrained, model_info
 from litedepth.models.spec import OutputSpec
 from litedepth.tasks.card import CardMixin
+from litedepth.tasks.network import build_network
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ class AffineDistillationTask(CardMixin, L.LightningModule):
 
     Args:
         network: registered depth network with a disparity output (``lite-mono-tiny``,
-            ``lite-mono``, ``monodepth2-resnet18``, ...).
+            ``lite-mono``, ``monodepth2-resnet18``, ...) or a built ``nn.Module``
+            (:mod:`litedepth.tasks.network`).
         network_options: options for ``create_model(network, ...)``.
         init_weights: start from these weights (a path or a published name, see
             ``litedepth weights list``) instead of a random initialisation; the training size
@@ -81,6 +83,8 @@ class AffineDistillationTask(CardMixin, L.LightningModule):
         if not 0.0 <= trim < 1.0 or grad_weight < 0 or grad_scales < 1:
             raise ConfigError(f"need 0 <= trim < 1, grad_weight >= 0, grad_scales >= 1; got {trim}, {grad_weight}, "
                               f"{grad_scales}")
+        if init_weights and not isinstance(network, str):
+            raise ConfigError("init_weights needs a registered network name; load the weights into the module instead")
         options = dict(network_options or {})
         start = None
         if init_weights:
@@ -88,13 +92,13 @@ class AffineDistillationTask(CardMixin, L.LightningModule):
             if {"height", "width"} <= set(inspect.signature(model_info(network).factory).parameters):
                 options.setdefault("height", trained[0])
                 options.setdefault("width", trained[1])
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["network"])
         self.hparams["network_options"] = options
         self.hparams["output"] = OUTPUT
         self.hparams["output_note"] = OUTPUT_NOTE
-        self.net = create_model(network, **options)
+        self.net = build_network(network, options if isinstance(network, str) else network_options, self.hparams)
         if not self.net.output_spec.is_depth:
-            raise ConfigError(f"{network} predicts {self.net.output_spec.kind}, not depth: distil into a depth network "
+            raise ConfigError(f"{self.hparams.network or type(network).__name__} predicts {self.net.output_spec.kind}, not depth: distil into a depth network "
                               "(e.g. lite-mono-tiny, lite-mono, monodepth2-resnet18, deeplabv3-mobilenet-v3-large)")
         if start is not None:
             try:

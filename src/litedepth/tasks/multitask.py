@@ -11,13 +11,9 @@ configuration, not a code path::
       - {train: seg, length: 20, copy_from: depth}   # copy depth -> seg decoder, then seg only
       - {train: both, length: 20}             # joint fine-tuning, 0.85 / 0.15
 
-Per phase: ``train`` selects the decoder(s) that learn and the active loss(es) (``seg``:
-focal loss only; ``depth``: depth loss only; ``both``: ``seg_weight * L_seg + depth_weight *
-L_depth``); the other decoder is neither run nor updated. ``freeze_encoder`` keeps the encoder
-fixed (no gradients, BatchNorm in eval mode). ``copy_from`` copies that decoder into the other
-one when the phase starts (once, also across resumes). ``length`` counts epochs or optimiser
-steps (``phase_unit``); the last phase goes on for as long as the trainer runs. Phases switch
-at the first batch of the epoch / step where they begin.
+Per phase: ``train`` selects the decoder(s) that learn and the loss(es) that count (``both``:
+``seg_weight * L_seg + depth_weight * L_depth``); the rest of a phase's meaning and the callback
+that switches phases are in :mod:`litedepth.tasks.phase_schedule`.
 
 Segmentation-only networks (torchvision DeepLabV3, DeepLabV3+, the single-decoder UNet) train
 with the same task and the default single ``seg`` phase.
@@ -37,125 +33,38 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from typing import Any, Literal
 
 import lightning as L
 import numpy as np
 import torch
-from torch import Tensor, nn
+from lightning.pytorch.callbacks import Callback
+from torch import Tensor
 
 from litedepth.errors import ConfigError
 from litedepth.losses.segmentation import focal_loss
 from litedepth.losses.supervised import masked_mse, scale_invariant_log_loss
 from litedepth.metrics.segmentation import SegmentationMetrics
-from litedepth.models import create_model
 from litedepth.models.spec import OutputSpec
 from litedepth.tasks.card import CardMixin
+from litedepth.tasks.network import build_network
 from litedepth.tasks.optim import build_optimizer
+from litedepth.tasks.phase_schedule import (
+    HEADS_OF, Phase, PhaseSchedule, phase_at, sequential_phases, validate_phases,
+)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MultiTaskSegDepthTask", "Phase", "phase_at", "sequential_phases", "validate_phases"]
-
-Train = Literal["seg", "depth", "both"]
-HEADS_OF: dict[str, tuple[str, ...]] = {"seg": ("seg",), "depth": ("depth",), "both": ("seg", "depth")}
-
-
-@dataclass(frozen=True)
-class Phase:
-    """One training phase.
-
-    Attributes:
-        train: ``"seg"``, ``"depth"`` or ``"both"``: which decoder(s) learn and which loss(es)
-            count.
-        length: epochs or steps (the task's ``phase_unit``), ``>= 1``.
-        freeze_encoder: keep the shared encoder fixed in this phase.
-        copy_from: ``"seg"`` or ``"depth"``: copy this decoder's weights into the other
-            decoder when the phase starts; ``None``: no copy.
-    """
-
-    train: Train = "both"
-    length: int = 1
-    freeze_encoder: bool = False
-    copy_from: Literal["seg", "depth"] | None = None
-
-
-def sequential_phases(
-    first: Literal["seg", "depth"],
-    copy: bool,
-    order: Literal["other_then_both", "both"],
-    lengths: Sequence[int],
-    freeze_encoder: Sequence[bool] | None = None,
-) -> list[Phase]:
-    """Seed 002's sequential schedule as phases.
-
-    Args:
-        first: the decoder trained first.
-        copy: copy the first decoder's weights into the other after the first phase.
-        order: ``"other_then_both"`` (table 3's ``d→b`` / ``s→b``: the other decoder, then
-            both) or ``"both"`` (table 3's ``b``: both right after the first phase).
-        lengths: one length per phase (3 or 2).
-        freeze_encoder: per phase (default: never).
-
-    Example:
-        >>> [p.train for p in sequential_phases("depth", True, "other_then_both", [1, 1, 1])]
-        ['depth', 'seg', 'both']
-    """
-    other = "seg" if first == "depth" else "depth"
-    trains = [first, other, "both"] if order == "other_then_both" else [first, "both"]
-    if len(lengths) != len(trains):
-        raise ConfigError(f"{order!r} has {len(trains)} phases, got {len(lengths)} lengths")
-    freeze = list(freeze_encoder) if freeze_encoder is not None else [False] * len(trains)
-    if len(freeze) != len(trains):
-        raise ConfigError(f"freeze_encoder needs {len(trains)} entries, got {len(freeze)}")
-    return [
-        Phase(train=t, length=int(n), freeze_encoder=bool(f), copy_from=first if (copy and i == 1) else None)  # type: ignore[arg-type]
-        for i, (t, n, f) in enumerate(zip(trains, lengths, freeze))
-    ]
-
-
-def validate_phases(phases: Sequence[Phase], heads: Sequence[str]) -> None:
-    """Raise :class:`ConfigError` for phases a network with ``heads`` cannot run."""
-    if not phases:
-        raise ConfigError("the schedule needs at least one phase")
-    for i, p in enumerate(phases):
-        if p.train not in HEADS_OF:
-            raise ConfigError(f"phase {i}: train must be seg, depth or both, got {p.train!r}")
-        if int(p.length) < 1:
-            raise ConfigError(f"phase {i}: length must be >= 1, got {p.length}")
-        missing = set(HEADS_OF[p.train]) - set(heads)
-        if missing:
-            raise ConfigError(f"phase {i} trains {p.train!r}, but the network has only the heads {tuple(heads)}")
-        if p.copy_from is not None:
-            if p.copy_from not in ("seg", "depth"):
-                raise ConfigError(f"phase {i}: copy_from must be seg or depth, got {p.copy_from!r}")
-            if "depth" not in heads:
-                raise ConfigError(f"phase {i}: copy_from needs a network with two decoders")
-
-
-def phase_at(phases: Sequence[Phase], position: int) -> int:
-    """Index of the phase active at ``position`` (epoch or step, from 0); the last phase
-    extends beyond its length.
-
-    Example:
-        >>> phase_at([Phase("depth", 2), Phase("seg", 1)], 1), phase_at([Phase("depth", 2), Phase("seg", 1)], 9)
-        (0, 1)
-    """
-    end = 0
-    for i, p in enumerate(phases):
-        end += int(p.length)
-        if position < end:
-            return i
-    return len(phases) - 1
-
+__all__ = ["MultiTaskSegDepthTask", "Phase", "PhaseSchedule", "phase_at", "sequential_phases", "validate_phases"]
 
 class MultiTaskSegDepthTask(CardMixin, L.LightningModule):
     """Train a segmentation or multi-task (segmentation + depth) network with phases.
 
     Args:
         network: registered segmentation or multi-task network (``multitask-unet-resnet50``,
-            ``unet-resnet50-seg``, ``deeplabv3-resnet50-seg``, ``deeplabv3plus-resnet50`` ...).
+            ``unet-resnet50-seg``, ``deeplabv3-resnet50-seg``, ``deeplabv3plus-resnet50`` ...) or a
+            built ``nn.Module`` (:mod:`litedepth.tasks.network`).
         network_options: options for :func:`litedepth.models.create_model` (``encoder``,
             ``num_classes``, ``depth_output``, ``encoder_weights`` ...).
         phases: the schedule (module docstring); default one ``both`` phase for multi-task
@@ -195,8 +104,8 @@ class MultiTaskSegDepthTask(CardMixin, L.LightningModule):
         background_classes: Sequence[int] = (0,),
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["phases"])
-        self.net = create_model(network, **(network_options or {}))
+        self.save_hyperparameters(ignore=["phases", "network"])
+        self.net = build_network(network, network_options, self.hparams)
         heads = tuple(getattr(self.net, "heads", ("seg",)))
         self.has_depth_head = "depth" in heads
         if phases is None:
@@ -209,59 +118,34 @@ class MultiTaskSegDepthTask(CardMixin, L.LightningModule):
                 raise ConfigError(f"phase_length_override must be >= 1, got {phase_length_override}")
             phases = [replace(p, length=int(phase_length_override)) for p in phases]
         validate_phases(phases, heads)
-        if phase_unit not in ("epoch", "step"):
-            raise ConfigError(f"phase_unit must be 'epoch' or 'step', got {phase_unit!r}")
         if depth_loss not in ("mse", "silog"):
             raise ConfigError(f"depth_loss must be 'mse' or 'silog', got {depth_loss!r}")
-        self.phases = list(phases)
+        self.schedule = PhaseSchedule(phases, phase_unit)
+        self.phases = self.schedule.phases
         self.phase_unit = phase_unit
         self.num_classes = int(self.net.num_classes)
         self.class_names = list(class_names) if class_names is not None else None
         self.val_metrics = SegmentationMetrics(self.num_classes, ignore_index, tuple(background_classes))
-        self._phase: int | None = None
-        self._copied: set[int] = set()
-        self.phase_history: list[dict[str, Any]] = []
-        self._frozen: list[nn.Module] = []
         self._val_depth: list[dict[str, float]] = []
 
-    # ------------------------------------------------------------------ schedule
+    def configure_callbacks(self) -> list[Callback]:
+        """The :class:`~litedepth.tasks.phase_schedule.PhaseSchedule` switching phases (Lightning
+        adds it to the trainer's callbacks)."""
+        return [self.schedule]
 
     @property
     def phase(self) -> int | None:
         """Index of the current phase (``None`` before training starts)."""
-        return self._phase
+        return self.schedule.phase
 
-    def _position(self) -> int:
-        return int(self.current_epoch if self.phase_unit == "epoch" else self.global_step)
+    @property
+    def phase_history(self) -> list[dict[str, Any]]:
+        """The phases entered so far (:attr:`PhaseSchedule.history`), those of resumed runs included."""
+        return self.schedule.history
 
     def enter_phase(self, index: int) -> None:
-        """Switch to phase ``index``: weight copy (once), ``requires_grad`` per module group."""
-        phase = self.phases[index]
-        copied = False
-        if phase.copy_from is not None and index not in self._copied:
-            self.net.copy_decoder(phase.copy_from)
-            self._copied.add(index)
-            copied = True
-        train = {"encoder": not phase.freeze_encoder, "seg": phase.train in ("seg", "both"),
-                 "depth": phase.train in ("depth", "both")}
-        self._frozen = []
-        for group, modules in self.net.task_modules().items():
-            for m in modules:
-                m.requires_grad_(train[group])
-                if not train[group]:
-                    self._frozen.append(m)
-                    for p in m.parameters():
-                        p.grad = None
-        resumed = self._phase is None and bool(self.phase_history)
-        self._phase = index
-        entry = {"phase": index, "train": phase.train, "freeze_encoder": phase.freeze_encoder,
-                 "copy_from": phase.copy_from, "copied": copied, "epoch": int(self.current_epoch),
-                 "step": int(self.global_step), "resumed": resumed}
-        self.phase_history.append(entry)
-        log.info("phase %d: train %s%s%s (epoch %d, step %d)", index, phase.train,
-                 ", encoder frozen" if phase.freeze_encoder else "",
-                 f", copied the {phase.copy_from} decoder into the other" if copied else "",
-                 self.current_epoch, self.global_step)
+        """Switch to phase ``index`` (:meth:`PhaseSchedule.enter`)."""
+        self.schedule.enter(self, index)
 
     def on_fit_start(self) -> None:
         dm = getattr(self.trainer, "datamodule", None)
@@ -272,31 +156,10 @@ class MultiTaskSegDepthTask(CardMixin, L.LightningModule):
             raise ConfigError("the schedule trains the depth decoder, but the data has no depth targets "
                               "(set data.init_args.pseudo_labels or data.init_args.depth_dir)")
 
-    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        index = phase_at(self.phases, self._position())
-        if index != self._phase:
-            self.enter_phase(index)
-        for m in self._frozen:  # frozen BatchNorm keeps its statistics (Lightning calls train())
-            m.eval()
-
     @property
     def output_spec(self) -> OutputSpec:
         """The network's spec: segmentation logits, or the depth head's meaning for multi-task networks."""
         return self.net.output_spec
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        super().on_save_checkpoint(checkpoint)
-        checkpoint["multitask_schedule"] = {
-            "phase": self._phase, "copied": sorted(self._copied), "history": list(self.phase_history),
-            "phases": [asdict(p) for p in self.phases], "phase_unit": self.phase_unit,
-        }
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint.get("multitask_schedule") or {}
-        self._copied = set(state.get("copied", []))
-        self.phase_history = list(state.get("history", []))
-
-    # ------------------------------------------------------------------ losses
 
     def forward(self, image: Tensor) -> Any:
         """The network's :class:`~litedepth.models.segmentation_outputs.SegmentationOutput`."""
@@ -316,9 +179,8 @@ class MultiTaskSegDepthTask(CardMixin, L.LightningModule):
         return scale_invariant_log_loss(pred, target, mask=valid, lam=self.hparams.si_lambda)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        if self._phase is None:  # called outside a Trainer loop
-            self.enter_phase(phase_at(self.phases, self._position()))
-        phase = self.phases[self._phase]  # type: ignore[index]
+        # the schedule switched phases at the batch start; outside a Trainer loop it does so here
+        phase = self.schedule.update(self)
         heads = HEADS_OF[phase.train]
         out = self.net(batch["image"], heads=heads)
         bs = batch["image"].shape[0]
@@ -334,10 +196,8 @@ class MultiTaskSegDepthTask(CardMixin, L.LightningModule):
         for k, v in losses.items():
             self.log(f"train/{k}", v, on_step=True, on_epoch=True, batch_size=bs)
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=bs)
-        self.log("train/phase", float(self._phase), on_step=True, on_epoch=False, batch_size=bs)  # type: ignore[arg-type]
+        self.log("train/phase", float(self.schedule.phase), on_step=True, on_epoch=False, batch_size=bs)  # type: ignore[arg-type]
         return loss
-
-    # ------------------------------------------------------------------ validation
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         out = self.net(batch["image"])
@@ -381,8 +241,6 @@ class MultiTaskSegDepthTask(CardMixin, L.LightningModule):
         self._val_depth = []
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        # every parameter, frozen ones included: later phases unfreeze them, and Adam skips
-        # parameters without a gradient
         hp = self.hparams
         # every parameter, frozen ones included: later phases unfreeze them, and Adam skips
         # parameters without a gradient; weight decay applies to AdamW only (seed 002)

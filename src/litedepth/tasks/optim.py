@@ -1,4 +1,5 @@
-"""The optimiser every task builds: Adam or AdamW, fused where PyTorch has a fused kernel.
+"""The optimiser every task builds (Adam or AdamW, fused where PyTorch has a fused kernel) and
+the per-epoch learning-rate schedules of the published self-supervised recipes.
 
 ``torch.optim.Adam`` / ``AdamW`` with ``fused=True`` update all parameters of a device in one
 kernel instead of a loop of small per-parameter operations (measured on lite-mono's 3 M + pose
@@ -20,11 +21,13 @@ from litedepth.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OPTIMIZERS", "build_optimizer"]
+__all__ = ["OPTIMIZERS", "SCHEDULERS", "build_epoch_scheduler", "build_optimizer"]
 
 OptimizerName = Literal["adam", "adamw"]
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 _FUSED_DEVICES = ("cpu", "cuda", "mps", "xpu")
+#: per-epoch schedules of :func:`build_epoch_scheduler`
+SCHEDULERS = ("step", "cosine-restarts", "none")
 
 
 def _copy(params: list[Any]) -> list[Any]:
@@ -79,3 +82,44 @@ def build_optimizer(
                 raise ConfigError(f"fused {key} is not supported for these parameters: {exc}") from exc
             log.debug("fused %s unavailable (%s); using the default implementation", key, exc)
     return cls(_copy(params), lr=lr, weight_decay=weight_decay)
+
+
+def build_epoch_scheduler(
+    optimizer: torch.optim.Optimizer,
+    name: str = "step",
+    min_lrs: list[float] | None = None,
+    step_size: int = 15,
+    gamma: float = 0.1,
+    period: int = 31,
+    restart_decay: float = 0.9,
+) -> dict[str, Any] | None:
+    """Lightning's ``lr_scheduler`` entry for a per-epoch schedule of every parameter group.
+
+    Args:
+        optimizer: the optimiser; each group's ``lr`` is its peak learning rate.
+        name: ``"step"`` (Monodepth2: x ``gamma`` every ``step_size`` epochs),
+            ``"cosine-restarts"`` (Lite-Mono: cosine with warm restarts every ``period`` epochs,
+            peak x ``restart_decay`` per restart, down to the group's ``min_lrs`` entry) or
+            ``"none"``.
+        min_lrs: the floor of each group for ``cosine-restarts`` (one per group).
+
+    Returns:
+        ``{"scheduler": LambdaLR, "interval": "epoch"}``, or ``None`` for ``"none"``.
+
+    Raises:
+        ConfigError: an unknown ``name`` or a wrong number of ``min_lrs``.
+    """
+    from litedepth.tasks.schedules import cosine_restarts_schedule, step_schedule
+
+    groups = optimizer.param_groups
+    if name not in SCHEDULERS:
+        raise ConfigError(f"scheduler must be one of {', '.join(SCHEDULERS)}, got {name!r}")
+    if name == "none":
+        return None
+    if name == "step":
+        lambdas = [step_schedule(step_size, gamma)] * len(groups)
+    else:
+        if min_lrs is None or len(min_lrs) != len(groups):
+            raise ConfigError(f"cosine-restarts needs one min_lr per parameter group ({len(groups)}), got {min_lrs}")
+        lambdas = [cosine_restarts_schedule(g["lr"], m, period, restart_decay) for g, m in zip(groups, min_lrs)]
+    return {"scheduler": torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas), "interval": "epoch"}

@@ -8,20 +8,21 @@ optimiser / scheduler and the logging of named losses and metrics (``train/loss`
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import Callback
 from torch import Tensor
 
 from litedepth.losses.supervised import scale_invariant_log_loss
 from litedepth.metrics.depth import compute_depth_metrics
-from litedepth.models import create_model
 from litedepth.models.spec import OutputSpec
 from litedepth.tasks.card import CardMixin
+from litedepth.tasks.network import build_network
 from litedepth.tasks.optim import build_optimizer
+from litedepth.tasks.panels import DepthPanels
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,9 @@ class SupervisedDepthTask(CardMixin, L.LightningModule):
     """Train a registered depth network on RGB + metric depth pairs.
 
     Args:
-        network: registered model name (see ``litedepth.models.list_models()``); its output
-            must be depth in metres (``kind="depth"``).
+        network: registered model name (see ``litedepth.models.list_models()``) or a built
+            ``nn.Module`` (:mod:`litedepth.tasks.network`); its output must be depth in metres
+            (``kind="depth"``).
         network_options: keyword options for :func:`litedepth.models.create_model`
             (e.g. ``{"weights": "/path/to/resnet50.pth"}``).
         si_lambda: λ of the scale-invariant log loss ``mean(d²) - λ·mean(d)²``,
@@ -65,12 +67,15 @@ class SupervisedDepthTask(CardMixin, L.LightningModule):
         panel_dir: str | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        self.net = create_model(network, **(network_options or {}))
+        self.save_hyperparameters(ignore=["network"])
+        self.net = build_network(network, network_options, self.hparams)
         self.si_lambda = si_lambda
         self.max_depth = max_depth
         self.panel_dir = panel_dir
-        self._panel_batch: dict[str, Tensor] | None = None
+
+    def configure_callbacks(self) -> list[Callback]:
+        """The validation panels (:class:`~litedepth.tasks.panels.DepthPanels`), one per epoch."""
+        return [DepthPanels(self.panel_dir)]
 
     @property
     def output_spec(self) -> OutputSpec:
@@ -101,7 +106,8 @@ class SupervisedDepthTask(CardMixin, L.LightningModule):
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=pred.shape[0])
         return loss
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
+        """Logs ``val/loss`` and the metrics; returns ``{"pred": (B, 1, H, W)}`` (the panels draw it)."""
         pred = self(batch["image"])
         gt = batch["depth"]
         bs = pred.shape[0]
@@ -114,19 +120,7 @@ class SupervisedDepthTask(CardMixin, L.LightningModule):
             vals = [float(m[key]) for m in per_image]
             if vals:
                 self.log(f"val/{key}", float(np.mean(vals)), sync_dist=True, batch_size=len(vals))
-        if batch_idx == 0:
-            self._panel_batch = {"image": batch["image"][:1].detach(), "depth": gt[:1].detach(), "pred": pred[:1].detach()}
-
-    def on_validation_epoch_end(self) -> None:
-        batch, self._panel_batch = self._panel_batch, None
-        if batch is None or self.trainer.sanity_checking or not self.trainer.is_global_zero:
-            return
-        from litedepth.utils.visualize import depth_panel, save_png
-
-        image = (batch["image"][0].permute(1, 2, 0).float().cpu().numpy() * 255).round().astype(np.uint8)
-        panel = depth_panel(image, batch["depth"][0, 0].float().cpu().numpy(), batch["pred"][0, 0].float().cpu().numpy())
-        folder = Path(self.panel_dir or Path(self.trainer.default_root_dir) / "panels")
-        save_png(folder / f"epoch_{self.current_epoch:03d}.png", panel)
+        return {"pred": pred.detach()}
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
