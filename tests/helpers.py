@@ -190,3 +190,12 @@ def save_task_checkpoint(task, path: Path) -> Path:
     trainer.strategy.connect(task)
     trainer.save_checkpoint(path)
     return path
+
+
+def cosine_restart_lr(base_lr: float, min_lr: float, epoch: int, period: int = 31) -> float:
+    """Lite-Mono's learning rate at ``epoch < period`` (first cycle of cosine annealing with warm
+    restarts), written out by hand: ``min_lr + (base_lr - min_lr) * (1 + cos(pi * epoch / period)) / 2``."""
+    import math
+
+    assert 0 <= epoch < period
+    return min_lr + (base_lr - min_lr) * (1 + math.cos(math.pi * epoch / period)) / 2
