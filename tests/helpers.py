@@ -160,3 +160,42 @@ def write_gradient_images(folder: Path, sizes: list[tuple[int, int]], seed: int 
         paths.append(folder / f"im{i}.png")
         Image.fromarray(img).save(paths[-1])
     return paths
+
+
+def task_for(name: str, options: dict | None = None):
+    """The task that trains the registered network ``name`` (as a user's checkpoint would come
+    from): multi-task and segmentation networks -> ``MultiTaskSegDepthTask``, self-supervised
+    ones -> ``SelfSupervisedDepthTask`` (depth range 0.2-60 m), else ``SupervisedDepthTask``
+    (SILog lambda 0.85: metric depth)."""
+    from litedepth.models import model_info
+    from litedepth.tasks import SelfSupervisedDepthTask, SupervisedDepthTask
+    from litedepth.tasks.multitask import MultiTaskSegDepthTask
+
+    info = model_info(name)
+    options = dict(options or {})
+    if info.task in ("multitask", "segmentation"):
+        return MultiTaskSegDepthTask(network=name, network_options=options)
+    if "self-supervised" in info.tags:
+        return SelfSupervisedDepthTask(network=name, network_options=options, min_depth=0.2, max_depth=60.0)
+    return SupervisedDepthTask(network=name, network_options=options, si_lambda=0.85)
+
+
+def save_task_checkpoint(task, path: Path) -> Path:
+    """``path``: the ``.ckpt`` Lightning writes for ``task`` (no training: what ``litedepth
+    train`` saves, with the task's ``litedepth`` card)."""
+    import lightning as L
+
+    trainer = L.Trainer(max_epochs=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False)
+    trainer.strategy.connect(task)
+    trainer.save_checkpoint(path)
+    return path
+
+
+def cosine_restart_lr(base_lr: float, min_lr: float, epoch: int, period: int = 31) -> float:
+    """Lite-Mono's learning rate at ``epoch < period`` (first cycle of cosine annealing with warm
+    restarts), written out by hand: ``min_lr + (base_lr - min_lr) * (1 + cos(pi * epoch / period)) / 2``."""
+    import math
+
+    assert 0 <= epoch < period
+    return min_lr + (base_lr - min_lr) * (1 + math.cos(math.pi * epoch / period)) / 2

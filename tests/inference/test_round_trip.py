@@ -29,7 +29,7 @@ from litedepth.inference import Predictor, load_model
 from litedepth.metrics import evaluate_arrays
 from litedepth.models import create_model, list_models, model_info
 from litedepth.models.spec import to_depth
-from tests.helpers import informative, write_gradient_images
+from tests.helpers import informative, save_task_checkpoint, task_for, write_gradient_images
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -58,28 +58,6 @@ def _informative(net: nn.Module, seed: int = 0) -> nn.Module:
     return informative(net, seed, perturb=True)
 
 
-def _task_for(name: str, options: dict):
-    """The task class that trains this network (as a user's checkpoint would come from)."""
-    from litedepth.tasks import SelfSupervisedDepthTask, SupervisedDepthTask
-    from litedepth.tasks.multitask import MultiTaskSegDepthTask
-
-    info = model_info(name)
-    if info.task == "multitask":
-        return MultiTaskSegDepthTask(network=name, network_options=options)
-    if "self-supervised" in info.tags:
-        return SelfSupervisedDepthTask(network=name, network_options=options, min_depth=0.2, max_depth=60.0)
-    return SupervisedDepthTask(network=name, network_options=options, si_lambda=0.85)
-
-
-def _save_checkpoint(task, path: Path) -> None:
-    import lightning as L
-
-    trainer = L.Trainer(max_epochs=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False)
-    trainer.strategy.connect(task)
-    trainer.save_checkpoint(path)
-
-
 def _images(folder: Path) -> list[Path]:
     return write_gradient_images(folder, IMAGES)
 
@@ -94,10 +72,10 @@ def _source(fam: str, name: str, via: str, tmp: Path) -> tuple[list[str], object
         folder = tmp / "official"
         module.save_official_weights(net, folder, *model_info(name).default_size)
         return ["--model", name, "--weights", str(folder)], load_model(name, weights=folder)
-    task = _task_for(name, options)
+    task = task_for(name, options)
     _informative(task.net)
     ckpt = tmp / "m.ckpt"
-    _save_checkpoint(task, ckpt)
+    save_task_checkpoint(task, ckpt)
     if via == "checkpoint":
         return ["--checkpoint", str(ckpt)], load_model(ckpt)
     onnx = tmp / "m.onnx"

@@ -12,10 +12,19 @@ from litedepth.models import create_model
 
 
 def test_head_is_one_channel_softplus():
-    net = create_model("deeplabv3-resnet50")
+    """The depth is Softplus of one 1x1 convolution of the 256 ASPP channels: with the head's
+    weights zeroed, every pixel is Softplus(bias) = log(1 + e^bias) (a ReLU head would give 0
+    for a negative bias, an exp head e^bias)."""
+    net = create_model("deeplabv3-resnet50").eval()
     last = net.classifier[-1]
-    assert isinstance(last, torch.nn.Conv2d) and (last.in_channels, last.out_channels) == (256, 1)
-    assert isinstance(net.activation, torch.nn.Softplus)
+    assert last.weight.shape == (1, 256, 1, 1)
+    with torch.no_grad():
+        last.weight.zero_()
+        for bias, depth in ((-3.0, 0.04858735157374206), (2.0, 2.1269280110429727)):
+            last.bias.fill_(bias)
+            pred = net(torch.rand(2, 3, 40, 56)).pred
+            assert pred.shape == (2, 1, 40, 56)
+            torch.testing.assert_close(pred, torch.full_like(pred, depth), rtol=1e-6, atol=0)
 
 
 def test_init_depth_sets_initial_output():

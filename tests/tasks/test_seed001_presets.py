@@ -7,14 +7,16 @@ import json
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from litedepth.cli.train import build_parser
 from litedepth.data.synthetic import SceneConfig, make_dataset
 from litedepth.data.video import SyntheticSequenceDataset
 from litedepth.profiling.flops import count_macs
 from litedepth.io.pseudo_labels import PseudoLabelCache
+from litedepth.tasks.engine import read_checkpoint, read_csv_rows
 from tests.conftest import REPO_ROOT
-from tests.helpers import run_cli
+from tests.helpers import cosine_restart_lr, run_cli
 
 # preset -> (our conv+linear MACs of the network at 640x192, the seed's FLOPs column in G)
 ROWS = {
@@ -97,4 +99,20 @@ def test_preset_trains_a_few_steps(name, video_and_teacher, tmp_path):
                   "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
                   "--trainer.accelerator", "cpu", "--run_dir", str(tmp_path / "run"))
     assert res.returncode == 0, res.stderr[-3000:]
-    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
+    run = tmp_path / "run"
+    ckpt = read_checkpoint(run / "checkpoints" / "last.ckpt")
+    (epoch,), steps = read_csv_rows(run / "metrics.csv"), read_csv_rows(run / "steps.csv")
+    # one epoch of the train split's full batches (at most the 2 allowed), each an optimiser step
+    assert ckpt["epoch"] == 0 and ckpt["global_step"] == len(steps) == int(epoch["batches"]) >= 1
+    assert all(np.isfinite(float(s["train_loss"])) for s in steps)
+    # every option of the preset reached the task, and the card records the network as built
+    preset = yaml.safe_load(open(_config(name)))["model"]["init_args"]
+    hp = ckpt["hyper_parameters"]
+    assert {k: list(hp[k]) if isinstance(hp[k], tuple) else hp[k] for k in preset} == preset
+    card = ckpt["litedepth"]
+    assert (card["network"], card["network_options"]) == (preset["network"], preset["network_options"])
+    assert (card["output_spec"]["min_depth"], card["output_spec"]["max_depth"]) == (preset["min_depth"],
+                                                                                    preset["max_depth"])
+    # after one epoch the learning rate is on the preset's cosine schedule
+    assert float(epoch["lr"]) == pytest.approx(cosine_restart_lr(preset["lr"], preset["min_lr"], 1, preset["period"]),
+                                               rel=1e-9)

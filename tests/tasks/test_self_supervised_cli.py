@@ -10,8 +10,9 @@ import pytest
 from torch.utils.data import DataLoader
 
 from litedepth.data.synthetic import SceneConfig, make_dataset
+from litedepth.tasks.engine import read_checkpoint, read_csv_rows
 from tests.conftest import real_subdir
-from tests.helpers import run_cli
+from tests.helpers import cosine_restart_lr, run_cli
 
 CONFIG = "configs/synthetic_selfsup_cpu.yaml"
 
@@ -47,8 +48,24 @@ def test_selfsup_lite_mono_tiny_fast_run(tiny_video, tmp_path):
                          "--model.init_args.network_options", "{height: 192, width: 640}",
                          "--model.init_args.optimizer", "adamw", "--model.init_args.scheduler", "cosine-restarts"))
     assert res.returncode == 0, res.stderr[-3000:]
-    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
-    assert len(rows) == 2 and float(rows[1].split(",")[1]) > 0
+    run = tmp_path / "run"
+    epochs, steps = read_csv_rows(run / "metrics.csv"), read_csv_rows(run / "steps.csv")
+    assert [(r["epoch"], r["batches"]) for r in epochs] == [("0", "2")]
+    assert [s["step"] for s in steps] == ["1", "2"]
+    # the epoch's loss is the mean of its batches' losses
+    assert float(epochs[0]["train_loss"]) == pytest.approx(np.mean([float(s["train_loss"]) for s in steps]), rel=1e-9)
+    assert np.isfinite(float(epochs[0]["val_loss"]))
+    # the options reached the optimiser: AdamW, and after one epoch Lite-Mono's cosine schedule
+    # (lr 2e-4 from the preset, min_lr 5e-6 / pose_min_lr 1e-5 by default, period 31)
+    depth_lr, pose_lr = cosine_restart_lr(2e-4, 5e-6, epoch=1), cosine_restart_lr(2e-4, 1e-5, epoch=1)
+    assert float(epochs[0]["lr"]) == pytest.approx(depth_lr, rel=1e-9)
+    ckpt = read_checkpoint(run / "checkpoints" / "last.ckpt")
+    groups = ckpt["optimizer_states"][0]["param_groups"]
+    assert [g["name"] for g in groups] == ["depth", "pose"] and all(g["decoupled_weight_decay"] for g in groups)
+    assert [g["lr"] for g in groups] == pytest.approx([depth_lr, pose_lr], rel=1e-9)
+    assert ckpt["global_step"] == 2
+    assert (ckpt["litedepth"]["network"], ckpt["litedepth"]["network_options"]) == ("lite-mono-tiny",
+                                                                                  {"height": 192, "width": 640})
 
 
 @pytest.mark.real_data

@@ -22,6 +22,29 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def _val_loss(ckpt_path: Path) -> float:
+    """The validation loss of a supervised checkpoint recomputed in this process: its network on
+    its datamodule's validation split, batch losses weighted by batch size (as Lightning
+    averages ``val/loss``)."""
+    from litedepth.data import DepthDataModule
+    from litedepth.tasks import SupervisedDepthTask
+    from litedepth.tasks.engine import read_checkpoint
+
+    ckpt = read_checkpoint(ckpt_path)
+    task = SupervisedDepthTask(**ckpt["hyper_parameters"])
+    task.load_state_dict(ckpt["state_dict"])
+    task.eval()
+    dm = DepthDataModule(**ckpt["datamodule_hyper_parameters"])
+    dm.setup("validate")
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for batch in dm.val_dataloader():
+            loss = task._loss(task(batch["image"]), batch["depth"])
+            total += float(loss) * batch["image"].shape[0]
+            count += batch["image"].shape[0]
+    return total / count
+
+
 def test_train_writes_checkpoints_logs_and_panels(tiny_folder, tmp_path):
     cfg = write_config(tmp_path / "cfg.yaml", tiny_folder)
     run = tmp_path / "run"
@@ -30,7 +53,16 @@ def test_train_writes_checkpoints_logs_and_panels(tiny_folder, tmp_path):
     assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "checkpoints" / "best.ckpt").is_file()
     rows = _rows(run / "metrics.csv")
     assert [int(r["epoch"]) for r in rows] == [0, 1]
-    assert all(float(r["train_loss"]) > 0 and float(r["val_loss"]) > 0 and float(r["lr"]) > 0 for r in rows)
+    # the configured learning rate (ReduceLROnPlateau's patience of 3 epochs is not reached)
+    assert [float(r["lr"]) for r in rows] == [1e-3, 1e-3]
+    # an epoch's loss is the mean of its batches' losses (steps.csv)
+    steps = _rows(run / "steps.csv")
+    for r in rows:
+        batch_losses = [float(s["train_loss"]) for s in steps if s["epoch"] == r["epoch"]]
+        assert len(batch_losses) == int(r["batches"]) == int(r["batches_per_epoch"]) > 0
+        assert float(r["train_loss"]) == pytest.approx(sum(batch_losses) / len(batch_losses), rel=1e-9)
+    # the last validation loss is the network of last.ckpt scored on the validation split
+    assert float(rows[1]["val_loss"]) == pytest.approx(_val_loss(run / "checkpoints" / "last.ckpt"), rel=1e-5)
     assert sorted(p.name for p in (run / "panels").glob("*.png")) == ["epoch_000.png", "epoch_001.png"]
     assert any((run / "tensorboard").rglob("events.out.tfevents*"))
     assert "SupervisedDepthTask" in (run / "config.yaml").read_text()
