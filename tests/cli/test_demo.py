@@ -20,7 +20,7 @@ def test_demo_cut_by_its_time_limit_says_so_on_one_screen(tmp_path, capsys):
     # a 0.06 s limit stops the training after its first step, inside the first epoch
     rc = main(["demo", "--output", str(out), "--size", "32", "64", "--train-sequences", "2",
                "--frames-per-sequence", "6", "--test-sequences", "1", "--max-epochs", "2",
-               "--max-minutes", "0.001", "--batch-size", "4", "--accelerator", "cpu", "--panels", "2"])
+               "--max-minutes", "0.001", "--batch-size", "3", "--accelerator", "cpu", "--panels", "2"])
     screen = capsys.readouterr()
     text = screen.out + screen.err
     words = " ".join(text.split())  # rich wraps long lines at the console width

@@ -114,7 +114,7 @@ def test_2_checkpoint_evaluation_reuses_its_training_encoding(tmp_path):
     torch.manual_seed(0)
     task = SupervisedDepthTask("deeplabv3-mobilenet-v3-large", network_options={"init_depth": 2.0}, si_lambda=0.85)
     ckpt = tmp_path / "tum.ckpt"
-    _save_ckpt(task, ckpt, DepthDataModule(str(data), size=(24, 32), depth_encoding="tum", num_workers=0))
+    _save_ckpt(task, ckpt, DepthDataModule(str(data), size=(24, 32), depth_encoding="tum", num_workers=0, batch_size=1))
     out = tmp_path / "m.json"
     assert main(["evaluate", "--checkpoint", str(ckpt), "--data", str(data), "--data-split", "all",
                  "--protocol", "nyu", "--output", str(out)]) == 0
