@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from litedepth.errors import ConfigError
+from litedepth.geometry.depth import disp_to_depth
 
 __all__ = ["DISP_MAX_DEPTH", "DISP_MIN_DEPTH", "QuantParity", "precision_parity"]
 
@@ -56,10 +57,8 @@ class QuantParity:
 
 
 def _as_depth(pred: np.ndarray, kind: str) -> np.ndarray:
-    if kind == "disparity":
-        min_disp, max_disp = 1.0 / DISP_MAX_DEPTH, 1.0 / DISP_MIN_DEPTH
-        return 1.0 / (min_disp + (max_disp - min_disp) * pred.astype(np.float64))
-    return pred.astype(np.float64)
+    """``pred`` (float64) as depth: disparities through :func:`disp_to_depth` (0.1, 100)."""
+    return disp_to_depth(pred, DISP_MIN_DEPTH, DISP_MAX_DEPTH)[1] if kind == "disparity" else pred
 
 
 def precision_parity(reference: Callable[[np.ndarray], np.ndarray], candidate: Callable[[np.ndarray], np.ndarray],
