@@ -431,8 +431,7 @@ def _scaling_words(opts: dict[str, Any]) -> str:
     if opts["align"]:
         return "per-image least-squares scale and shift in inverse-depth space"
     if opts["scale"] is not None:
-        spec = opts.get("spec")
-        if spec is not None and not spec.is_metric and opts.get("meaning_from") == "recorded":
+        if not opts["spec"].is_metric and opts["meaning_from"] == "recorded":
             return (f"fixed scale x {opts['scale']:g} applied to predictions recorded as relative "
                     "(the scale is taken as a calibration to metres, overriding the record)")
         return f"fixed scale x {opts['scale']:g}"
