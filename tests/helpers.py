@@ -186,7 +186,7 @@ def save_task_checkpoint(task, path: Path) -> Path:
     import lightning as L
 
     trainer = L.Trainer(max_epochs=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False)
+                        enable_model_summary=False, accelerator="cpu")
     trainer.strategy.connect(task)
     trainer.save_checkpoint(path)
     return path

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from litedepth.cli.main import main
+from tests.helpers import save_task_checkpoint
 
 
 def test_help_and_models(capsys):
@@ -58,16 +59,11 @@ def test_predict_glob_and_missing_input(tmp_path, capsys):
 
 
 def test_predict_from_checkpoint_matches_python_api(tmp_path):
-    import lightning as L
-
     from litedepth.inference import Predictor
     from litedepth.tasks import SupervisedDepthTask
 
     task = SupervisedDepthTask("deeplabv3-mobilenet-v3-large")
-    trainer = L.Trainer(max_epochs=0, logger=False, enable_checkpointing=False, enable_progress_bar=False)
-    trainer.strategy.connect(task)
-    ckpt = tmp_path / "m.ckpt"
-    trainer.save_checkpoint(ckpt)
+    ckpt = save_task_checkpoint(task, tmp_path / "m.ckpt")
     _images(tmp_path / "in", [(40, 60)])
     assert main(["predict", str(tmp_path / "in" / "im0.png"), "--checkpoint", str(ckpt), "--size", "32", "48",
                  "--output", str(tmp_path / "out")]) == 0
@@ -86,8 +82,6 @@ def test_predict_from_checkpoint_matches_python_api(tmp_path):
 
 
 def test_evaluate_checkpoint_on_folder_matches_direct_computation(tmp_path):
-    import lightning as L
-
     from litedepth.io.images import read_depth
     from litedepth.inference import Predictor
     from litedepth.metrics.evaluate import evaluate_arrays
@@ -95,10 +89,7 @@ def test_evaluate_checkpoint_on_folder_matches_direct_computation(tmp_path):
 
     torch.manual_seed(0)
     task = SupervisedDepthTask("deeplabv3-mobilenet-v3-large", network_options={"init_depth": 2.0}, si_lambda=0.85)
-    trainer = L.Trainer(max_epochs=0, logger=False, enable_checkpointing=False, enable_progress_bar=False)
-    trainer.strategy.connect(task)
-    ckpt = tmp_path / "m.ckpt"
-    trainer.save_checkpoint(ckpt)
+    ckpt = save_task_checkpoint(task, tmp_path / "m.ckpt")
     data = tmp_path / "data"
     _images(data / "images", [(24, 32)] * 4)
     (data / "depth").mkdir()

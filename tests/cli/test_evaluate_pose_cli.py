@@ -13,6 +13,7 @@ from PIL import Image
 from litedepth.cli.main import main
 from litedepth.data.synthetic import SceneConfig, make_sequence
 from litedepth.metrics.pose import evaluate_ate, relative_from_absolute, write_kitti_poses
+from tests.helpers import save_task_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -40,17 +41,11 @@ def sequence(tmp_path_factory) -> dict:
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> tuple[Path, object]:
     """A freshly initialised self-supervised checkpoint (depth + pose), saved by Lightning."""
-    import lightning as L
-
     from litedepth.tasks import SelfSupervisedDepthTask
 
     torch.manual_seed(0)
     task = SelfSupervisedDepthTask("lite-mono-tiny", frame_ids=(0, -1, 1), scheduler="none")
-    trainer = L.Trainer(max_epochs=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        accelerator="cpu")
-    trainer.strategy.connect(task)
-    ckpt = tmp_path_factory.mktemp("ckpt") / "last.ckpt"
-    trainer.save_checkpoint(ckpt)
+    ckpt = save_task_checkpoint(task, tmp_path_factory.mktemp("ckpt") / "last.ckpt")
     data = torch.load(ckpt, map_location="cpu", weights_only=True)  # as a VideoDataModule run records it
     data["datamodule_hyper_parameters"] = {"size": list(SIZE)}
     torch.save(data, ckpt)

@@ -20,7 +20,7 @@ from litedepth.inference import Predictor, load_model
 from litedepth.inference.hub import from_pretrained, is_litedepth_folder, push_to_hub, save_pretrained
 from litedepth.models import create_model
 from litedepth.models.spec import to_depth
-from tests.helpers import informative
+from tests.helpers import informative, save_task_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -72,18 +72,11 @@ def test_save_then_load_gives_the_same_network_and_meaning(tmp_path):
 
 
 def _checkpoint(tmp_path: Path) -> Path:
-    import lightning as L
-
     from litedepth.tasks import SupervisedDepthTask
 
     task = SupervisedDepthTask(network="lite-mono-tiny", si_lambda=0.85)
     informative(task.net, seed=1, perturb=True)
-    trainer = L.Trainer(max_epochs=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False)
-    trainer.strategy.connect(task)
-    ckpt = tmp_path / "m.ckpt"
-    trainer.save_checkpoint(ckpt)
-    return ckpt
+    return save_task_checkpoint(task, tmp_path / "m.ckpt")
 
 
 def _images(folder: Path) -> list[Path]:
