@@ -31,6 +31,7 @@ from litedepth.models import load_pretrained, model_info
 from litedepth.models.spec import OutputSpec
 from litedepth.tasks.card import CardMixin
 from litedepth.tasks.network import build_network
+from litedepth.tasks.optim import build_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -154,12 +155,9 @@ class AffineDistillationTask(CardMixin, L.LightningModule):
     def configure_optimizers(self) -> Any:
         hp = self.hparams
         params = [p for p in self.parameters() if p.requires_grad]
-        if hp.optimizer == "adamw":
-            opt = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
-        elif hp.optimizer == "adam":
-            opt = torch.optim.Adam(params, lr=hp.lr)
-        else:
-            raise ConfigError(f"optimizer must be 'adamw' or 'adam', not {hp.optimizer!r}")
+        # weight decay for AdamW only; the default (not fused) kernel, as this task always used
+        opt = build_optimizer(params, hp.optimizer, hp.lr, hp.weight_decay if hp.optimizer == "adamw" else 0.0,
+                              fused=False)
         if hp.scheduler == "none":
             return opt
         if hp.scheduler != "cosine":

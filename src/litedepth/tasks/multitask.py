@@ -121,8 +121,6 @@ class MultiTaskSegDepthTask(CardMixin, L.LightningModule):
         if depth_loss not in ("mse", "silog"):
             raise ConfigError(f"depth_loss must be 'mse' or 'silog', got {depth_loss!r}")
         self.schedule = PhaseSchedule(phases, phase_unit)
-        self.phases = self.schedule.phases
-        self.phase_unit = phase_unit
         self.num_classes = int(self.net.num_classes)
         self.class_names = list(class_names) if class_names is not None else None
         self.val_metrics = SegmentationMetrics(self.num_classes, ignore_index, tuple(background_classes))
@@ -143,9 +141,10 @@ class MultiTaskSegDepthTask(CardMixin, L.LightningModule):
         """The phases entered so far (:attr:`PhaseSchedule.history`), those of resumed runs included."""
         return self.schedule.history
 
-    def enter_phase(self, index: int) -> None:
-        """Switch to phase ``index`` (:meth:`PhaseSchedule.enter`)."""
-        self.schedule.enter(self, index)
+    @property
+    def phases(self) -> list[Phase]:
+        """The schedule's phases (:attr:`PhaseSchedule.phases`)."""
+        return self.schedule.phases
 
     def on_fit_start(self) -> None:
         dm = getattr(self.trainer, "datamodule", None)

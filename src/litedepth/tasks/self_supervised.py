@@ -41,11 +41,8 @@ from litedepth.tasks.video_metrics import depth_metrics, pose_direction_cosine
 log = logging.getLogger(__name__)
 
 FrameId = int | str
-#: the built-in loss terms and the option giving each its weight (``None``: weight 1)
-BUILTIN_WEIGHTS = {"photometric": None, "smoothness": "smoothness_weight", "distillation": "distillation_weight",
-                   "chamfer": "chamfer_weight"}
 #: names :meth:`SelfSupervisedDepthTask.compute_losses` uses itself (``loss`` is the total)
-BUILTIN_TERMS = ("loss", *BUILTIN_WEIGHTS)
+BUILTIN_TERMS = ("loss", "photometric", "smoothness", "distillation", "chamfer")
 
 
 class SelfSupervisedDepthTask(CardMixin, L.LightningModule):
