@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 
-import lightning as L
 import pytest
 import torch
 
@@ -16,16 +15,13 @@ from litedepth.models import create_model
 from litedepth.tasks import AffineDistillationTask, SelfSupervisedDepthTask
 from litedepth.tasks.card import card_from_checkpoint
 from litedepth.tasks.engine import read_checkpoint
+from tests.helpers import save_task_checkpoint
 
 OPTS = {"drop_path_rate": 0.0}
 
 
 def _save(task, path):
-    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
-                        enable_checkpointing=False, max_steps=0)
-    trainer.strategy.connect(task)
-    trainer.save_checkpoint(path)
-    return read_checkpoint(path)
+    return read_checkpoint(save_task_checkpoint(task, path))
 
 
 def test_a_module_built_by_name_is_recorded_by_name_and_rebuilds(tmp_path):

@@ -87,6 +87,18 @@ def onnxruntime_module() -> Any:
     return onnxruntime
 
 
+def session_options(threads: int | None = None, *, spin: bool = False) -> Any:
+    """``onnxruntime.SessionOptions``: warnings only, ``threads`` intra-op threads (default:
+    onnxruntime's choice), idle threads spinning only with ``spin``."""
+    opts = onnxruntime_module().SessionOptions()
+    opts.log_severity_level = 3
+    if not spin:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+    return opts
+
+
 def cpu_session(model: Any, threads: int | None = None) -> Any:
     """onnxruntime CPU session for the parity checks, whose idle threads sleep (spinning threads
     would slow down the eager runs that alternate with it).
@@ -96,11 +108,7 @@ def cpu_session(model: Any, threads: int | None = None) -> Any:
         threads: intra-op threads (default: onnxruntime's choice).
     """
     ort = onnxruntime_module()
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    if threads:
-        opts.intra_op_num_threads = int(threads)
+    opts = session_options(threads, spin=False)
     if hasattr(model, "SerializeToString"):
         src = model.SerializeToString()
     else:

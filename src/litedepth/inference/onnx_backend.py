@@ -133,12 +133,9 @@ class OnnxDepthModel(nn.Module):
         self.path = Path(path)
         if not self.path.is_file():
             raise DataError(self.path, "ONNX file not found")
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        if not spin:
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if threads:
-            opts.intra_op_num_threads = int(threads)
+        from litedepth.export.parity import session_options
+
+        opts = session_options(threads, spin=spin)
         try:
             self.session = ort.InferenceSession(str(self.path), sess_options=opts,
                                                 providers=providers or _choose_providers(device))
