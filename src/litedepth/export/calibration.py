@@ -16,7 +16,7 @@ from litedepth.errors import DataError
 
 __all__ = ["IMAGE_SUFFIXES", "FrameReader", "calibration_frames", "image_files"]
 
-from litedepth.io.images import IMAGE_SUFFIXES  # the one list of image suffixes
+from litedepth.io.images import IMAGE_SUFFIXES, folder_images
 
 
 def image_files(folder: str | Path, option: str | None = None) -> list[Path]:
@@ -37,7 +37,7 @@ def image_files(folder: str | Path, option: str | None = None) -> list[Path]:
         raise DataError(None, f"{where}: the folder does not exist")
     if not root.is_dir():
         raise DataError(None, f"{where}: a file, not a folder of images")
-    files = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = folder_images(root)
     if not files:
         raise DataError(None, f"{where}: no calibration image ({', '.join(IMAGE_SUFFIXES)}) in the folder")
     return files

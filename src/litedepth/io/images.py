@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "DEPTH_ENCODINGS",
     "IMAGE_SUFFIXES",
+    "folder_images",
     "encode_depth_uint16",
     "read_depth",
     "read_image_size",
@@ -61,6 +62,12 @@ IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pg
 DEPTH_ENCODINGS: dict[str, float] = {
     key: enc.scale for enc in list_encodings() if enc.scale is not None for key in (enc.name, *enc.aliases)
 }
+
+
+def folder_images(folder: str | Path) -> list[Path]:
+    """The image files directly in ``folder`` (suffix in :data:`IMAGE_SUFFIXES`, any case),
+    sorted by name; sub-folders are not searched. The caller checks that ``folder`` is one."""
+    return [p for p in sorted(Path(folder).iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
 
 
 def resolve_depth_scale(scale: float | str) -> float:

@@ -32,6 +32,7 @@ __all__ = [
 
 #: Suffixes read as images (case-insensitive).
 from litedepth.io.images import IMAGE_SUFFIXES as IMAGE_EXTS  # the one list of image suffixes
+from litedepth.io.images import folder_images
 #: Suffixes read as video files; any other existing file is tried as a video too.
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv")
 
@@ -268,10 +269,6 @@ class CameraSource(_CaptureSource):
             self._cap = None
 
 
-def _folder_images(folder: Path) -> list[Path]:
-    return [p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_EXTS]
-
-
 def open_source(source: str | int | Path, fps: float | None = None, skip_bad: bool = False) -> FrameSource:
     """Open a camera, a video file, an image folder or an image glob as a :class:`FrameSource`.
 
@@ -300,7 +297,7 @@ def open_source(source: str | int | Path, fps: float | None = None, skip_bad: bo
         return CameraSource(int(source), fps=fps)
     path = Path(source)
     if path.is_dir():
-        images = _folder_images(path)
+        images = folder_images(path)
         if not images:
             raise DataError(path, f"folder holds no image files ({', '.join(IMAGE_EXTS)})")
         return ImageSequenceSource(images, name=str(path), fps=fps, skip_bad=skip_bad)
