@@ -96,7 +96,7 @@ def test_1b_png_ground_truth_needs_its_encoding(tmp_path, capsys):
 # ------------------------------------------------------------------------------ finding 2
 
 
-def test_2_checkpoint_evaluation_reuses_its_training_encoding(tmp_path):
+def test_2_checkpoint_evaluation_reuses_its_training_encoding(tmp_path, capsys):
     """``evaluate --checkpoint --data`` read ground truth as millimetres whatever the checkpoint
     was trained on; a TUM checkpoint (value / 5000) is now evaluated with its own encoding."""
     from litedepth.data.folder import DepthDataModule
@@ -125,9 +125,17 @@ def test_2_checkpoint_evaluation_reuses_its_training_encoding(tmp_path):
               parse_encoding("tum").decode(data / "depth" / f"im{i}.png")) for i in range(3)]
     assert got["metrics"]["abs_rel"] == pytest.approx(evaluate_arrays(items, "nyu", spec=pred.spec).metrics["abs_rel"])
     assert not got["warnings"]
-    # the old default (millimetres) contradicts the checkpoint: an error unless forced
+    # --depth-scale describes the evaluation data (another dataset may be encoded otherwise): it
+    # overrides the checkpoint's record, with a warning naming both, and is what the data is read with
+    other = tmp_path / "other.json"
+    capsys.readouterr()
     assert main(["evaluate", "--checkpoint", str(ckpt), "--data", str(data), "--data-split", "all",
-                 "--depth-scale", "1000", "--protocol", "nyu", "--output", str(out)]) == 2
+                 "--depth-scale", "1000", "--protocol", "nyu", "--output", str(other)]) == 0
+    said = " ".join((lambda c: c.out + c.err)(capsys.readouterr()).split())
+    assert "--depth-scale 1000" in said and "encoded as tum" in said
+    stated = json.loads(other.read_text())
+    assert stated["options"]["depth_encoding"]["scale"] == 1000
+    assert stated["metrics"]["abs_rel"] != pytest.approx(got["metrics"]["abs_rel"], rel=1e-3)
     # names are accepted for --gt-scale as for --depth-scale
     gt_dir = data / "depth"
     pred_dir = tmp_path / "pred"

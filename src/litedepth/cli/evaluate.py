@@ -216,12 +216,14 @@ def _model_items(args: argparse.Namespace, loaded: Any) -> list[tuple[str, Any, 
     if given is None and recorded is None:
         raise ConfigError(f"{args.checkpoint} does not record the depth encoding of its training data: give "
                           "--depth-scale (kitti, nyu, tum, ... or a number)")
+    # the encoding belongs to the evaluation data: the checkpoint's record (its training data's
+    # encoding) is only the default, a stated --depth-scale describes the data and wins
     if given is not None and recorded is not None and given.name != recorded.name:
-        msg = (f"{args.checkpoint} was trained on depth encoded as {recorded.name} ({recorded.describe()}); "
-               f"--depth-scale {args.depth_scale} ({given.describe()}) contradicts it")
-        if not args.force:
-            raise ConfigError(msg + " (pass --force to evaluate anyway)")
-        log.warning("%s (forced)", msg)
+        log.warning("--depth-scale %s (%s) describes %s; %s was trained on depth encoded as %s (%s)",
+                    args.depth_scale, given.describe(), args.data, args.checkpoint, recorded.name, recorded.describe())
+    elif given is None:
+        log.warning("%s read with %s's training encoding %s (%s); give --depth-scale if this data is encoded "
+                    "otherwise", args.data, args.checkpoint, recorded.name, recorded.describe())
     encoding = given if given is not None else recorded
     args.depth_encoding_used = encoding.to_dict()
     predictor = Predictor(loaded)
