@@ -133,6 +133,7 @@ def test_fp16_export(net, fp32, tmp_path):
     half = OnnxDepthModel(result.path, device="cpu", threads=1)(x).pred
     full = OnnxDepthModel(fp32.path, device="cpu", threads=1)(x).pred
     assert half.dtype == torch.float32 and 0 < float((half - full).abs().max()) < 2e-3
+    assert result.quantization["parity"]["value_unit"] == "disparity"  # the exported spec's unit, not a guess
 
 
 def test_int8_needs_calibration_and_unmet_bound_writes_nothing(net, images, tmp_path):
@@ -172,6 +173,18 @@ def test_precision_parity_known_values():
     g = np.array([[[[1.0, 1.0], [1.0, 2.0]]]])  # one pixel doubled; the median stays 1
     p = precision_parity(lambda _: np.ones((1, 1, 2, 2)), lambda _: g, [x], "depth", "fp16")
     assert p.abs_rel == pytest.approx(0.25) and p.a1 == pytest.approx(0.75) and p.mean_abs_diff == pytest.approx(0.25)
+
+
+def test_parity_report_labels_relative_depth_without_metres():
+    """A relative depth model's differences have no unit: the report said "m" for every depth output."""
+    f = np.full((1, 1, 2, 2), 0.5)
+    x = np.zeros((1, 3, 2, 2), np.float32)
+    relative = precision_parity(lambda _: f, lambda _: f * 0.5, [x], "depth", "int8",
+                                value_unit=OutputSpec.relative_depth().value_unit)
+    assert "max |diff| 2.500e-01 (relative)" in str(relative)
+    metric = precision_parity(lambda _: f, lambda _: f * 0.5, [x], "depth", "int8",
+                              value_unit=OutputSpec.metric_depth().value_unit)
+    assert "max |diff| 2.500e-01 m " in str(metric)
 
 
 def test_gelu_is_fused_into_one_node_with_the_same_output(fp32):

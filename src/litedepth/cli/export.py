@@ -250,9 +250,7 @@ def run(args: argparse.Namespace) -> int:
 def value_unit(spec: Any) -> str:
     """Unit label of an output's values in tables: ``"m"`` only for metric depth; a relative
     depth model's values have no unit; disparities are labelled as such."""
-    if spec.kind != "depth":
-        return "disparity" if spec.kind != "inverse-depth" else "inverse depth"
-    return "m" if spec.is_metric else "(relative)"
+    return spec.value_unit
 
 
 def run_hf(args: argparse.Namespace) -> int:

@@ -408,6 +408,7 @@ def export_onnx(
                                       "is not supported")
                 frames = list(parity_frames or calibration or [x1[:1].numpy(), x2[:1].numpy()])
                 quant = quantize_model(proto, precision, str(kind), calibration, frames, max_abs_rel=max_abs_rel,
+                                       value_unit=spec.value_unit if spec is not None else "",
                                        **(quant_options or {}))
                 proto = quant.proto
             meta = build_metadata(name, kind, height, width, use_dynamic, parity, opset, precision, quant, spec=spec,

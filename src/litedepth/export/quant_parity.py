@@ -38,6 +38,8 @@ class QuantParity:
             median-scaled (``s = median(f) / median(q)``) to the float32 depth ``f``.
         a1: mean over frames of the fraction of pixels with ``max(s q / f, f / (s q)) < 1.25``.
         output_kind: ``"depth"`` or ``"disparity"``.
+        value_unit: the unit label of the output values (:attr:`OutputSpec.value_unit`: ``"m"``
+            only for metric depth); empty when the caller did not say.
     """
 
     precision: str
@@ -48,9 +50,10 @@ class QuantParity:
     abs_rel: float
     a1: float
     output_kind: str
+    value_unit: str = ""
 
     def __str__(self) -> str:
-        unit = "m" if self.output_kind == "depth" else "disparity"
+        unit = self.value_unit or ("disparity" if self.output_kind == "disparity" else "(depth units not given)")
         return (f"{self.precision} vs fp32 on {self.frames} frame(s): max |diff| {self.max_abs_diff:.3e} {unit} "
                 f"(mean {self.mean_abs_diff:.3e}, output scale {self.output_scale:.3g}); depth after "
                 f"median scaling: abs_rel {self.abs_rel:.4f}, delta<1.25 {self.a1:.4f}")
@@ -62,7 +65,8 @@ def _as_depth(pred: np.ndarray, kind: str) -> np.ndarray:
 
 
 def precision_parity(reference: Callable[[np.ndarray], np.ndarray], candidate: Callable[[np.ndarray], np.ndarray],
-                     frames: Sequence[np.ndarray], output_kind: str, precision: str) -> QuantParity:
+                     frames: Sequence[np.ndarray], output_kind: str, precision: str,
+                     value_unit: str = "") -> QuantParity:
     """Compare ``candidate(x)`` with ``reference(x)`` (``(B, 1, H, W)`` outputs) on ``frames``.
 
     See :class:`QuantParity` for the figures. Depth outputs must be positive where compared;
@@ -90,4 +94,4 @@ def precision_parity(reference: Callable[[np.ndarray], np.ndarray], candidate: C
             abs_rels.append(float(np.mean(np.abs(q - f) / f)))
             a1s.append(float(np.mean(np.maximum(q / f, f / q) < 1.25)))
     return QuantParity(precision, len(frames), max_abs, sum_abs / max(n_px, 1), scale, float(np.mean(abs_rels)),
-                       float(np.mean(a1s)), output_kind)
+                       float(np.mean(a1s)), output_kind, value_unit)

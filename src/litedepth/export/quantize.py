@@ -148,6 +148,7 @@ def quantize_model(
     per_channel: bool = True,
     exclude: Sequence[str] = (),
     threads: int | None = None,
+    value_unit: str = "",
 ) -> QuantResult:
     """FP16 or INT8 version of a float32 depth graph, checked against it.
 
@@ -155,7 +156,9 @@ def quantize_model(
         proto: the float32 ``onnx.ModelProto`` (one ``(B, 3, H, W)`` input, one ``(B, 1, H, W)``
             output, weights inside the proto).
         precision: ``"fp16"`` or ``"int8"``.
-        output_kind: ``"depth"`` (metres) or ``"disparity"``: how parity converts to depth.
+        output_kind: ``"depth"`` or ``"disparity"``: how parity converts to depth.
+        value_unit: the output values' unit label for the parity report
+            (:attr:`OutputSpec.value_unit`: ``"m"`` only for metric depth).
         calibration: int8 only: ``(1, 3, H, W)`` float32 frames in ``[0, 1]`` whose activation
             ranges set the quantisation (see :func:`calibration_frames`).
         parity_frames: frames of the parity check (default: the calibration frames; fp16
@@ -188,7 +191,8 @@ def quantize_model(
     reference = _runner(cpu_session(proto, threads))
     if precision == "fp16":
         half = to_fp16(proto)
-        parity = precision_parity(reference, _runner(cpu_session(half, threads)), frames, output_kind, precision)
+        parity = precision_parity(reference, _runner(cpu_session(half, threads)), frames, output_kind, precision,
+                                  value_unit)
         logger.info("fp16 parity: %s", parity)
         if max_abs_rel is not None and not parity.abs_rel <= max_abs_rel:
             raise ParityError(f"fp16 graph differs from float32: {parity} (bound abs_rel <= {max_abs_rel})")
@@ -214,7 +218,8 @@ def quantize_model(
                 logger.info("int8: keeping the %s in float (%d node(s)) and quantising again", stage, len(new))
             q = _int8(src, Path(tmp) / "int8.onnx", calibration, excluded,
                       "float" if "matmul" in stages_used else matmul, per_channel, Path(tmp) / "calibration.cache")
-            parity = precision_parity(reference, _runner(cpu_session(q, threads)), frames, output_kind, precision)
+            parity = precision_parity(reference, _runner(cpu_session(q, threads)), frames, output_kind, precision,
+                                  value_unit)
             logger.info("int8 parity (%s in float): %s", ", ".join(stages_used) or "nothing", parity)
             result = QuantResult(q, precision, parity, _method(per_channel, matmul if "matmul" not in stages_used
                                                                  else "float"),

@@ -196,6 +196,14 @@ class OutputSpec:
         return self.min_depth is not None and self.max_depth is not None
 
     @property
+    def value_unit(self) -> str:
+        """Short unit label of the raw values for tables: ``"m"`` only for metric depth, a
+        relative depth's values have no unit, disparities are labelled as such."""
+        if self.kind != "depth":
+            return "disparity" if self.kind != "inverse-depth" else "inverse depth"
+        return "m" if self.is_metric else "(relative)"
+
+    @property
     def units(self) -> str:
         """The values' units in words."""
         if self.kind == "depth":
