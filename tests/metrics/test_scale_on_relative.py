@@ -33,3 +33,13 @@ def test_a_contradiction_names_what_was_recorded():
     with pytest.raises(ConfigError, match=r"predictions.json: recorded as .*metric"):
         evaluate_arrays(_items(), "none", spec=OutputSpec("depth", "metric"), scale=4.0,
                         source="predictions.json")
+
+
+def test_a_fixed_scale_with_median_scaling_is_refused():
+    """--scale with --median-scaling used to apply the scale and drop median scaling in silence."""
+    import pytest
+
+    from litedepth.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="fixed scale and median scaling are alternatives"):
+        evaluate_arrays(_items(), "none", scale=4.0, median_scaling=True)

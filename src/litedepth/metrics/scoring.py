@@ -105,6 +105,9 @@ def resolve_options(
     if scale is not None:
         if align:
             raise ConfigError("a fixed scale and align='scale-shift' are alternatives; give only one")
+        if median_scaling:
+            raise ConfigError("a fixed scale and median scaling are alternatives; give only one "
+                              "(--scale or --median-scaling)")
         if not (math.isfinite(scale) and scale > 0):
             raise ConfigError(f"scale must be a finite number > 0, got {scale}")
         scale = float(scale)
