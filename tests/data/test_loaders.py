@@ -51,7 +51,7 @@ def test_a_training_set_smaller_than_one_batch_is_refused_in_one_line(tmp_path):
         dm.train_dataloader()
     message = str(info.value)
     assert "\n" not in message and str(root) in message
-    assert "3 sample(s)" in message and "--data.batch_size 4" in message
+    assert "3 sample(s)" in message and "--data.init_args.batch_size 4" in message
     # validation and test loaders are never refused: they keep every sample
     assert sum(len(b["name"]) for b in dm.val_dataloader()) == 3
 

@@ -4,7 +4,7 @@ A training batch of one sample breaks BatchNorm networks in training mode ("Expe
 than 1 value per channel"): 7 images in batches of 2 leave one. Training loaders therefore
 shuffle and drop the last partial batch (``drop_last=True``, as Monodepth2 does), and a training
 set smaller than one batch, which would then train on nothing, is refused in one line naming the
-folder, the number of samples and ``--data.batch_size``. Validation and test loaders keep every
+folder, the number of samples and ``--data.init_args.batch_size``. Validation and test loaders keep every
 sample (no shuffle, no drop).
 """
 
@@ -26,7 +26,7 @@ def check_training_size(n_samples: int, batch_size: int, source: str | Path | No
 
     Args:
         n_samples: samples in the training set.
-        batch_size: samples per batch (``--data.batch_size``).
+        batch_size: samples per batch (``--data.init_args.batch_size``).
         source: the dataset folder, named in the message.
 
     Raises:
@@ -35,9 +35,9 @@ def check_training_size(n_samples: int, batch_size: int, source: str | Path | No
     if int(n_samples) < int(batch_size):
         raise DataError(
             source,
-            f"the training split holds {n_samples} sample(s), fewer than one batch of --data.batch_size "
+            f"the training split holds {n_samples} sample(s), fewer than one batch of --data.init_args.batch_size "
             f"{batch_size} (the last partial batch is dropped, so training would see nothing); "
-            f"lower --data.batch_size to at most {max(int(n_samples), 1)} or add training data",
+            f"lower --data.init_args.batch_size to at most {max(int(n_samples), 1)} or add training data",
         )
 
 

@@ -96,7 +96,7 @@ def _export(
     npz_path = out / GT_NPZ_NAME
     need_npz = with_npz and (overwrite or not npz_path.exists())
     if with_npz and not need_npz:
-        logger.info("%s exists; not rewritten (use overwrite to redo it)", npz_path)
+        logger.info("%s exists; not rewritten (use --overwrite, overwrite=True, to redo it)", npz_path)
     if not skip_empty_scans:  # before anything is written
         empty = _empty_scans(scan for _, png, scan, _ in items if overwrite or need_npz or not png.exists())
         if empty:
