@@ -276,3 +276,17 @@ def test_split_selects_and_orders_folder_pairs(tmp_path: Path) -> None:
     (tmp_path / "split.txt").write_text("b\nb\n")
     with pytest.raises(DataError, match=r"split\.txt: split file lists 1 entries twice: b"):
         evaluate_folders(tmp_path / "pred", tmp_path / "gt", "none", split=tmp_path / "split.txt")
+
+
+def test_pgm_ground_truth_is_read_with_its_encoding(tmp_path: Path) -> None:
+    """NYU's raw Kinect frames are 16-bit PGM files (millimetres): --ground-truth folders of them
+    were refused ("no ground-truth files (.png or .npy)") although --gt-scale names PGM."""
+    from litedepth.io.depth_encodings import write_pgm
+
+    metres = np.random.default_rng(1).uniform(1.0, 6.0, (48, 64))
+    write_pgm(tmp_path / "gt" / "a.pgm", np.round(metres * 1000).astype(np.uint16))
+    _npy(tmp_path / "pred" / "a.npy", metres.astype(np.float32))
+    right = evaluate_folders(tmp_path / "pred", tmp_path / "gt", "nyu", gt_scale=1000.0, median_scaling=False)
+    assert right.count == 1 and right.metrics["abs_rel"] < 1e-3
+    wrong = evaluate_folders(tmp_path / "pred", tmp_path / "gt", "nyu", gt_scale=5000.0, median_scaling=False)
+    assert wrong.metrics["abs_rel"] > 3.0  # read as TUM: a fifth of the depth

@@ -229,7 +229,7 @@ def load_pairs(
     """
     gt_encoding = parse_encoding(gt_scale)
     pred = _open_side(pred_path, "prediction", (".npy",), ("disps", "pred", "data"), allow_pickle)
-    gt = _open_side(gt_path, "ground-truth", (".png", ".npy"), ("data", "gt", "depth"), allow_pickle)
+    gt = _open_side(gt_path, "ground-truth", (".png", ".pgm", ".npy"), ("data", "gt", "depth"), allow_pickle)
     keys = read_split(split) if split is not None else None
 
     if pred.files is not None and gt.files is not None:
@@ -292,7 +292,7 @@ def load_pairs(
         p = _check_float_map(p, p_path, "prediction")
         if gt.files is not None:
             g_path: Path | str = gt.files[name]
-            if g_path.suffix.lower() == ".png":
+            if g_path.suffix.lower() in (".png", ".pgm"):
                 g = decode_depth(g_path, gt_encoding)  # the one depth-encoding registry (uint16 / gt_scale)
             else:
                 g = _check_float_map(_load_npy(g_path), g_path, "ground truth")
