@@ -124,11 +124,32 @@ class Attention(nn.Module):
         return torch.nn.functional.scaled_dot_product_attention(q, q, q)
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: torch.utils.flop_counter has no formula for the CPU kernel of "
-                   "F.scaled_dot_product_attention, so count_macs(mode='full') counts 0 for it: the attention "
-                   "of hybrid-resnet18-transformer is missing from its 'full' MACs (full == conv_linear), "
-                   "although MODE_DESCRIPTIONS['full'] says functional attention matmuls are included")
 def test_full_mode_counts_scaled_dot_product_attention() -> None:
     q = torch.rand(1, 2, 16, 8)  # (B, heads, L, E)
     per_head = (16 * 16) * 8 + (16 * 8) * 16  # q @ k^T: 16x16 outputs x 8; attn @ v: 16x8 outputs x 16
     assert count_macs(Attention(), q, mode="full").macs == 2 * per_head == 8192
+
+
+def test_full_mode_includes_the_hybrid_network_attention(monkeypatch: pytest.MonkeyPatch) -> None:
+    """hybrid-resnet18-transformer's 'full' MACs exceed the same count with attention removed by
+    exactly the attention matmuls, computed from the shapes each attention call sees."""
+    from litedepth.models import create_model
+
+    net = create_model("hybrid-resnet18-transformer")
+    x = torch.rand(1, 3, 64, 96)
+    original = torch.nn.functional.scaled_dot_product_attention
+    expected = []
+
+    def recording(q: Tensor, k: Tensor, v: Tensor, *args, **kwargs) -> Tensor:
+        b, heads, n, e = q.shape
+        expected.append(2 * b * heads * n * k.shape[2] * e)  # q @ k^T and attn @ v
+        return original(q, k, v, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", recording)
+    with_attention = count_macs(net, x, mode="full").macs
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention",
+                        lambda q, k, v, *a, **kw: torch.zeros_like(q))
+    without_attention = count_macs(net, x, mode="full").macs
+    assert expected and sum(expected) > 0
+    assert with_attention - without_attention == sum(expected)
+    assert with_attention > count_macs(net, x).macs  # conv_linear leaves attention out

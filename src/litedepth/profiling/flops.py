@@ -41,6 +41,7 @@ from typing import Literal
 
 import torch
 from torch import Tensor, nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 logger = logging.getLogger(__name__)
@@ -133,8 +134,11 @@ def _count_conv_linear(model: nn.Module, inputs: tuple[Tensor, ...]) -> MacCount
 
 
 def _count_full(model: nn.Module, inputs: tuple[Tensor, ...]) -> MacCount:
+    # FlopCounterMode has no formula for the fused CPU kernel of F.scaled_dot_product_attention
+    # (it would count 0); the math backend computes the same attention with aten.bmm, which it
+    # counts. Only the count is kept, so the backend choice does not matter otherwise.
     counter = FlopCounterMode(display=False)
-    with counter:
+    with sdpa_kernel(SDPBackend.MATH), counter:
         model(*inputs)
     per_op = counter.get_flop_counts().get("Global", {})
     breakdown = {str(op): int(n) // 2 for op, n in per_op.items()}
