@@ -40,9 +40,11 @@ def _net():
     return informative(create_model("lite-mono-tiny"), seed=0, perturb=True)
 
 
-def test_save_then_load_gives_the_same_network_and_meaning(tmp_path):
+def test_save_then_load_gives_the_same_network_and_meaning(tmp_path, caplog):
     net = _net()
-    folder = save_pretrained(net, tmp_path / "m", evaluation=REPORT, license="apache-2.0", model_id="me/lite")
+    with caplog.at_level("WARNING", logger="litedepth.inference.hub_card"):
+        folder = save_pretrained(net, tmp_path / "m", evaluation=REPORT, license="apache-2.0", model_id="me/lite")
+    assert "evaluation report 1 records no model: its metrics go into the model card unchecked" in caplog.text
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
     config = json.loads((folder / "config.json").read_text())
     assert config["library"] == "litedepth" and config["network"] == "lite-mono-tiny"
@@ -57,7 +59,8 @@ def test_save_then_load_gives_the_same_network_and_meaning(tmp_path):
     results = meta["model-index"][0]["results"]
     assert {m["type"]: m["value"] for r in results for m in r["metrics"]}["abs_rel"] == 0.1234
     assert "WARNING: UNTRAINED WEIGHTS" in card and "the output is noise" in card
-    assert "protocol nyu; 654 images; predictions depth; scaling median scaling per image" in card
+    assert ("protocol nyu; data not recorded; 654 images; predictions depth; scaling median scaling per image "
+            "(this report does not record which weights it evaluated: NOT checked to be of these weights)") in card
     assert "| abs_rel | 0.1234 | lower |" in card and 'Predictor.load("hub:me/lite")' in card
 
     loaded = from_pretrained(folder)
@@ -121,10 +124,45 @@ def test_export_hf_from_a_checkpoint_then_predict_and_evaluate_without_flags(tmp
                  "--output", str(metrics)]) == 0
     result = json.loads(metrics.read_text())
     assert result["metrics"]["abs_rel"] < 1e-6 and result["options"]["median_scaling"]
+    # that report evaluated the folder's weights, which are the checkpoint's: a card of the same
+    # checkpoint takes it as checked, and names the data it was computed on
+    again = tmp_path / "hf2"
+    assert main(["export", "--checkpoint", str(ckpt), "--format", "hf", "--output", str(again), "--evaluation",
+                 str(metrics)]) == 0
+    card = (again / "README.md").read_text()
+    assert "protocol none; data gt; 2 images;" in card and "NOT checked" not in card
+    (entry,) = [r for r in _front_matter(card)["model-index"][0]["results"]]
+    assert entry["dataset"] == {"type": "custom", "name": "gt", "config": "none"}
     capsys.readouterr()
     assert main(["export", "--checkpoint", str(ckpt), "--format", "hf", "--output", str(tmp_path / "x"),
                  "--height", "64"]) == 2
     assert "--height, --width" in capsys.readouterr().err
+
+
+def test_a_report_of_other_weights_or_another_network_is_refused(tmp_path, capsys):
+    """The card copies a report's metrics only when the report evaluated these weights."""
+    ckpt = _checkpoint(tmp_path)
+    described = load_model(ckpt).describe()
+    checked = {**REPORT, "options": {**REPORT["options"], "model": described, "ground_truth": "/data/nyu_test/depth",
+                                     "split": "/splits/eigen_test.txt"}}
+    card = (save_pretrained(load_model(ckpt), tmp_path / "ok", evaluation=checked) / "README.md").read_text()
+    assert "protocol nyu; data depth; split eigen_test; 654 images" in card and "NOT checked" not in card
+    (entry,) = _front_matter(card)["model-index"][0]["results"]
+    assert entry["dataset"] == {"type": "nyu_depth_v2", "name": "depth", "config": "nyu", "split": "eigen_test"}
+
+    other = {**described, "weights": {**described["weights"], "sha256": "0" * 64, "source": "other.ckpt"}}
+    report = tmp_path / "other.json"
+    report.write_text(json.dumps({**REPORT, "options": {"model": other}}))
+    out = tmp_path / "refused"
+    capsys.readouterr()
+    assert main(["export", "--checkpoint", str(ckpt), "--format", "hf", "--output", str(out), "--evaluation",
+                 str(report)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(report) in err[0] and "evaluates weights with sha256 0000000000000000" in err[0]
+    assert not (out / "README.md").exists() and not (out / "model.safetensors").exists()
+    with pytest.raises(DataError, match="evaluates network 'lite-mono', not the 'lite-mono-tiny' being saved"):
+        save_pretrained(load_model(ckpt), tmp_path / "n", evaluation={**REPORT, "options": {"model": {
+            **described, "name": "lite-mono"}}})
 
 
 def test_damaged_or_foreign_folders_are_one_line_errors(tmp_path, tiny_hf_model):

@@ -81,7 +81,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="int8: how matrix products are quantised (default dynamic)")
     hf = p.add_argument_group("Hugging Face format (--format hf)")
     hf.add_argument("--evaluation", action="append", default=[], metavar="REPORT",
-                    help="a `litedepth evaluate --output` JSON for the model card (metrics and protocol); repeatable")
+                    help="a `litedepth evaluate --output` JSON of these weights for the model card (metrics, protocol, "
+                         "data); a report of other weights is refused; repeatable")
     hf.add_argument("--license", default=None, help="licence identifier for the model card, e.g. apache-2.0")
     hf.add_argument("--push-to", default=None, metavar="OWNER/NAME", help="also upload the folder to this Hub repository")
     hf.add_argument("--private", action="store_true", help="create the --push-to repository as private")

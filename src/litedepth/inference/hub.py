@@ -53,6 +53,7 @@ from typing import Any
 from torch import nn
 
 from litedepth.errors import CheckpointError, ConfigError, DataError
+from litedepth.inference.hub_card import CARD_NAME, load_evaluations, model_card
 from litedepth.inference.loading import LoadedModel, sha256_of
 from litedepth.models.registry import create_model, list_models, model_info
 from litedepth.models.spec import OutputSpec, WeightsInfo
@@ -66,16 +67,10 @@ __all__ = ["CONFIG_NAME", "HUB_PREFIX", "WEIGHTS_NAME", "from_pretrained", "is_l
 HUB_PREFIX = "hub:"
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-CARD_NAME = "README.md"
 HUB_FORMAT = 1
 LIBRARY = "litedepth"
 #: network options that name files used only to initialise training (the saved weights replace them)
 INIT_ONLY_OPTIONS = ("weights", "pretrained_path", "encoder_weights")
-#: metrics of an evaluation report, in the card's order, with their direction
-CARD_METRICS = (("abs_rel", "lower"), ("sq_rel", "lower"), ("rmse", "lower"), ("rmse_log", "lower"),
-                ("a1", "higher"), ("a2", "higher"), ("a3", "higher"))
-
-
 def _read_config(folder: Path) -> dict[str, Any]:
     path = folder / CONFIG_NAME
     try:
@@ -168,120 +163,6 @@ def _check_rebuild(net: nn.Module, config: dict[str, Any]) -> None:
                           f"network (missing {missing}, unexpected {extra}, other shapes {shapes}); nothing written")
 
 
-def _load_evaluations(evaluation: Any) -> list[dict[str, Any]]:
-    """Evaluation reports as dicts (``litedepth evaluate --output`` JSON, its path, an
-    ``EvalResult`` or a list of them)."""
-    if evaluation is None:
-        return []
-    items = list(evaluation) if isinstance(evaluation, (list, tuple)) else [evaluation]
-    out = []
-    for item in items:
-        if isinstance(item, (str, Path)):
-            try:
-                item = json.loads(Path(item).read_text())
-            except FileNotFoundError:
-                raise DataError(item, "evaluation report not found") from None
-            except (OSError, ValueError) as exc:
-                raise DataError(item, f"not a readable evaluation report ({exc})") from None
-        elif hasattr(item, "to_dict") and not isinstance(item, dict):
-            item = item.to_dict()
-        if not isinstance(item, dict) or not isinstance(item.get("metrics"), dict):
-            raise DataError(None, "an evaluation report must hold 'metrics' (the JSON of litedepth evaluate --output)")
-        out.append(item)
-    return out
-
-
-def _protocol_line(report: dict[str, Any]) -> str:
-    opts = report.get("options") or {}
-    parts = [f"protocol {report.get('protocol', 'unknown')}", f"{report.get('count', '?')} images"]
-    for key, label in (("pred_kind", "predictions"), ("scaling", "scaling"), ("min_depth", "min depth (m)"),
-                       ("max_depth", "max depth (m)"), ("crop", "crop")):
-        if opts.get(key) is not None:
-            parts.append(f"{label} {opts[key]}")
-    return "; ".join(parts)
-
-
-def model_card(config: dict[str, Any], *, evaluation: Any = None, license: str | None = None,  # noqa: A002
-               model_id: str | None = None, description: str | None = None) -> str:
-    """The README.md of a saved network: YAML front matter + text (see the module docstring).
-
-    Args:
-        config: the ``config.json`` content.
-        evaluation: evaluation report(s) (``litedepth evaluate --output`` JSON, its path, an
-            ``EvalResult``); their metrics and protocol go into the card and its model-index.
-        license: licence identifier for the front matter (e.g. ``"apache-2.0"``); default
-            ``"unknown"`` (stated in the text).
-        model_id: the Hub id (``owner/name``) used in examples; default: a local folder.
-        description: a paragraph of your own.
-    """
-    from huggingface_hub import EvalResult, ModelCard, ModelCardData
-
-    spec = OutputSpec.from_dict(config["output_spec"], "config.json")
-    weights = WeightsInfo.from_dict(config.get("weights") or {})
-    name = config["network"]
-    reports = _load_evaluations(evaluation)
-    title = model_id or name
-    results = []
-    for report in reports:
-        protocol = str(report.get("protocol") or "unknown")
-        for key, _ in CARD_METRICS:
-            if isinstance(report["metrics"].get(key), (int, float)):
-                results.append(EvalResult(task_type="depth-estimation", task_name="Depth Estimation",
-                                          dataset_type=protocol, dataset_name=protocol, metric_type=key,
-                                          metric_name=key, metric_value=float(report["metrics"][key])))
-    tags = ["litedepth", "depth-estimation", "monocular-depth-estimation", name, spec.kind]
-    if not weights.trained:
-        tags.append("untrained")
-    data = ModelCardData(library_name=LIBRARY, pipeline_tag="depth-estimation", license=license or "unknown",
-                         tags=tags, model_name=title, eval_results=results or None)
-    hub_source = f"hub:{model_id}" if model_id else "path/to/this/folder"
-    h, w = config["input_size"]
-    lines = [f"# {title}", ""]
-    if not weights.trained:
-        lines += ["> **WARNING: UNTRAINED WEIGHTS.** These weights are randomly initialised"
-                  + (f" (only initialised from {weights.source})" if weights.origin == "initialised" else "")
-                  + ": the output is noise, not depth. Use them only to test software, never to measure anything.",
-                  ""]
-    if description:
-        lines += [description.strip(), ""]
-    lines += [f"A `{name}` network saved by litedepth {config.get('litedepth_version', '')}"
-              " in the Hugging Face format (config.json + model.safetensors).", "",
-              "## What the output means", "",
-              f"- output: **{spec.describe()}**",
-              f"- values: {spec.units}",
-              f"- input: RGB in [0, 1], {h}x{w} (height x width) as trained; sides must be multiples of "
-              f"{spec.size_multiple}; normalisation: {spec.normalisation}",
-              f"- training data depth encoding: {config.get('training_depth_encoding') or 'not recorded'}",
-              f"- network options: `{json.dumps(config.get('network_options') or {})}`", "",
-              "## Use", "", "```python", "from litedepth.inference import Predictor", "",
-              f'predictor = Predictor.load("{hub_source}")',
-              'prediction = predictor.infer_image("photo.jpg")  # .raw in the units above, .spec says which', "```",
-              "", "```bash", f"litedepth predict photo.jpg --model {hub_source} --output out/", "```", "",
-              "Offline (`HF_HUB_OFFLINE=1`) the model loads from the Hugging Face cache or from a local copy of "
-              "this folder.", "",
-              "## Weights", "",
-              f"- trained: **{'yes' if weights.trained else 'NO (random initialisation)'}**",
-              f"- came from: {weights.origin}" + (f" `{weights.source}`" if weights.source else ""),
-              f"- licence: {license or 'not stated by whoever saved these weights (unknown)'}"]
-    files = config.get("files") or {}
-    lines += [f"- sha256 of {f}: `{d}`" for f, d in files.items()]
-    lines.append("")
-    if reports:
-        lines += ["## Evaluation", ""]
-        for report in reports:
-            lines += [f"{_protocol_line(report)}:", "", "| metric | value | better |", "|---|---|---|"]
-            for key, better in CARD_METRICS:
-                v = report["metrics"].get(key)
-                if isinstance(v, (int, float)):
-                    lines.append(f"| {key} | {v:.4f} | {better} |")
-            lines.append("")
-    else:
-        lines += ["## Evaluation", "", "No evaluation was given when this folder was saved.", ""]
-    card = ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n\n{{ body }}\n",
-                                   body="\n".join(lines))
-    return str(card)
-
-
 def save_pretrained(model: LoadedModel | nn.Module, folder: str | Path, *, evaluation: Any = None,
                     license: str | None = None, model_id: str | None = None,  # noqa: A002
                     input_size: Sequence[int] | None = None, depth_encoding: str | float | None = None,
@@ -315,7 +196,7 @@ def save_pretrained(model: LoadedModel | nn.Module, folder: str | Path, *, evalu
 
     net, config = _describe_network(model, input_size, depth_encoding)
     _check_rebuild(net, config)
-    evaluation = _load_evaluations(evaluation)  # a bad report fails before anything is written
+    load_evaluations(evaluation)  # an unreadable report fails before anything is written
     folder = make_dirs(folder)
     # the weights replace model.safetensors (with a plain open()'s permissions) when the block
     # ends: everything is ready before any file is replaced

@@ -1,0 +1,218 @@
+"""The model card (README.md) of a litedepth network saved in the Hugging Face format.
+
+An evaluation report given for the card (``litedepth evaluate --output`` JSON) is checked to be
+of the weights being saved before its numbers are copied: the report's ``options.model`` block
+(written by ``evaluate --checkpoint`` and by ``evaluate --predictions`` from the run's
+``predictions.json``) names the network and the sha256 of the weights it evaluated. A report of
+another network, or of other weights (another checkpoint, an fp16 / int8 ONNX file), is refused;
+a report that records no weights is used with a warning, and the card says it was not checked.
+
+The card's model-index names what the report names: the protocol (``kitti-eigen``, ``nyu``,
+``none``) as the dataset configuration, the ground-truth (or ``--data``) folder as the dataset
+name, and the split file or data split when one was used.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from litedepth.errors import DataError
+from litedepth.models.spec import OutputSpec, WeightsInfo
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CARD_METRICS", "CARD_NAME", "load_evaluations", "model_card", "report_dataset"]
+
+CARD_NAME = "README.md"
+#: metrics of an evaluation report, in the card's order, with their direction
+CARD_METRICS = (("abs_rel", "lower"), ("sq_rel", "lower"), ("rmse", "lower"), ("rmse_log", "lower"),
+                ("a1", "higher"), ("a2", "higher"), ("a3", "higher"))
+#: the dataset family a protocol is defined on (model-index ``dataset.type``)
+PROTOCOL_DATASETS = {"kitti-eigen": "kitti", "kitti-eigen-crop": "kitti", "nyu": "nyu_depth_v2"}
+
+
+def _labelled(evaluation: Any) -> list[tuple[str, dict[str, Any]]]:
+    if evaluation is None:
+        return []
+    items = list(evaluation) if isinstance(evaluation, (list, tuple)) else [evaluation]
+    out = []
+    for i, item in enumerate(items, 1):
+        label = f"evaluation report {i}"
+        if isinstance(item, (str, Path)):
+            label = str(item)
+            try:
+                item = json.loads(Path(item).read_text())
+            except FileNotFoundError:
+                raise DataError(label, "evaluation report not found") from None
+            except (OSError, ValueError) as exc:
+                raise DataError(label, f"not a readable evaluation report ({exc})") from None
+        elif hasattr(item, "to_dict") and not isinstance(item, dict):
+            item = item.to_dict()
+        if not isinstance(item, dict) or not isinstance(item.get("metrics"), dict):
+            raise DataError(label, "an evaluation report must hold 'metrics' (the JSON of litedepth evaluate --output)")
+        out.append((label, item))
+    return out
+
+
+def load_evaluations(evaluation: Any) -> list[dict[str, Any]]:
+    """Evaluation reports as dicts (``litedepth evaluate --output`` JSON, its path, an
+    ``EvalResult`` or a list of them).
+
+    Raises:
+        DataError: a missing or unreadable file, or a report without ``metrics``.
+    """
+    return [report for _, report in _labelled(evaluation)]
+
+
+def _digests(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        return {v for v in value.values() if isinstance(v, str)}
+    return set()
+
+
+def _check_report(label: str, report: dict[str, Any], config: dict[str, Any]) -> bool:
+    """Whether ``report`` is known to evaluate the weights of ``config`` (False: it records no
+    weights). Raises DataError when it evaluates another network or other weights."""
+    model = (report.get("options") or {}).get("model")
+    if not isinstance(model, dict):
+        log.warning("%s records no model: its metrics go into the model card unchecked (the card says so)", label)
+        return False
+    if model.get("name") not in (None, config["network"]):
+        raise DataError(label, f"evaluates network {model.get('name')!r}, not the {config['network']!r} being "
+                               "saved: its metrics would describe another model")
+    weights = model.get("weights") if isinstance(model.get("weights"), dict) else {}
+    theirs = _digests(weights.get("sha256"))
+    if not theirs:
+        log.warning("%s records no weights digest: its metrics go into the model card unchecked (the card "
+                    "says so)", label)
+        return False
+    ours = _digests((config.get("weights") or {}).get("sha256")) | _digests(config.get("files"))
+    if not theirs & ours:
+        raise DataError(label, f"evaluates weights with sha256 {sorted(theirs)[0][:16]}... "
+                               f"({weights.get('origin')} {weights.get('source')}), not the weights being saved "
+                               f"(sha256 {sorted(ours)[0][:16] if ours else 'unrecorded'}...): evaluate this "
+                               "checkpoint (evaluate --checkpoint) or this folder's predictions")
+    return True
+
+
+def report_dataset(report: dict[str, Any]) -> dict[str, str | None]:
+    """``type``, ``name``, ``config`` (the protocol) and ``split`` of the data a report
+    evaluated, as the card's model-index names them (``name`` is ``None`` when the report does
+    not record its data folder)."""
+    opts = report.get("options") or {}
+    protocol = str(report.get("protocol") or "unknown")
+    folder = opts.get("ground_truth") or opts.get("data")
+    split = opts.get("split")
+    split = Path(str(split)).stem if split else opts.get("data_split")
+    return {"type": PROTOCOL_DATASETS.get(protocol, "custom"), "name": Path(str(folder)).name if folder else None,
+            "config": protocol, "split": None if split is None else str(split)}
+
+
+def _protocol_line(report: dict[str, Any], checked: bool) -> str:
+    opts = report.get("options") or {}
+    data = report_dataset(report)
+    parts = [f"protocol {data['config']}", f"data {data['name'] or 'not recorded'}"]
+    if data["split"]:
+        parts.append(f"split {data['split']}")
+    parts.append(f"{report.get('count', '?')} images")
+    for key, label in (("pred_kind", "predictions"), ("scaling", "scaling"), ("min_depth", "min depth (m)"),
+                       ("max_depth", "max depth (m)"), ("crop", "crop")):
+        if opts.get(key) is not None:
+            parts.append(f"{label} {opts[key]}")
+    line = "; ".join(parts)
+    if not checked:
+        line += " (this report does not record which weights it evaluated: NOT checked to be of these weights)"
+    return line
+
+
+def model_card(config: dict[str, Any], *, evaluation: Any = None, license: str | None = None,  # noqa: A002
+               model_id: str | None = None, description: str | None = None) -> str:
+    """The README.md of a saved network: YAML front matter + text (see the module docstring).
+
+    Args:
+        config: the ``config.json`` content (with its ``files`` digests when the weights file
+            is written).
+        evaluation: evaluation report(s) (``litedepth evaluate --output`` JSON, its path, an
+            ``EvalResult``); their metrics, protocol and data go into the card and its
+            model-index, after checking they evaluate these weights.
+        license: licence identifier for the front matter (e.g. ``"apache-2.0"``); default
+            ``"unknown"`` (stated in the text).
+        model_id: the Hub id (``owner/name``) used in examples; default: a local folder.
+        description: a paragraph of your own.
+
+    Raises:
+        DataError: a report of another network or of other weights, or an unreadable one.
+    """
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+    spec = OutputSpec.from_dict(config["output_spec"], "config.json")
+    weights = WeightsInfo.from_dict(config.get("weights") or {})
+    name = config["network"]
+    reports = [(report, _check_report(label, report, config)) for label, report in _labelled(evaluation)]
+    title = model_id or name
+    results = []
+    for report, _ in reports:
+        data = report_dataset(report)
+        for key, _ in CARD_METRICS:
+            if isinstance(report["metrics"].get(key), (int, float)):
+                results.append(EvalResult(task_type="depth-estimation", task_name="Depth Estimation",
+                                          dataset_type=data["type"], dataset_name=data["name"] or "unrecorded",
+                                          dataset_config=data["config"], dataset_split=data["split"],
+                                          metric_type=key, metric_name=key,
+                                          metric_value=float(report["metrics"][key])))
+    tags = ["litedepth", "depth-estimation", "monocular-depth-estimation", name, spec.kind]
+    if not weights.trained:
+        tags.append("untrained")
+    data = ModelCardData(library_name="litedepth", pipeline_tag="depth-estimation", license=license or "unknown",
+                         tags=tags, model_name=title, eval_results=results or None)
+    hub_source = f"hub:{model_id}" if model_id else "path/to/this/folder"
+    h, w = config["input_size"]
+    lines = [f"# {title}", ""]
+    if not weights.trained:
+        lines += ["> **WARNING: UNTRAINED WEIGHTS.** These weights are randomly initialised"
+                  + (f" (only initialised from {weights.source})" if weights.origin == "initialised" else "")
+                  + ": the output is noise, not depth. Use them only to test software, never to measure anything.",
+                  ""]
+    if description:
+        lines += [description.strip(), ""]
+    lines += [f"A `{name}` network saved by litedepth {config.get('litedepth_version', '')}"
+              " in the Hugging Face format (config.json + model.safetensors).", "",
+              "## What the output means", "",
+              f"- output: **{spec.describe()}**",
+              f"- values: {spec.units}",
+              f"- input: RGB in [0, 1], {h}x{w} (height x width) as trained; sides must be multiples of "
+              f"{spec.size_multiple}; normalisation: {spec.normalisation}",
+              f"- training data depth encoding: {config.get('training_depth_encoding') or 'not recorded'}",
+              f"- network options: `{json.dumps(config.get('network_options') or {})}`", "",
+              "## Use", "", "```python", "from litedepth.inference import Predictor", "",
+              f'predictor = Predictor.load("{hub_source}")',
+              'prediction = predictor.infer_image("photo.jpg")  # .raw in the units above, .spec says which', "```",
+              "", "```bash", f"litedepth predict photo.jpg --model {hub_source} --output out/", "```", "",
+              "Offline (`HF_HUB_OFFLINE=1`) the model loads from the Hugging Face cache or from a local copy of "
+              "this folder.", "",
+              "## Weights", "",
+              f"- trained: **{'yes' if weights.trained else 'NO (random initialisation)'}**",
+              f"- came from: {weights.origin}" + (f" `{weights.source}`" if weights.source else ""),
+              f"- licence: {license or 'not stated by whoever saved these weights (unknown)'}"]
+    files = config.get("files") or {}
+    lines += [f"- sha256 of {f}: `{d}`" for f, d in files.items()]
+    lines.append("")
+    if reports:
+        lines += ["## Evaluation", ""]
+        for report, checked in reports:
+            lines += [f"{_protocol_line(report, checked)}:", "", "| metric | value | better |", "|---|---|---|"]
+            for key, better in CARD_METRICS:
+                v = report["metrics"].get(key)
+                if isinstance(v, (int, float)):
+                    lines.append(f"| {key} | {v:.4f} | {better} |")
+            lines.append("")
+    else:
+        lines += ["## Evaluation", "", "No evaluation was given when this folder was saved.", ""]
+    card = ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n\n{{ body }}\n",
+                                   body="\n".join(lines))
+    return str(card)
