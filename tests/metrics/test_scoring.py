@@ -106,3 +106,17 @@ def test_parallel_equals_sequential_from_files_and_errors_in_order(tmp_path: Pat
         np.save(tmp_path / "pred" / f"{name}.npy", bad)
     with pytest.raises(DataError, match=r"f02\.npy: prediction contains 1 NaN"):
         evaluate_folders(tmp_path / "pred", tmp_path / "gt", "kitti-eigen", workers=4, **kw)
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_no_scaling_of_relative_disparity_is_refused_not_ignored(recorded: bool) -> None:
+    """Relative disparity becomes depth only through scale-and-shift alignment: an explicit
+    "no scaling" cannot apply, and was silently replaced by alignment."""
+    from litedepth.errors import ConfigError
+    from litedepth.models.spec import OutputSpec
+
+    kw = {"recorded": OutputSpec.relative_disparity()} if recorded else {"pred_kind": "relative-disparity"}
+    assert resolve_options(**kw)["align"] == "scale-shift"  # the default
+    assert resolve_options(align="scale-shift", **kw)["align"] == "scale-shift"
+    with pytest.raises(ConfigError, match=r"no scaling \(--no-median-scaling\) cannot apply"):
+        resolve_options(median_scaling=False, **kw)

@@ -148,6 +148,10 @@ def resolve_options(
         if scale is not None or median_scaling:
             if recorded is not None:
                 contradiction("scaling without scale-and-shift alignment")
+        elif median_scaling is False:
+            raise ConfigError(f"{source} are {spec.kind} values (no scale, no shift): they become depth only through "
+                              "scale-and-shift alignment, so no scaling (--no-median-scaling) cannot apply; drop it "
+                              "(alignment is their default) or give --align scale-shift")
         else:
             align = "scale-shift"  # the only way relative disparity becomes depth
     if recorded is not None and spec.is_metric and spec is recorded:
