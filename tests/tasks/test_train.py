@@ -50,6 +50,9 @@ def test_train_writes_checkpoints_logs_and_panels(tiny_folder, tmp_path):
     run = tmp_path / "run"
     res = run_cli("train", "--config", str(cfg), "--run_dir", str(run), "--trainer.max_epochs", "2")
     assert res.returncode == 0, res.stderr[-3000:]
+    assert "GPU available" in res.stdout + res.stderr  # Lightning's lines come through our handler
+    for noise in ("litlogger", "LeafSpec"):  # an advert and a deprecation inside Lightning: not the user's
+        assert noise not in res.stdout + res.stderr
     assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "checkpoints" / "best.ckpt").is_file()
     rows = _rows(run / "metrics.csv")
     assert [int(r["epoch"]) for r in rows] == [0, 1]

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from litedepth.utils.logging import LIBRARY_WARNINGS
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -36,7 +38,7 @@ log = logging.getLogger(__name__)
 _QUIET_LOGGERS = ("lightning.pytorch", "lightning.fabric", "litedepth.data.synthetic", "litedepth.metrics.evaluate")
 #: warnings a demo user cannot act on: Lightning calling a deprecated torch API, and a rerun
 #: training afresh into the previous demo's run folder (its checkpoints are meant to be replaced)
-_IGNORED_WARNINGS = ((r".*isinstance\(treespec, LeafSpec\)` is deprecated.*", FutureWarning),
+_IGNORED_WARNINGS = (*LIBRARY_WARNINGS,
                      (r"Checkpoint directory .* exists and is not empty", UserWarning))
 
 

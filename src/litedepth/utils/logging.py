@@ -57,6 +57,17 @@ def quieter(loggers: Iterable[str], level: int = logging.WARNING,
 
 #: loggers of libraries whose console messages the command line shows through its own handler
 LIBRARY_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric")
+#: warnings raised inside libraries on every run that a user cannot act on: ``(message regex,
+#: category)``; Lightning constructs torch's deprecated ``LeafSpec`` in its own code
+LIBRARY_WARNINGS = ((r".*isinstance\(treespec, LeafSpec\)` is deprecated.*", FutureWarning),)
+
+
+class _NoAdverts(logging.Filter):
+    """Drops Lightning's "Tip: try installing ..." advertisement lines (not about the run)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        advert = str(record.msg).lstrip().startswith("\N{ELECTRIC LIGHT BULB} Tip:")
+        return not (advert and record.name.startswith("lightning"))
 
 
 def route_library_logs() -> None:
@@ -65,7 +76,9 @@ def route_library_logs() -> None:
     Lightning adds its own stderr handlers when imported ("GPU available: ...", tips); with
     the command line's handler installed (:func:`setup_logging`), they are replaced by it, so
     these messages look like every other log line and stderr is left to warnings and the
-    one-line error. Without it (litedepth used as a library) nothing changes.
+    one-line error. Lightning's advertisement ("Tip: ... litlogger") is dropped, and the
+    library warnings of :data:`LIBRARY_WARNINGS` (raised on every run, not actionable) are
+    ignored. Without the handler (litedepth used as a library) nothing changes.
     """
     from rich.logging import RichHandler
 
@@ -81,3 +94,7 @@ def route_library_logs() -> None:
     top = logging.getLogger("lightning")
     if ours[0] not in top.handlers:
         top.addHandler(ours[0])
+    if not any(isinstance(f, _NoAdverts) for f in ours[0].filters):
+        ours[0].addFilter(_NoAdverts())
+    for message, category in LIBRARY_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category)
