@@ -52,6 +52,17 @@ def test_empty_and_missing_folders(tmp_path):
         match_pairs(tmp_path)
 
 
+def test_an_empty_split_says_how_many_pairs_it_needs(tmp_path):
+    for s in ("a", "b"):
+        _write_pair(tmp_path, s)
+    assert len(FolderDepthDataset(tmp_path, split="train", size=None)) == 1
+    with pytest.raises(DataError, match=r"split 'val' is empty: 2 pairs in total, fractions \(0.8, 0.1, 0.1\) give "
+                                        r"train 1, val 0, test 1; it needs at least 3 pairs"):
+        FolderDepthDataset(tmp_path, split="val", size=None)
+    with pytest.raises(DataError, match=r"fractions \(0.2, 0.1, 0.7\) give train 0, val 0, test 2; it needs at least 5 pairs"):
+        FolderDepthDataset(tmp_path, split="train", size=None, fractions=(0.2, 0.1, 0.7))
+
+
 @pytest.mark.parametrize("ext", [".png", ".npy"])
 def test_item_resizes_and_keeps_invalid_pixels_invalid(tmp_path, ext):
     raw = _write_pair(tmp_path, "x", h=20, w=40, depth_ext=ext)

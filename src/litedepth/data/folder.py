@@ -197,7 +197,13 @@ class FolderDepthDataset(Dataset):
         pairs = match_pairs(self.root)
         self.pairs = [pairs[i] for i in split_indices(len(pairs), split, fractions, split_seed)]
         if not self.pairs:
-            raise DataError(self.root, f"split {split!r} is empty ({len(pairs)} pairs in total)")
+            need = next((n for n in range(len(pairs) + 1, 100_000)
+                         if split_indices(n, split, fractions, split_seed)), None)
+            sizes = ", ".join(f"{name} {len(split_indices(len(pairs), name, fractions, split_seed))}"
+                              for name in ("train", "val", "test"))
+            raise DataError(self.root, f"split {split!r} is empty: {len(pairs)} pairs in total, fractions "
+                                       f"{tuple(fractions)} give {sizes}"
+                                       + (f"; it needs at least {need} pairs" if need else ""))
         self.depth_encoding = resolve_depth_encoding(depth_encoding, depth_scale)
         self.size = tuple(size) if size is not None else None
         self.hflip = hflip
