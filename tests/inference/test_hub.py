@@ -165,6 +165,15 @@ def test_a_report_of_other_weights_or_another_network_is_refused(tmp_path, capsy
             **described, "name": "lite-mono"}}})
 
 
+def test_the_same_weights_give_the_same_file(tmp_path):
+    """model.safetensors is byte-reproducible, so its sha256 identifies the weights (an evaluation
+    of a saved folder's predictions is recognised as being of the same checkpoint's weights)."""
+    net = _net()
+    digests = {json.loads((save_pretrained(net, tmp_path / f"m{i}") / "config.json").read_text())["files"]
+               ["model.safetensors"] for i in range(8)}
+    assert len(digests) == 1
+
+
 def test_damaged_or_foreign_folders_are_one_line_errors(tmp_path, tiny_hf_model):
     folder = save_pretrained(_net(), tmp_path / "m")
     bad = tmp_path / "bad"

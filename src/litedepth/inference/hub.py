@@ -201,7 +201,10 @@ def save_pretrained(model: LoadedModel | nn.Module, folder: str | Path, *, evalu
     # the weights replace model.safetensors (with a plain open()'s permissions) when the block
     # ends: everything is ready before any file is replaced
     with atomic_path(folder / WEIGHTS_NAME, suffix=".safetensors.tmp") as tmp:
-        save_model(net, str(tmp), metadata={"format": "pt", "litedepth_network": config["network"]})
+        # one metadata entry: safetensors writes a metadata map in a random order per call, so a
+        # second entry made the same weights give files with different digests (config.json names
+        # the network)
+        save_model(net, str(tmp), metadata={"format": "pt"})
         config["files"] = {WEIGHTS_NAME: sha256_of(tmp)}
         card = model_card(config, evaluation=evaluation, license=license, model_id=model_id, description=description)
     with atomic_open(folder / CONFIG_NAME, "w") as f:
