@@ -15,7 +15,19 @@ from litedepth.apps.serve import DepthService, ModelSource, OverlayResult, defau
 from litedepth.errors import ConfigError, DataError
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_thread", "client_temp_in_tmp_path")
+
+
+@pytest.fixture
+def client_temp_in_tmp_path(tmp_path, monkeypatch):
+    """gradio_client downloads each result into a new folder of the system temp folder, moves the
+    file to ``download_files`` and leaves the empty folder behind (150 per run of this module):
+    in these tests that temp folder is the test's own."""
+    import tempfile
+
+    folder = tmp_path / "client-tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
 
 
 def _scene(h: int = 30, w: int = 60) -> tuple[np.ndarray, np.ndarray]:
