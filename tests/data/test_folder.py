@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from litedepth.data import FolderDepthDataset, match_pairs, split_indices
+from litedepth.data.folder import split_sizes
 from litedepth.errors import DataError
 
 
@@ -29,6 +30,8 @@ def _write_pair(root: Path, stem: str, h: int = 20, w: int = 40, depth_ext: str 
 def test_split_is_deterministic_disjoint_and_complete():
     parts = {s: split_indices(50, s, seed=42) for s in ("train", "val", "test")}
     assert [len(parts[s]) for s in ("train", "val", "test")] == [40, 5, 5]
+    for n in range(12):
+        assert {s: len(split_indices(n, s, seed=3)) for s in ("train", "val", "test")} == split_sizes(n)
     assert sorted(parts["train"] + parts["val"] + parts["test"]) == list(range(50))
     assert split_indices(50, "train", seed=42) == parts["train"]
     assert split_indices(50, "train", seed=7) != parts["train"]
@@ -61,6 +64,8 @@ def test_an_empty_split_says_how_many_pairs_it_needs(tmp_path):
         FolderDepthDataset(tmp_path, split="val", size=None)
     with pytest.raises(DataError, match=r"fractions \(0.2, 0.1, 0.7\) give train 0, val 0, test 2; it needs at least 5 pairs"):
         FolderDepthDataset(tmp_path, split="train", size=None, fractions=(0.2, 0.1, 0.7))
+    with pytest.raises(DataError, match="no number of pairs fills it with these fractions"):
+        FolderDepthDataset(tmp_path, split="train", size=None, fractions=(0.0, 0.5, 0.5))
 
 
 @pytest.mark.parametrize("ext", [".png", ".npy"])

@@ -130,9 +130,10 @@ def test_export_hf_from_a_checkpoint_then_predict_and_evaluate_without_flags(tmp
     assert main(["export", "--checkpoint", str(ckpt), "--format", "hf", "--output", str(again), "--evaluation",
                  str(metrics)]) == 0
     card = (again / "README.md").read_text()
-    assert "protocol none; data gt; 2 images;" in card and "NOT checked" not in card
+    parent = tmp_path.name
+    assert f"protocol none; data {parent}/gt; 2 images;" in card and "NOT checked" not in card
     (entry,) = [r for r in _front_matter(card)["model-index"][0]["results"]]
-    assert entry["dataset"] == {"type": "custom", "name": "gt", "config": "none"}
+    assert entry["dataset"] == {"type": "custom", "name": f"{parent}/gt", "config": "none"}
     capsys.readouterr()
     assert main(["export", "--checkpoint", str(ckpt), "--format", "hf", "--output", str(tmp_path / "x"),
                  "--height", "64"]) == 2
@@ -146,9 +147,9 @@ def test_a_report_of_other_weights_or_another_network_is_refused(tmp_path, capsy
     checked = {**REPORT, "options": {**REPORT["options"], "model": described, "ground_truth": "/data/nyu_test/depth",
                                      "split": "/splits/eigen_test.txt"}}
     card = (save_pretrained(load_model(ckpt), tmp_path / "ok", evaluation=checked) / "README.md").read_text()
-    assert "protocol nyu; data depth; split eigen_test; 654 images" in card and "NOT checked" not in card
+    assert "protocol nyu; data nyu_test/depth; split eigen_test; 654 images" in card and "NOT checked" not in card
     (entry,) = _front_matter(card)["model-index"][0]["results"]
-    assert entry["dataset"] == {"type": "nyu_depth_v2", "name": "depth", "config": "nyu", "split": "eigen_test"}
+    assert entry["dataset"] == {"type": "custom", "name": "nyu_test/depth", "config": "nyu", "split": "eigen_test"}
 
     other = {**described, "weights": {**described["weights"], "sha256": "0" * 64, "source": "other.ckpt"}}
     report = tmp_path / "other.json"
@@ -158,8 +159,25 @@ def test_a_report_of_other_weights_or_another_network_is_refused(tmp_path, capsy
     assert main(["export", "--checkpoint", str(ckpt), "--format", "hf", "--output", str(out), "--evaluation",
                  str(report)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and str(report) in err[0] and "evaluates weights with sha256 0000000000000000" in err[0]
-    assert not (out / "README.md").exists() and not (out / "model.safetensors").exists()
+    assert len(err) == 1 and str(report) in err[0]
+    assert f"evaluates other weights (sha256 0000000000000000..., checkpoint other.ckpt) than the ones being saved " \
+           f"(sha256 {described['weights']['sha256'][:16]}..., {ckpt}): evaluate {ckpt} or this folder's" in err[0]
+    assert not out.exists()  # nothing written, no empty folder left
+    # a report of untrained weights (recorded without a digest) does not describe trained ones
+    random = {**described, "weights": {"trained": False, "origin": "random", "source": None, "sha256": None}}
+    with pytest.raises(DataError, match=r"evaluates random \(untrained\) weights, not the trained weights"):
+        save_pretrained(load_model(ckpt), tmp_path / "r", evaluation={**REPORT, "options": {"model": random}})
+    # weights recorded file by file (an official-weights folder) match only as a whole
+    official = load_model(ckpt)
+    official.weights = type(official.weights)(True, "official-folder", "folder", {"encoder.pth": "a" * 64,
+                                                                               "depth.pth": "b" * 64})
+    partial = {**described, "weights": {**official.weights.to_dict(), "sha256": {"encoder.pth": "a" * 64,
+                                                                                "depth.pth": "c" * 64}}}
+    with pytest.raises(DataError, match="evaluates other weights"):
+        save_pretrained(official, tmp_path / "p", evaluation={**REPORT, "options": {"model": partial}})
+    whole = {**partial, "weights": official.weights.to_dict()}
+    assert "NOT checked" not in (save_pretrained(official, tmp_path / "w", evaluation={
+        **REPORT, "options": {"model": whole}}) / "README.md").read_text()
     with pytest.raises(DataError, match="evaluates network 'lite-mono', not the 'lite-mono-tiny' being saved"):
         save_pretrained(load_model(ckpt), tmp_path / "n", evaluation={**REPORT, "options": {"model": {
             **described, "name": "lite-mono"}}})

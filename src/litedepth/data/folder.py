@@ -103,15 +103,21 @@ def split_indices(n: int, split: str, fractions: Sequence[float] = (0.8, 0.1, 0.
         return list(range(n))
     if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-6:
         raise ConfigError(f"split fractions must be three numbers summing to 1, got {tuple(fractions)}")
+    sizes = split_sizes(n, fractions)
     perm = np.random.default_rng(seed).permutation(n).tolist()
+    lo = {"train": 0, "val": sizes["train"], "test": sizes["train"] + sizes["val"]}[split]
+    return sorted(perm[lo:lo + sizes[split]])
+
+
+def split_sizes(n: int, fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> dict[str, int]:
+    """``{"train", "val", "test"}`` sizes :func:`split_indices` gives ``n`` items (the seed
+    only decides which items)."""
     n_train = int(fractions[0] * n)
     n_val = int(fractions[1] * n)
     if n >= 3:
         n_val = max(n_val, 1)
         n_train = min(n_train, n - n_val - 1)
-    bounds = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, n)}
-    lo, hi = bounds[split]
-    return sorted(perm[lo:hi])
+    return {"train": n_train, "val": n_val, "test": n - n_train - n_val}
 
 
 def resolve_depth_encoding(
@@ -197,13 +203,12 @@ class FolderDepthDataset(Dataset):
         pairs = match_pairs(self.root)
         self.pairs = [pairs[i] for i in split_indices(len(pairs), split, fractions, split_seed)]
         if not self.pairs:
-            need = next((n for n in range(len(pairs) + 1, 100_000)
-                         if split_indices(n, split, fractions, split_seed)), None)
-            sizes = ", ".join(f"{name} {len(split_indices(len(pairs), name, fractions, split_seed))}"
-                              for name in ("train", "val", "test"))
+            need = next((n for n in range(len(pairs) + 1, 10_000) if split_sizes(n, fractions)[split]), None)
+            sizes = ", ".join(f"{k} {v}" for k, v in split_sizes(len(pairs), fractions).items())
             raise DataError(self.root, f"split {split!r} is empty: {len(pairs)} pairs in total, fractions "
-                                       f"{tuple(fractions)} give {sizes}"
-                                       + (f"; it needs at least {need} pairs" if need else ""))
+                                       f"{tuple(fractions)} give {sizes}; "
+                                       + (f"it needs at least {need} pairs" if need else
+                                          "no number of pairs fills it with these fractions"))
         self.depth_encoding = resolve_depth_encoding(depth_encoding, depth_scale)
         self.size = tuple(size) if size is not None else None
         self.hflip = hflip

@@ -43,6 +43,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import tempfile
@@ -71,6 +72,8 @@ HUB_FORMAT = 1
 LIBRARY = "litedepth"
 #: network options that name files used only to initialise training (the saved weights replace them)
 INIT_ONLY_OPTIONS = ("weights", "pretrained_path", "encoder_weights")
+
+
 def _read_config(folder: Path) -> dict[str, Any]:
     path = folder / CONFIG_NAME
     try:
@@ -197,16 +200,24 @@ def save_pretrained(model: LoadedModel | nn.Module, folder: str | Path, *, evalu
     net, config = _describe_network(model, input_size, depth_encoding)
     _check_rebuild(net, config)
     load_evaluations(evaluation)  # an unreadable report fails before anything is written
+    created = not Path(folder).exists()
     folder = make_dirs(folder)
     # the weights replace model.safetensors (with a plain open()'s permissions) when the block
     # ends: everything is ready before any file is replaced
-    with atomic_path(folder / WEIGHTS_NAME, suffix=".safetensors.tmp") as tmp:
-        # one metadata entry: safetensors writes a metadata map in a random order per call, so a
-        # second entry made the same weights give files with different digests (config.json names
-        # the network)
-        save_model(net, str(tmp), metadata={"format": "pt"})
-        config["files"] = {WEIGHTS_NAME: sha256_of(tmp)}
-        card = model_card(config, evaluation=evaluation, license=license, model_id=model_id, description=description)
+    try:
+        with atomic_path(folder / WEIGHTS_NAME, suffix=".safetensors.tmp") as tmp:
+            # one metadata entry: safetensors writes a metadata map in a random order per call, so
+            # a second entry made the same weights give files with different digests (config.json
+            # names the network)
+            save_model(net, str(tmp), metadata={"format": "pt"})
+            config["files"] = {WEIGHTS_NAME: sha256_of(tmp)}
+            card = model_card(config, evaluation=evaluation, license=license, model_id=model_id,
+                              description=description)
+    except BaseException:
+        if created:  # e.g. a report refused by the card: leave no empty folder behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     with atomic_open(folder / CONFIG_NAME, "w") as f:
         f.write(json.dumps(config, indent=2) + "\n")
     with atomic_open(folder / CARD_NAME, "w") as f:

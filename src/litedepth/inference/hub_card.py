@@ -5,11 +5,13 @@ of the weights being saved before its numbers are copied: the report's ``options
 (written by ``evaluate --checkpoint`` and by ``evaluate --predictions`` from the run's
 ``predictions.json``) names the network and the sha256 of the weights it evaluated. A report of
 another network, or of other weights (another checkpoint, an fp16 / int8 ONNX file), is refused;
-a report that records no weights is used with a warning, and the card says it was not checked.
+a report of untrained weights is refused for trained ones; a report that records no weights is
+used with a warning, and the card says it was not checked.
 
 The card's model-index names what the report names: the protocol (``kitti-eigen``, ``nyu``,
 ``none``) as the dataset configuration, the ground-truth (or ``--data``) folder as the dataset
-name, and the split file or data split when one was used.
+name (type ``custom``: a report does not say which published dataset it was), and the split
+file or data split when one was used.
 """
 
 from __future__ import annotations
@@ -30,8 +32,6 @@ CARD_NAME = "README.md"
 #: metrics of an evaluation report, in the card's order, with their direction
 CARD_METRICS = (("abs_rel", "lower"), ("sq_rel", "lower"), ("rmse", "lower"), ("rmse_log", "lower"),
                 ("a1", "higher"), ("a2", "higher"), ("a3", "higher"))
-#: the dataset family a protocol is defined on (model-index ``dataset.type``)
-PROTOCOL_DATASETS = {"kitti-eigen": "kitti", "kitti-eigen-crop": "kitti", "nyu": "nyu_depth_v2"}
 
 
 def _labelled(evaluation: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -86,31 +86,43 @@ def _check_report(label: str, report: dict[str, Any], config: dict[str, Any]) ->
         raise DataError(label, f"evaluates network {model.get('name')!r}, not the {config['network']!r} being "
                                "saved: its metrics would describe another model")
     weights = model.get("weights") if isinstance(model.get("weights"), dict) else {}
+    saved = config.get("weights") or {}
+    source = saved.get("source") or "the network being saved"
+    if weights.get("trained") is False and saved.get("trained"):
+        raise DataError(label, f"evaluates {weights.get('origin') or 'untrained'} (untrained) weights, not the "
+                               f"trained weights being saved: evaluate {source} or this folder's predictions")
     theirs = _digests(weights.get("sha256"))
     if not theirs:
         log.warning("%s records no weights digest: its metrics go into the model card unchecked (the card "
                     "says so)", label)
         return False
-    ours = _digests((config.get("weights") or {}).get("sha256")) | _digests(config.get("files"))
-    if not theirs & ours:
-        raise DataError(label, f"evaluates weights with sha256 {sorted(theirs)[0][:16]}... "
-                               f"({weights.get('origin')} {weights.get('source')}), not the weights being saved "
-                               f"(sha256 {sorted(ours)[0][:16] if ours else 'unrecorded'}...): evaluate this "
-                               "checkpoint (evaluate --checkpoint) or this folder's predictions")
+    # the whole set must match: official-weight folders record one digest per file, and two
+    # folders may share a file
+    mine = _digests(saved.get("sha256"))
+    if theirs not in (mine, _digests(config.get("files"))):
+        where = " ".join(str(x) for x in (weights.get("origin"), weights.get("source")) if x)
+        raise DataError(label, f"evaluates other weights (sha256 {', '.join(sorted(theirs))[:16]}..."
+                               + (f", {where}" if where else "") + ") than the ones being saved ("
+                               + (f"sha256 {', '.join(sorted(mine))[:16]}..., " if mine else "")
+                               + f"{source}): evaluate {source} or this folder's predictions")
     return True
 
 
 def report_dataset(report: dict[str, Any]) -> dict[str, str | None]:
     """``type``, ``name``, ``config`` (the protocol) and ``split`` of the data a report
-    evaluated, as the card's model-index names them (``name`` is ``None`` when the report does
-    not record its data folder)."""
+    evaluated, as the card's model-index names them.
+
+    ``type`` is ``"custom"``: a protocol (``kitti-eigen``, ``nyu``) is a crop and depth-range
+    convention, not a claim about which dataset was used. ``name`` is the ground-truth (or
+    ``--data``) path's last two parts, e.g. ``nyu_test/depth`` (``None`` when not recorded).
+    """
     opts = report.get("options") or {}
     protocol = str(report.get("protocol") or "unknown")
     folder = opts.get("ground_truth") or opts.get("data")
     split = opts.get("split")
     split = Path(str(split)).stem if split else opts.get("data_split")
-    return {"type": PROTOCOL_DATASETS.get(protocol, "custom"), "name": Path(str(folder)).name if folder else None,
-            "config": protocol, "split": None if split is None else str(split)}
+    name = "/".join(Path(str(folder)).parts[-2:]) if folder else None
+    return {"type": "custom", "name": name, "config": protocol, "split": None if split is None else str(split)}
 
 
 def _protocol_line(report: dict[str, Any], checked: bool) -> str:

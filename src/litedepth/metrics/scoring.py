@@ -150,7 +150,7 @@ def resolve_options(
                 contradiction("scaling without scale-and-shift alignment")
         elif median_scaling is False:
             raise ConfigError(f"{source} are {spec.kind} values (no scale, no shift): they become depth only through "
-                              "scale-and-shift alignment, so no scaling (--no-median-scaling) cannot apply; drop it "
+                              "scale-and-shift alignment, so --no-median-scaling does not apply to them; drop it "
                               "(alignment is their default) or give --align scale-shift")
         else:
             align = "scale-shift"  # the only way relative disparity becomes depth
