@@ -124,7 +124,10 @@ def test_2_checkpoint_evaluation_reuses_its_training_encoding(tmp_path, capsys):
     items = [(f"im{i}", pred.infer_image(data / "images" / f"im{i}.png"),
               parse_encoding("tum").decode(data / "depth" / f"im{i}.png")) for i in range(3)]
     assert got["metrics"]["abs_rel"] == pytest.approx(evaluate_arrays(items, "nyu", spec=pred.spec).metrics["abs_rel"])
-    assert not got["warnings"]
+    # --data-split all holds the checkpoint's training image (the one warning of this report)
+    assert got["options"]["training_overlap"]["images"] == 1 and got["options"]["data_split_seed"] == 42
+    assert got["warnings"] == [f"1 of the 3 images of --data-split all (--split-seed 42) were in {ckpt}'s training "
+                               "split (split seed 42): these metrics are not of held-out data"]
     # --depth-scale describes the evaluation data (another dataset may be encoded otherwise): it
     # overrides the checkpoint's record, with a warning naming both, and is what the data is read with
     other = tmp_path / "other.json"
@@ -143,6 +146,58 @@ def test_2_checkpoint_evaluation_reuses_its_training_encoding(tmp_path, capsys):
     assert main(["evaluate", "--predictions", str(pred_dir), "--ground-truth", str(gt_dir), "--gt-scale", "tum",
                  "--protocol", "nyu", "--output", str(out)]) == 0
     assert json.loads(out.read_text())["metrics"]["abs_rel"] == pytest.approx(got["metrics"]["abs_rel"], rel=1e-4)
+
+
+def test_2b_held_out_or_not_is_recorded_and_the_card_takes_only_held_out_unforced_reports(tmp_path, capsys):
+    """An evaluation split drawn with another seed than training's can hold training images: the
+    report says how many (it said nothing), and neither that report nor one forced past the
+    recorded meaning goes into a model card."""
+    from litedepth.data.folder import DepthDataModule, split_indices
+    from litedepth.tasks import SupervisedDepthTask
+
+    data = tmp_path / "data"
+    rng = np.random.default_rng(1)
+    for i in range(10):
+        _image(data / "images" / f"im{i}.png", 24, 32, seed=i)
+        (data / "depth").mkdir(exist_ok=True)
+        Image.fromarray((rng.uniform(1.0, 4.0, (24, 32)) * 5000).astype(np.uint16)).save(data / "depth" / f"im{i}.png")
+    torch.manual_seed(0)
+    task = SupervisedDepthTask("lite-mono-tiny", si_lambda=0.85)
+    ckpt = tmp_path / "tum.ckpt"
+    _save_ckpt(task, ckpt, DepthDataModule(str(data), size=(32, 32), depth_encoding="tum", num_workers=0,
+                                           batch_size=2))
+    trained_on = set(split_indices(10, "train", seed=42))
+    other_seed = next(s for s in range(100) if set(split_indices(10, "test", seed=s)) <= trained_on)
+
+    def evaluate(name: str, *extra: str) -> dict:
+        out = tmp_path / name
+        assert main(["evaluate", "--checkpoint", str(ckpt), "--data", str(data), "--protocol", "none",
+                     "--output", str(out), *extra]) == 0
+        return json.loads(out.read_text())
+
+    held_out = evaluate("held_out.json")  # the test split of the training seed
+    assert held_out["options"]["training_overlap"] is None and not held_out["warnings"]
+    seen = evaluate("seen.json", "--split-seed", str(other_seed))
+    assert seen["options"]["training_overlap"]["images"] == 1 and seen["options"]["data_split_seed"] == other_seed
+    assert "these metrics are not of held-out data" in seen["warnings"][0]
+    forced = evaluate("forced.json", "--no-median-scaling", "--force")
+    assert len(forced["options"]["forced"]) == len(forced["warnings"]) == 1
+    assert forced["warnings"][0].startswith("forced: no scaling (relative depth would be compared with metres) "
+                                            "contradicts the record (sigmoid-disparity (sigmoid disparity in [0, 1]")
+    assert forced["options"]["scaling"].startswith("none, forced on predictions recorded as relative")
+
+    card_dir = tmp_path / "hf"
+    assert main(["export", "--checkpoint", str(ckpt), "--format", "hf", "--output", str(card_dir), "--evaluation",
+                 str(tmp_path / "held_out.json"), "--evaluation", str(tmp_path / "held_out.json")]) == 0
+    card = (card_dir / "README.md").read_text()
+    assert card.count("split test; split seed 42; 1 images; ground-truth encoding tum") == 1  # given twice, shown once
+    assert f"weights evaluated: checkpoint {ckpt}" in card
+    for name, words in (("seen.json", "1 of its 1 images were training images of the checkpoint"),
+                        ("forced.json", "was evaluated with --force past the predictions' recorded meaning")):
+        capsys.readouterr()
+        assert main(["export", "--checkpoint", str(ckpt), "--format", "hf", "--output", str(tmp_path / name[:-5]),
+                     "--evaluation", str(tmp_path / name)]) == 2
+        assert words in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------ finding 5

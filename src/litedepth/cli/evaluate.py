@@ -229,6 +229,7 @@ def _model_items(args: argparse.Namespace, loaded: Any) -> list[tuple[str, Any, 
     predictor = Predictor(loaded)
     ds = FolderDepthDataset(args.data, split=args.data_split, size=None, depth_encoding=encoding,
                             split_seed=args.split_seed)
+    args.training_overlap = _training_overlap(args, loaded, [p.name for p in ds.pairs])
     items = []
     for pair in ds.pairs:
         ih, iw = read_image_size(pair.image)
@@ -241,6 +242,23 @@ def _model_items(args: argparse.Namespace, loaded: Any) -> list[tuple[str, Any, 
     return items
 
 
+def _training_overlap(args: argparse.Namespace, loaded: Any, names: list[str]) -> dict[str, Any] | None:
+    """The evaluated images that the checkpoint was trained on (same folder, its training split),
+    or None: evaluating them as held-out data reads too well, so it is warned and recorded."""
+    from litedepth.data.folder import match_pairs, split_indices
+
+    train = loaded.training_data
+    if not train or args.data_split == "train" or Path(train["root"]).resolve() != Path(args.data).resolve():
+        return None
+    pairs = match_pairs(Path(args.data))
+    seen = {pairs[i].name for i in split_indices(len(pairs), "train", train["fractions"], train["split_seed"])}
+    overlap = sorted(seen.intersection(names))
+    if not overlap:
+        return None
+    return {"images": len(overlap), "of": len(names), "training_split_seed": train["split_seed"],
+            "names": overlap[:20]}
+
+
 def _run_model(args: argparse.Namespace) -> int:
     from litedepth.inference import load_model
 
@@ -251,9 +269,14 @@ def _run_model(args: argparse.Namespace) -> int:
     loaded = load_model(args.checkpoint)
     items = _model_items(args, loaded)
     source = {"checkpoint": str(args.checkpoint), "data": str(args.data), "data_split": args.data_split,
-              "depth_encoding": args.depth_encoding_used, "model": loaded.describe()}
+              "data_split_seed": args.split_seed, "depth_encoding": args.depth_encoding_used,
+              "model": loaded.describe(), "training_overlap": args.training_overlap}
+    overlap = args.training_overlap
+    extra = ([f"{overlap['images']} of the {overlap['of']} images of --data-split {args.data_split} (--split-seed "
+              f"{args.split_seed}) were in {args.checkpoint}'s training split (split seed "
+              f"{overlap['training_split_seed']}): these metrics are not of held-out data"] if overlap else [])
     return run_on_items(items, args, total=len(items), source=source, spec=loaded.spec,
-                        origin=f"checkpoint {args.checkpoint}")
+                        origin=f"checkpoint {args.checkpoint}", warnings=extra)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -320,11 +343,13 @@ def run_on_items(
     source: dict[str, Any] | None = None,
     spec: Any = None,
     origin: str = "the predictions",
+    warnings: list[str] | None = None,
 ) -> int:
     """Evaluate already-built ``(name, pred, gt)`` items with the options in ``args``.
 
     ``spec`` is the recorded meaning of the predictions (e.g. a checkpoint's output spec);
-    ``source`` (model and data paths) is recorded in the JSON's ``options``.
+    ``source`` (model and data paths) is recorded in the JSON's ``options``; ``warnings`` are
+    added to the report's.
 
     Returns:
         The exit status (0).
@@ -334,6 +359,7 @@ def run_on_items(
     result = evaluate_arrays(items, args.protocol, progress=_progress(args), total=total, spec=spec, source=origin,
                              workers=_workers(args), **_scaling_kwargs(args))
     result.options.update(source or {})
+    result.warnings.extend(warnings or [])
     write_report(result, args)
     return 0
 

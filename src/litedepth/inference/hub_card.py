@@ -5,8 +5,10 @@ of the weights being saved before its numbers are copied: the report's ``options
 (written by ``evaluate --checkpoint`` and by ``evaluate --predictions`` from the run's
 ``predictions.json``) names the network and the sha256 of the weights it evaluated. A report of
 another network, or of other weights (another checkpoint, an fp16 / int8 ONNX file), is refused;
-a report of untrained weights is refused for trained ones; a report that records no weights is
-used with a warning, and the card says it was not checked.
+a report of untrained weights is refused for trained ones, and so is one evaluated with
+``--force`` past the predictions' recorded meaning or on the checkpoint's own training images; a
+report that records no weights is shown with a warning, marked as not checked, and left out of
+the machine-readable model-index.
 
 The card's model-index names what the report names: the protocol (``kitti-eigen``, ``nyu``,
 ``none``) as the dataset configuration, the ground-truth (or ``--data``) folder as the dataset
@@ -31,7 +33,7 @@ __all__ = ["CARD_METRICS", "CARD_NAME", "load_evaluations", "model_card", "repor
 CARD_NAME = "README.md"
 #: metrics of an evaluation report, in the card's order, with their direction
 CARD_METRICS = (("abs_rel", "lower"), ("sq_rel", "lower"), ("rmse", "lower"), ("rmse_log", "lower"),
-                ("a1", "higher"), ("a2", "higher"), ("a3", "higher"))
+                ("log10", "lower"), ("silog", "lower"), ("a1", "higher"), ("a2", "higher"), ("a3", "higher"))
 
 
 def _labelled(evaluation: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -78,7 +80,16 @@ def _digests(value: Any) -> set[str]:
 def _check_report(label: str, report: dict[str, Any], config: dict[str, Any]) -> bool:
     """Whether ``report`` is known to evaluate the weights of ``config`` (False: it records no
     weights). Raises DataError when it evaluates another network or other weights."""
-    model = (report.get("options") or {}).get("model")
+    opts = report.get("options") or {}
+    if opts.get("forced"):
+        raise DataError(label, f"was evaluated with --force past the predictions' recorded meaning "
+                               f"({'; '.join(map(str, opts['forced']))}): its metrics do not describe this model")
+    overlap = opts.get("training_overlap")
+    if isinstance(overlap, dict) and overlap.get("images"):
+        raise DataError(label, f"{overlap['images']} of its {overlap.get('of', '?')} images were training images of "
+                               "the checkpoint: a model card publishes held-out metrics (evaluate the split it was "
+                               "not trained on: the same --split-seed as training)")
+    model = opts.get("model")
     if not isinstance(model, dict):
         log.warning("%s records no model: its metrics go into the model card unchecked (the card says so)", label)
         return False
@@ -88,9 +99,10 @@ def _check_report(label: str, report: dict[str, Any], config: dict[str, Any]) ->
     weights = model.get("weights") if isinstance(model.get("weights"), dict) else {}
     saved = config.get("weights") or {}
     source = saved.get("source") or "the network being saved"
+    redo = f"evaluate {source}, or the predictions of the saved folder"
     if weights.get("trained") is False and saved.get("trained"):
         raise DataError(label, f"evaluates {weights.get('origin') or 'untrained'} (untrained) weights, not the "
-                               f"trained weights being saved: evaluate {source} or this folder's predictions")
+                               f"trained weights being saved: {redo}")
     theirs = _digests(weights.get("sha256"))
     if not theirs:
         log.warning("%s records no weights digest: its metrics go into the model card unchecked (the card "
@@ -104,7 +116,7 @@ def _check_report(label: str, report: dict[str, Any], config: dict[str, Any]) ->
         raise DataError(label, f"evaluates other weights (sha256 {', '.join(sorted(theirs))[:16]}..."
                                + (f", {where}" if where else "") + ") than the ones being saved ("
                                + (f"sha256 {', '.join(sorted(mine))[:16]}..., " if mine else "")
-                               + f"{source}): evaluate {source} or this folder's predictions")
+                               + f"{source}): {redo}")
     return True
 
 
@@ -131,11 +143,21 @@ def _protocol_line(report: dict[str, Any], checked: bool) -> str:
     parts = [f"protocol {data['config']}", f"data {data['name'] or 'not recorded'}"]
     if data["split"]:
         parts.append(f"split {data['split']}")
+    if opts.get("data_split_seed") is not None:
+        parts.append(f"split seed {opts['data_split_seed']}")
     parts.append(f"{report.get('count', '?')} images")
+    encoding = opts.get("gt_encoding") or opts.get("depth_encoding")
+    if isinstance(encoding, dict) and encoding.get("name"):
+        parts.append(f"ground-truth encoding {encoding['name']}")
     for key, label in (("pred_kind", "predictions"), ("scaling", "scaling"), ("min_depth", "min depth (m)"),
                        ("max_depth", "max depth (m)"), ("crop", "crop")):
         if opts.get(key) is not None:
             parts.append(f"{label} {opts[key]}")
+    weights = (opts.get("model") or {}).get("weights") if isinstance(opts.get("model"), dict) else None
+    if checked and isinstance(weights, dict):
+        digest = weights.get("sha256")
+        digest = digest if isinstance(digest, str) else ", ".join(sorted((digest or {}).values()))
+        parts.append(f"weights evaluated: {weights.get('origin')} {weights.get('source')} (sha256 {digest[:16]}...)")
     line = "; ".join(parts)
     if not checked:
         line += " (this report does not record which weights it evaluated: NOT checked to be of these weights)"
@@ -165,10 +187,18 @@ def model_card(config: dict[str, Any], *, evaluation: Any = None, license: str |
     spec = OutputSpec.from_dict(config["output_spec"], "config.json")
     weights = WeightsInfo.from_dict(config.get("weights") or {})
     name = config["network"]
-    reports = [(report, _check_report(label, report, config)) for label, report in _labelled(evaluation)]
+    reports: list[tuple[dict[str, Any], bool]] = []
+    for label, report in _labelled(evaluation):
+        checked = _check_report(label, report, config)
+        if any(report == seen for seen, _ in reports):
+            log.warning("%s: the same report was given twice; the card shows it once", label)
+            continue
+        reports.append((report, checked))
     title = model_id or name
     results = []
-    for report, _ in reports:
+    for report, checked in reports:
+        if not checked:  # the machine-readable index holds only reports known to be of these weights
+            continue
         data = report_dataset(report)
         for key, _ in CARD_METRICS:
             if isinstance(report["metrics"].get(key), (int, float)):

@@ -86,6 +86,8 @@ class LoadedModel:
         depth_encoding: encoding of the training data's depth files (e.g. ``"tum"``), when the
             weights come from a litedepth checkpoint trained on depth files.
         options: network options it was built with.
+        training_data: for a checkpoint trained on an ``images/`` + ``depth/`` folder, that
+            folder's ``root``, ``split_seed`` and ``fractions`` (which images were for training).
     """
 
     net: nn.Module
@@ -97,6 +99,7 @@ class LoadedModel:
     class_names: list[str] | None = None
     depth_encoding: str | float | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    training_data: dict[str, Any] | None = None
 
     @property
     def kind(self) -> str:
@@ -173,8 +176,11 @@ def load_checkpoint_model(path: str | Path, network: str | None = None) -> Loade
     hp = ckpt.get("hyper_parameters") or {}
     dm = ckpt.get("datamodule_hyper_parameters") or {}
     names = hp.get("class_names") or dm.get("class_names")
+    training = ({"root": str(dm["root"]), "split_seed": int(dm["split_seed"]), "fractions": list(dm["fractions"])}
+                if {"root", "split_seed", "fractions"} <= set(dm) else None)
     return LoadedModel(net.eval(), name, spec, (int(size[0]), int(size[1])), weights, info.task,
-                       list(names) if names else _default_class_names(spec, dm), card.get("depth_encoding"), options)
+                       list(names) if names else _default_class_names(spec, dm), card.get("depth_encoding"), options,
+                       training)
 
 
 def _default_class_names(spec: OutputSpec, dm: dict[str, Any] | None = None) -> list[str] | None:

@@ -302,6 +302,7 @@ def evaluate_arrays(
     options = {**opts, "spec": used.to_dict(), "units": used.units, "protocol": proto.to_dict(),
                "scaling": _scaling_words(opts), "ground_truth_stats": stats.to_dict()}
     warnings = stats.warnings(proto)
+    warnings += [f"forced: {what}" for what in opts["forced"]]
     if ratio_median is not None and used.is_metric and not 0.5 <= ratio_median <= 2.0:
         warnings.append(f"the predictions are metric but median scaling multiplied them by {ratio_median:.3g} "
                         "(median ratio): the ground truth's encoding or the predictions' units are likely wrong")

@@ -92,7 +92,8 @@ def resolve_options(
     ``scale-shift``.
 
     Returns:
-        ``{"spec", "pred_kind", "median_scaling", "scale", "align", "meaning_from"}``.
+        ``{"spec", "pred_kind", "median_scaling", "scale", "align", "meaning_from", "forced"}``
+        (``forced``: the contradictions with ``recorded`` that ``force`` let through, as words).
 
     Raises:
         ConfigError: unknown kind or mode, a non-positive scale, ``scale`` with ``align``,
@@ -114,10 +115,13 @@ def resolve_options(
     if (min_depth is None) != (max_depth is None):
         raise ConfigError("give both min_depth and max_depth (--min-depth, --max-depth) or neither")
 
+    forced: list[str] = []
+
     def contradiction(what: str) -> None:
         if not force:
             raise ConfigError(f"{source}: recorded as {recorded.describe()}; {what} contradicts it "  # type: ignore[union-attr]
                               "(pass --force / force=True to evaluate anyway)")
+        forced.append(f"{what} contradicts the record ({recorded.describe()})")  # type: ignore[union-attr]
         if warn:
             logger.warning("%s: recorded as %s; %s contradicts it (forced)", source, recorded.describe(), what)  # type: ignore[union-attr]
 
@@ -169,6 +173,7 @@ def resolve_options(
         "scale": scale,
         "align": align,
         "meaning_from": meaning_from,
+        "forced": forced,
     }
 
 
@@ -444,4 +449,6 @@ def _scaling_words(opts: dict[str, Any]) -> str:
         return f"fixed scale x {opts['scale']:g}"
     if opts["median_scaling"]:
         return "per-image median scaling"
+    if not opts["spec"].is_metric:
+        return "none, forced on predictions recorded as relative (compared with metres as they are)"
     return "none (metric)"
