@@ -47,3 +47,30 @@ def test_typed_configs_from_the_command_line_beside_a_preset(tmp_path):
     hp = parser.instantiate(cfg).model.hparams
     assert (hp.network, hp.optimizer, hp.lr, hp.weight_decay, hp.min_depth, hp.max_depth) == \
         ("lite-mono-tiny", "adamw", 0.0005, 0.01, 0.2, 80.0)
+
+
+def _task(kind: str, **kw):
+    from litedepth.tasks import SupervisedDepthTask
+    from litedepth.tasks.distill import AffineDistillationTask
+    from litedepth.tasks.multitask import MultiTaskSegDepthTask
+
+    if kind == "supervised":
+        return SupervisedDepthTask("lite-mono-tiny", **kw)
+    if kind == "distillation":
+        return AffineDistillationTask("lite-mono-tiny", scheduler="none", **kw)
+    return MultiTaskSegDepthTask("multitask-unet-resnet50", network_options={
+        "encoder": "resnet18", "num_classes": 3, "decoder_channels": [8, 8, 8, 8, 8]}, **kw)
+
+
+@pytest.mark.parametrize("kind", ["supervised", "distillation", "multitask"])
+def test_every_task_takes_a_typed_optimiser(kind):
+    """The same OptimizerConfig the self-supervised task takes: flat names in the checkpoint, the
+    optimiser it describes (its type, lr and weight decay, fused as asked)."""
+    typed = _task(kind, optim=OptimizerConfig("adamw", lr=3e-4, weight_decay=2e-2, fused=False))
+    flat = _task(kind, optimizer="adamw", lr=3e-4, weight_decay=2e-2)
+    assert {k: v for k, v in typed.hparams.items() if k != "fused_optimizer"} == dict(flat.hparams)
+    assert typed.hparams["fused_optimizer"] is False
+    got = typed.configure_optimizers()
+    opt = got["optimizer"] if isinstance(got, dict) else got
+    assert type(opt).__name__ == "AdamW" and opt.defaults["lr"] == 3e-4 and opt.defaults["weight_decay"] == 2e-2
+    assert not opt.defaults.get("fused")

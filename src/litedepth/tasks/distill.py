@@ -30,6 +30,7 @@ from litedepth.metrics.agreement import affine_agreement
 from litedepth.models import load_pretrained, model_info
 from litedepth.models.spec import OutputSpec
 from litedepth.tasks.card import CardMixin
+from litedepth.tasks.config import OptimizerConfig, flatten_into
 from litedepth.tasks.network import build_network
 from litedepth.tasks.optim import build_optimizer
 
@@ -57,7 +58,8 @@ class AffineDistillationTask(CardMixin, L.LightningModule):
         alignment, trim, grad_weight, grad_scales: the loss
             (:func:`~litedepth.losses.affine_invariant.affine_invariant_loss`; MiDaS: median/MAD
             or least squares, trim 0.2, weight 0.5, 4 scales).
-        optimizer: ``adamw`` or ``adam``; ``lr``, ``weight_decay`` its settings.
+        optimizer: ``adamw`` or ``adam``; ``lr``, ``weight_decay`` its settings (or ``optim``, an
+            :class:`~litedepth.tasks.config.OptimizerConfig`, recorded under these flat names).
         scheduler: ``cosine`` (per step, down to ``lr * min_lr_ratio``) or ``none``.
         teacher: description of the teacher (recorded in the checkpoint).
     """
@@ -77,6 +79,7 @@ class AffineDistillationTask(CardMixin, L.LightningModule):
         scheduler: Literal["cosine", "none"] = "cosine",
         min_lr_ratio: float = 0.05,
         teacher: dict[str, Any] | None = None,
+        optim: OptimizerConfig | None = None,
     ) -> None:
         super().__init__()
         if alignment not in ("median-mad", "least-squares"):
@@ -93,7 +96,8 @@ class AffineDistillationTask(CardMixin, L.LightningModule):
             if {"height", "width"} <= set(inspect.signature(model_info(network).factory).parameters):
                 options.setdefault("height", trained[0])
                 options.setdefault("width", trained[1])
-        self.save_hyperparameters(ignore=["network"])
+        self.save_hyperparameters(ignore=["network", "optim"])
+        flatten_into(self.hparams, optim)  # checkpoints keep the flat names
         self.hparams["network_options"] = options
         self.hparams["output"] = OUTPUT
         self.hparams["output_note"] = OUTPUT_NOTE
@@ -155,9 +159,9 @@ class AffineDistillationTask(CardMixin, L.LightningModule):
     def configure_optimizers(self) -> Any:
         hp = self.hparams
         params = [p for p in self.parameters() if p.requires_grad]
-        # weight decay for AdamW only; the default (not fused) kernel, as this task always used
+        # weight decay for AdamW only; the default (not fused) kernel unless asked, as this task always used
         opt = build_optimizer(params, hp.optimizer, hp.lr, hp.weight_decay if hp.optimizer == "adamw" else 0.0,
-                              fused=False)
+                              fused=hp.get("fused_optimizer") or False)
         if hp.scheduler == "none":
             return opt
         if hp.scheduler != "cosine":

@@ -48,11 +48,10 @@ from litedepth.losses.supervised import masked_mse, scale_invariant_log_loss
 from litedepth.metrics.segmentation import SegmentationMetrics
 from litedepth.models.spec import OutputSpec
 from litedepth.tasks.card import CardMixin
+from litedepth.tasks.config import OptimizerConfig, flatten_into
 from litedepth.tasks.network import build_network
 from litedepth.tasks.optim import build_optimizer
-from litedepth.tasks.phase_schedule import (
-    HEADS_OF, Phase, PhaseSchedule, phase_at, sequential_phases, validate_phases,
-)
+from litedepth.tasks.phase_schedule import HEADS_OF, Phase, PhaseSchedule, phase_at, sequential_phases, validate_phases
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,8 @@ class MultiTaskSegDepthTask(CardMixin, L.LightningModule):
         ignore_index: void label of the masks (VOC: 255).
         depth_loss: ``"mse"`` (seed 002: mean squared error over valid pixels) or ``"silog"``
             (scale-invariant log loss with ``si_lambda``; targets ``<= 0`` excluded).
-        optimizer, lr, weight_decay: seed 002: Adam, 1e-4 (weight decay for AdamW only).
+        optimizer, lr, weight_decay: seed 002: Adam, 1e-4 (weight decay for AdamW only); or
+            ``optim`` (:class:`~litedepth.tasks.config.OptimizerConfig`, recorded under these names).
         class_names: names for ``val/iou/<class>`` (default: the data module's, else ids).
         background_classes: classes excluded from iIoU (VOC: 0).
     """
@@ -102,9 +102,11 @@ class MultiTaskSegDepthTask(CardMixin, L.LightningModule):
         weight_decay: float = 0.0,
         class_names: list[str] | None = None,
         background_classes: Sequence[int] = (0,),
+        optim: OptimizerConfig | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["phases", "network"])
+        self.save_hyperparameters(ignore=["phases", "network", "optim"])
+        flatten_into(self.hparams, optim)  # checkpoints keep the flat names
         self.net = build_network(network, network_options, self.hparams)
         heads = tuple(getattr(self.net, "heads", ("seg",)))
         self.has_depth_head = "depth" in heads
@@ -244,4 +246,4 @@ class MultiTaskSegDepthTask(CardMixin, L.LightningModule):
         # every parameter, frozen ones included: later phases unfreeze them, and Adam skips
         # parameters without a gradient; weight decay applies to AdamW only (seed 002)
         return build_optimizer(self.net.parameters(), hp.optimizer, hp.lr,
-                               hp.weight_decay if hp.optimizer == "adamw" else 0.0)
+                               hp.weight_decay if hp.optimizer == "adamw" else 0.0, fused=hp.get("fused_optimizer"))

@@ -20,6 +20,7 @@ from litedepth.losses.supervised import scale_invariant_log_loss
 from litedepth.metrics.depth import compute_depth_metrics
 from litedepth.models.spec import OutputSpec
 from litedepth.tasks.card import CardMixin
+from litedepth.tasks.config import OptimizerConfig, flatten_into
 from litedepth.tasks.network import build_network
 from litedepth.tasks.optim import build_optimizer
 from litedepth.tasks.panels import DepthPanels
@@ -48,6 +49,8 @@ class SupervisedDepthTask(CardMixin, L.LightningModule):
         plateau_factor, plateau_patience: ``ReduceLROnPlateau`` on ``val/loss``.
         max_depth: if set, ground truth beyond it is ignored by loss and metrics (metres).
         panel_dir: where validation panels are written (default ``<run dir>/panels``).
+        optim: typed alternative to ``optimizer``/``lr``/``weight_decay``
+            (:class:`~litedepth.tasks.config.OptimizerConfig`; recorded under the flat names).
 
     Batches are dicts with ``image`` ``(B, 3, H, W)`` in ``[0, 1]`` and ``depth``
     ``(B, 1, H, W)`` metres, 0 = invalid.
@@ -65,9 +68,11 @@ class SupervisedDepthTask(CardMixin, L.LightningModule):
         plateau_patience: int = 3,
         max_depth: float | None = None,
         panel_dir: str | None = None,
+        optim: OptimizerConfig | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["network"])
+        self.save_hyperparameters(ignore=["network", "optim"])
+        flatten_into(self.hparams, optim)  # checkpoints keep the flat names
         self.net = build_network(network, network_options, self.hparams)
         self.si_lambda = si_lambda
         self.max_depth = max_depth
@@ -126,7 +131,8 @@ class SupervisedDepthTask(CardMixin, L.LightningModule):
         hp = self.hparams
         params = [p for p in self.parameters() if p.requires_grad]
         # weight decay applies to AdamW only (seed 000)
-        opt = build_optimizer(params, hp.optimizer, hp.lr, hp.weight_decay if hp.optimizer == "adamw" else 0.0)
+        opt = build_optimizer(params, hp.optimizer, hp.lr, hp.weight_decay if hp.optimizer == "adamw" else 0.0,
+                              fused=hp.get("fused_optimizer"))
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
             opt, mode="min", factor=self.hparams.plateau_factor, patience=self.hparams.plateau_patience
         )
