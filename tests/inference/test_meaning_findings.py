@@ -47,6 +47,16 @@ def _image(path: Path, h: int = 40, w: int = 56, seed: int = 0) -> Path:
     return path
 
 
+def _tum_folder(data: Path, n: int, seed: int) -> Path:
+    """``n`` 24x32 images + TUM-encoded depth (value / 5000, 1-4 m) in ``data/images``, ``data/depth``."""
+    rng = np.random.default_rng(seed)
+    (data / "depth").mkdir(parents=True)
+    for i in range(n):
+        _image(data / "images" / f"im{i}.png", 24, 32, seed=i)
+        Image.fromarray((rng.uniform(1.0, 4.0, (24, 32)) * 5000).astype(np.uint16)).save(data / "depth" / f"im{i}.png")
+    return data
+
+
 # ------------------------------------------------------------------------------ finding 1
 
 
@@ -105,12 +115,7 @@ def test_2_checkpoint_evaluation_reuses_its_training_encoding(tmp_path, capsys):
     from litedepth.metrics import evaluate_arrays
     from litedepth.tasks import SupervisedDepthTask
 
-    data = tmp_path / "data"
-    rng = np.random.default_rng(0)
-    for i in range(3):
-        _image(data / "images" / f"im{i}.png", 24, 32, seed=i)
-        (data / "depth").mkdir(exist_ok=True)
-        Image.fromarray((rng.uniform(1.0, 4.0, (24, 32)) * 5000).astype(np.uint16)).save(data / "depth" / f"im{i}.png")
+    data = _tum_folder(tmp_path / "data", 3, seed=0)
     torch.manual_seed(0)
     task = SupervisedDepthTask("deeplabv3-mobilenet-v3-large", network_options={"init_depth": 2.0}, si_lambda=0.85)
     ckpt = tmp_path / "tum.ckpt"
@@ -155,12 +160,7 @@ def test_2b_held_out_or_not_is_recorded_and_the_card_takes_only_held_out_unforce
     from litedepth.data.folder import DepthDataModule, split_indices
     from litedepth.tasks import SupervisedDepthTask
 
-    data = tmp_path / "data"
-    rng = np.random.default_rng(1)
-    for i in range(10):
-        _image(data / "images" / f"im{i}.png", 24, 32, seed=i)
-        (data / "depth").mkdir(exist_ok=True)
-        Image.fromarray((rng.uniform(1.0, 4.0, (24, 32)) * 5000).astype(np.uint16)).save(data / "depth" / f"im{i}.png")
+    data = _tum_folder(tmp_path / "data", 10, seed=1)
     torch.manual_seed(0)
     task = SupervisedDepthTask("lite-mono-tiny", si_lambda=0.85)
     ckpt = tmp_path / "tum.ckpt"
