@@ -182,6 +182,20 @@ def test_a_report_of_other_weights_or_another_network_is_refused(tmp_path, capsy
             **described, "name": "lite-mono"}}})
 
 
+def test_a_report_file_is_read_once(tmp_path, monkeypatch):
+    import types
+
+    from litedepth.inference import hub_card
+
+    reads = []
+    monkeypatch.setattr(hub_card, "json", types.SimpleNamespace(
+        loads=lambda text: reads.append(text) or json.loads(text), dumps=json.dumps))
+    report = tmp_path / "r.json"
+    report.write_text(json.dumps(REPORT))
+    card = (save_pretrained(_net(), tmp_path / "m", evaluation=str(report)) / "README.md").read_text()
+    assert len(reads) == 1 and "| abs_rel | 0.1234 | lower |" in card
+
+
 def test_the_same_weights_give_the_same_file(tmp_path):
     """model.safetensors is byte-reproducible, so its sha256 identifies the weights (an evaluation
     of a saved folder's predictions is recognised as being of the same checkpoint's weights)."""

@@ -54,7 +54,7 @@ from typing import Any
 from torch import nn
 
 from litedepth.errors import CheckpointError, ConfigError, DataError
-from litedepth.inference.hub_card import CARD_NAME, load_evaluations, model_card
+from litedepth.inference.hub_card import CARD_NAME, model_card, read_reports
 from litedepth.inference.loading import LoadedModel, sha256_of
 from litedepth.models.registry import create_model, list_models, model_info
 from litedepth.models.spec import OutputSpec, WeightsInfo
@@ -199,7 +199,7 @@ def save_pretrained(model: LoadedModel | nn.Module, folder: str | Path, *, evalu
 
     net, config = _describe_network(model, input_size, depth_encoding)
     _check_rebuild(net, config)
-    load_evaluations(evaluation)  # an unreadable report fails before anything is written
+    evaluation = read_reports(evaluation)  # read once; an unreadable report fails before anything is written
     created = not Path(folder).exists()
     folder = make_dirs(folder)
     # the weights replace model.safetensors (with a plain open()'s permissions) when the block

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from litedepth.models.spec import OutputSpec, WeightsInfo
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CARD_METRICS", "CARD_NAME", "load_evaluations", "model_card", "report_dataset"]
+__all__ = ["CARD_METRICS", "CARD_NAME", "Report", "model_card", "read_reports", "report_dataset"]
 
 CARD_NAME = "README.md"
 #: metrics of an evaluation report, in the card's order, with their direction
@@ -36,12 +37,30 @@ CARD_METRICS = (("abs_rel", "lower"), ("sq_rel", "lower"), ("rmse", "lower"), ("
                 ("log10", "lower"), ("silog", "lower"), ("a1", "higher"), ("a2", "higher"), ("a3", "higher"))
 
 
-def _labelled(evaluation: Any) -> list[tuple[str, dict[str, Any]]]:
+@dataclass(frozen=True)
+class Report:
+    """An evaluation report read for a card: ``data`` (the ``litedepth evaluate --output``
+    JSON as a dict) and ``label`` (its file, or ``evaluation report N``) for messages."""
+
+    label: str
+    data: dict[str, Any]
+
+
+def read_reports(evaluation: Any) -> list[Report]:
+    """Evaluation reports (``litedepth evaluate --output`` JSON, its path, an ``EvalResult``, a
+    :class:`Report` already read, or a list of them), each read once.
+
+    Raises:
+        DataError: a missing or unreadable file, or a report without ``metrics``.
+    """
     if evaluation is None:
         return []
     items = list(evaluation) if isinstance(evaluation, (list, tuple)) else [evaluation]
     out = []
     for i, item in enumerate(items, 1):
+        if isinstance(item, Report):
+            out.append(item)
+            continue
         label = f"evaluation report {i}"
         if isinstance(item, (str, Path)):
             label = str(item)
@@ -55,18 +74,8 @@ def _labelled(evaluation: Any) -> list[tuple[str, dict[str, Any]]]:
             item = item.to_dict()
         if not isinstance(item, dict) or not isinstance(item.get("metrics"), dict):
             raise DataError(label, "an evaluation report must hold 'metrics' (the JSON of litedepth evaluate --output)")
-        out.append((label, item))
+        out.append(Report(label, item))
     return out
-
-
-def load_evaluations(evaluation: Any) -> list[dict[str, Any]]:
-    """Evaluation reports as dicts (``litedepth evaluate --output`` JSON, its path, an
-    ``EvalResult`` or a list of them).
-
-    Raises:
-        DataError: a missing or unreadable file, or a report without ``metrics``.
-    """
-    return [report for _, report in _labelled(evaluation)]
 
 
 def _digests(value: Any) -> set[str]:
@@ -172,7 +181,7 @@ def model_card(config: dict[str, Any], *, evaluation: Any = None, license: str |
         config: the ``config.json`` content (with its ``files`` digests when the weights file
             is written).
         evaluation: evaluation report(s) (``litedepth evaluate --output`` JSON, its path, an
-            ``EvalResult``); their metrics, protocol and data go into the card and its
+            ``EvalResult``, a :class:`Report`: see :func:`read_reports`); their metrics, protocol and data go into the card and its
             model-index, after checking they evaluate these weights.
         license: licence identifier for the front matter (e.g. ``"apache-2.0"``); default
             ``"unknown"`` (stated in the text).
@@ -188,12 +197,12 @@ def model_card(config: dict[str, Any], *, evaluation: Any = None, license: str |
     weights = WeightsInfo.from_dict(config.get("weights") or {})
     name = config["network"]
     reports: list[tuple[dict[str, Any], bool]] = []
-    for label, report in _labelled(evaluation):
-        checked = _check_report(label, report, config)
-        if any(report == seen for seen, _ in reports):
-            log.warning("%s: the same report was given twice; the card shows it once", label)
+    for given in read_reports(evaluation):
+        checked = _check_report(given.label, given.data, config)
+        if any(given.data == seen for seen, _ in reports):
+            log.warning("%s: the same report was given twice; the card shows it once", given.label)
             continue
-        reports.append((report, checked))
+        reports.append((given.data, checked))
     title = model_id or name
     results = []
     for report, checked in reports:
