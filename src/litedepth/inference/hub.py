@@ -54,7 +54,7 @@ from typing import Any
 from torch import nn
 
 from litedepth.errors import CheckpointError, ConfigError, DataError
-from litedepth.inference.hub_card import CARD_NAME, model_card, read_reports
+from litedepth.inference.hub_card import CARD_NAME, LIBRARY, model_card, read_reports
 from litedepth.inference.loading import LoadedModel, sha256_of
 from litedepth.models.registry import create_model, list_models, model_info
 from litedepth.models.spec import OutputSpec, WeightsInfo
@@ -69,7 +69,6 @@ HUB_PREFIX = "hub:"
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 HUB_FORMAT = 1
-LIBRARY = "litedepth"
 #: network options that name files used only to initialise training (the saved weights replace them)
 INIT_ONLY_OPTIONS = ("weights", "pretrained_path", "encoder_weights")
 

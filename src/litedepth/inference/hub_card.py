@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 __all__ = ["CARD_METRICS", "CARD_NAME", "Report", "model_card", "read_reports", "report_dataset"]
 
 CARD_NAME = "README.md"
+#: the ``library`` of a saved folder's config.json and the card's ``library_name``
+LIBRARY = "litedepth"
 #: metrics of an evaluation report, in the card's order, with their direction
 CARD_METRICS = (("abs_rel", "lower"), ("sq_rel", "lower"), ("rmse", "lower"), ("rmse_log", "lower"),
                 ("log10", "lower"), ("silog", "lower"), ("a1", "higher"), ("a2", "higher"), ("a3", "higher"))
@@ -162,7 +164,8 @@ def _protocol_line(report: dict[str, Any], checked: bool) -> str:
                        ("max_depth", "max depth (m)"), ("crop", "crop")):
         if opts.get(key) is not None:
             parts.append(f"{label} {opts[key]}")
-    weights = (opts.get("model") or {}).get("weights") if isinstance(opts.get("model"), dict) else None
+    model = opts.get("model")
+    weights = model.get("weights") if isinstance(model, dict) else None
     if checked and isinstance(weights, dict):
         digest = weights.get("sha256")
         digest = digest if isinstance(digest, str) else ", ".join(sorted((digest or {}).values()))
@@ -219,7 +222,7 @@ def model_card(config: dict[str, Any], *, evaluation: Any = None, license: str |
     tags = ["litedepth", "depth-estimation", "monocular-depth-estimation", name, spec.kind]
     if not weights.trained:
         tags.append("untrained")
-    data = ModelCardData(library_name="litedepth", pipeline_tag="depth-estimation", license=license or "unknown",
+    data = ModelCardData(library_name=LIBRARY, pipeline_tag="depth-estimation", license=license or "unknown",
                          tags=tags, model_name=title, eval_results=results or None)
     hub_source = f"hub:{model_id}" if model_id else "path/to/this/folder"
     h, w = config["input_size"]
