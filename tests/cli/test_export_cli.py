@@ -94,12 +94,11 @@ def test_export_size_is_checked_before_any_work(tmp_path, capsys, args, message)
 
 
 def test_quantisation_table_labels_metres_only_for_metric_depth():
-    from litedepth.cli.export import value_unit
     from litedepth.models.spec import OutputSpec
 
-    assert value_unit(OutputSpec.metric_depth()) == "m"
-    assert value_unit(OutputSpec.relative_depth()) == "(relative)"
-    assert value_unit(OutputSpec.sigmoid_disparity(0.1, 100.0)) == "disparity"
+    assert OutputSpec.metric_depth().value_unit == "m"
+    assert OutputSpec.relative_depth().value_unit == "(relative)"
+    assert OutputSpec.sigmoid_disparity(0.1, 100.0).value_unit == "disparity"
 
 
 def test_hf_folder_files_get_the_permissions_of_a_plain_open(tmp_path):

@@ -237,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
     if result.quantization is not None:
         q = result.quantization
         par = q["parity"]
-        unit = value_unit(result.output_spec)
+        unit = result.output_spec.value_unit
         qt = Table(title=f"{result.precision} vs float32 (onnxruntime) on {par['frames']} frame(s)")
         for col in ("max abs diff", "mean abs diff", "depth abs_rel", "depth delta<1.25", "nodes in float"):
             qt.add_column(col, justify="right")
@@ -246,12 +246,6 @@ def run(args: argparse.Namespace) -> int:
         qt.caption = f"{q['method']}; depth after median scaling"
         console.print(qt)
     return 0
-
-
-def value_unit(spec: Any) -> str:
-    """Unit label of an output's values in tables: ``"m"`` only for metric depth; a relative
-    depth model's values have no unit; disparities are labelled as such."""
-    return spec.value_unit
 
 
 def run_hf(args: argparse.Namespace) -> int:
